@@ -1,0 +1,1 @@
+"""Dataset formats, pose tensors, video, glimpses, TFRecords and pipelines."""

@@ -1,0 +1,514 @@
+"""NTU RGB+D ``.skeleton`` files: reader, writer, sample names, body selection.
+
+File format (one value group per line, whitespace separated)::
+
+  <num_frames>
+  per frame:
+    <num_bodies>                      (0 allowed; Kinect sometimes reports 4+)
+    per body:
+      bodyID clipedEdges handLeftConfidence handLeftState
+        handRightConfidence handRightState isRestricted leanX leanY
+        trackingState
+      <num_joints>                    (always 25 for Kinect v2)
+      per joint:
+        x y z depthX depthY colorX colorY
+        orientationW orientationX orientationY orientationZ trackingState
+
+``colorX/colorY`` are pixels in the 1920x1080 RGB frame; ``depthX/depthY``
+pixels in the 512x424 depth frame; ``x y z`` metres in camera space.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib.resources
+import logging
+import os
+import re
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import numpy as np
+
+from posedriven.data import clip as clip_lib
+from posedriven.data import skeletons
+
+NUM_JOINTS = 25
+RGB_SIZE = (1920, 1080)  # (width, height) of NTU RGB videos.
+DEPTH_SIZE = (512, 424)
+# A clip has at most 300 frames in NTU; the limits below only refuse counts
+# that cannot be real (corrupt headers), they are far above any real value.
+MAX_FRAMES = 100_000
+MAX_BODIES_PER_FRAME = 64
+
+_BODY_FIELDS = 10
+_JOINT_FIELDS = 12
+_NAME_RE = re.compile(r"S(\d{3})C(\d{3})P(\d{3})R(\d{3})A(\d{3})")
+
+
+class SkeletonFormatError(ValueError):
+  """A ``.skeleton`` file does not follow the format; names file and line."""
+
+  def __init__(self, path: str | os.PathLike, line: int | None, message: str):
+    self.path = str(path)
+    self.line = line
+    where = f"{self.path}:{line}" if line is not None else self.path
+    super().__init__(f"{where}: {message}")
+
+
+@dataclasses.dataclass
+class SkeletonSequence:
+  """Everything an NTU ``.skeleton`` file holds, as arrays.
+
+  Bodies are tracked across frames by ``bodyID``: body ``b`` is the b-th
+  distinct ID in order of first appearance. Fields of absent bodies are 0.
+
+  Attributes:
+    name: File stem, e.g. ``S001C001P001R001A001``.
+    body_ids: uint64 ``[B]``.
+    present: bool ``[T, B]``.
+    xyz: float32 ``[T, B, 25, 3]`` camera space, metres.
+    depth_xy: float32 ``[T, B, 25, 2]`` depth-frame pixels.
+    color_xy: float32 ``[T, B, 25, 2]`` RGB-frame (1920x1080) pixels.
+    orientation: float32 ``[T, B, 25, 4]`` quaternions (W, X, Y, Z).
+    tracking_state: int8 ``[T, B, 25]``: 0 not tracked, 1 inferred, 2 tracked.
+    clipped_edges: int32 ``[T, B]``.
+    hand_confidence: int8 ``[T, B, 2]`` (left, right).
+    hand_state: int8 ``[T, B, 2]`` (left, right).
+    is_restricted: int8 ``[T, B]``.
+    lean_xy: float32 ``[T, B, 2]``.
+    body_tracking_state: int8 ``[T, B]``.
+  """
+
+  name: str
+  body_ids: np.ndarray
+  present: np.ndarray
+  xyz: np.ndarray
+  depth_xy: np.ndarray
+  color_xy: np.ndarray
+  orientation: np.ndarray
+  tracking_state: np.ndarray
+  clipped_edges: np.ndarray
+  hand_confidence: np.ndarray
+  hand_state: np.ndarray
+  is_restricted: np.ndarray
+  lean_xy: np.ndarray
+  body_tracking_state: np.ndarray
+
+  @property
+  def num_frames(self) -> int:
+    return int(self.present.shape[0])
+
+  @property
+  def num_bodies(self) -> int:
+    return int(self.present.shape[1])
+
+
+@dataclasses.dataclass(frozen=True)
+class SampleName:
+  """Fields of an ``SsssCcccPpppRrrrAaaa`` sample name (all 1-based)."""
+
+  setup: int
+  camera: int
+  subject: int
+  replication: int
+  action: int
+
+  @property
+  def label(self) -> int:
+    """0-based class index."""
+    return self.action - 1
+
+  def __str__(self) -> str:
+    return (f"S{self.setup:03d}C{self.camera:03d}P{self.subject:03d}"
+            f"R{self.replication:03d}A{self.action:03d}")
+
+
+def parse_sample_name(name: str | os.PathLike) -> SampleName:
+  """Parses ``S001C002P003R002A013`` out of a file name or path.
+
+  Raises:
+    ValueError: the name has no ``SsssCcccPpppRrrrAaaa`` part.
+  """
+  stem = Path(name).name
+  match = _NAME_RE.search(stem)
+  if not match:
+    raise ValueError(
+        f"{stem!r} is not an NTU sample name (expected SsssCcccPpppRrrrAaaa,"
+        " e.g. S001C002P003R002A013)")
+  return SampleName(*(int(g) for g in match.groups()))
+
+
+class _Lines:
+  """Line cursor that turns every format problem into SkeletonFormatError."""
+
+  def __init__(self, path, text: str):
+    self.path = path
+    self.lines = text.splitlines()
+    self.pos = 0
+
+  def next_tokens(self, what: str) -> list[str]:
+    while self.pos < len(self.lines):
+      line = self.lines[self.pos]
+      self.pos += 1
+      tokens = line.split()
+      if tokens:
+        return tokens
+    raise SkeletonFormatError(
+        self.path, self.pos,
+        f"file is truncated: expected {what} after the last line")
+
+  def error(self, message: str) -> SkeletonFormatError:
+    return SkeletonFormatError(self.path, self.pos, message)
+
+  def count(self, what: str, limit: int) -> int:
+    tokens = self.next_tokens(what)
+    if len(tokens) != 1:
+      raise self.error(f"expected a single {what}, got {len(tokens)} values")
+    try:
+      value = int(tokens[0])
+    except ValueError:
+      raise self.error(f"{what} {tokens[0]!r} is not an integer") from None
+    if value < 0:
+      raise self.error(f"{what} is negative ({value})")
+    if value > limit:
+      raise self.error(f"{what} {value} is implausibly large (limit {limit})")
+    return value
+
+  def values(self, what: str, n: int) -> list[str]:
+    tokens = self.next_tokens(what)
+    if len(tokens) != n:
+      raise self.error(f"{what} has {len(tokens)} values, expected {n}")
+    return tokens
+
+  def floats(self, tokens: Sequence[str], what: str) -> list[float]:
+    try:
+      return [float(t) for t in tokens]
+    except ValueError:
+      bad = next(t for t in tokens if not _is_float(t))
+      raise self.error(f"non-numeric value {bad!r} in {what}") from None
+
+  def int_value(self, token: str, what: str) -> int:
+    try:
+      return int(token)
+    except ValueError:
+      try:
+        value = float(token)
+      except ValueError:
+        raise self.error(f"non-numeric value {token!r} in {what}") from None
+      if not value.is_integer():
+        raise self.error(f"{what} {token!r} is not an integer") from None
+      return int(value)
+
+
+def _is_float(token: str) -> bool:
+  try:
+    float(token)
+    return True
+  except ValueError:
+    return False
+
+
+def load_skeleton(path: str | os.PathLike) -> SkeletonSequence:
+  """Reads an NTU RGB+D ``.skeleton`` file completely.
+
+  Documented fallbacks (each logged with the sample name):
+    * NaN/inf joint values: the joint is marked not tracked and zeroed.
+    * A bodyID repeated within one frame: the repeat is dropped.
+
+  Raises:
+    SkeletonFormatError: truncated file, non-numeric token, joint count other
+      than 25, negative or implausible counts. The message names file and line.
+  """
+  path = Path(path)
+  try:
+    text = path.read_text(encoding="ascii", errors="replace")
+  except OSError as e:
+    raise SkeletonFormatError(path, None, f"cannot read file: {e}") from e
+  lines = _Lines(path, text)
+  name = path.name.split(".")[0]
+
+  num_frames = lines.count("frame count", MAX_FRAMES)
+  # Per frame: list of (body_id, body_fields, joints[25, 12]).
+  frames: list[list[tuple[int, list[float], np.ndarray]]] = []
+  for t in range(num_frames):
+    num_bodies = lines.count(f"body count of frame {t + 1}",
+                             MAX_BODIES_PER_FRAME)
+    bodies = []
+    seen_ids = set()
+    for _ in range(num_bodies):
+      header = lines.values("body header", _BODY_FIELDS)
+      body_id = lines.int_value(header[0], "bodyID")
+      body_fields = lines.floats(header[1:], "body header")
+      num_joints = lines.count("joint count", 10_000)
+      if num_joints != NUM_JOINTS:
+        raise lines.error(
+            f"body has {num_joints} joints; NTU RGB+D (Kinect v2) files have"
+            f" {NUM_JOINTS}")
+      joints = np.empty((NUM_JOINTS, _JOINT_FIELDS), np.float64)
+      for j in range(NUM_JOINTS):
+        tokens = lines.values(f"joint {j + 1}", _JOINT_FIELDS)
+        joints[j] = lines.floats(tokens, f"joint {j + 1}")
+      if body_id in seen_ids:
+        logging.warning("%s: frame %d repeats bodyID %d; keeping the first",
+                        name, t + 1, body_id)
+        continue
+      seen_ids.add(body_id)
+      bodies.append((body_id, body_fields, joints))
+    frames.append(bodies)
+  for rest in lines.lines[lines.pos:]:
+    if rest.strip():
+      logging.warning("%s: ignoring data after the last of %d frames", name,
+                      num_frames)
+      break
+  return _to_arrays(name, frames)
+
+
+def _to_arrays(name, frames) -> SkeletonSequence:
+  ids: list[int] = []
+  for bodies in frames:
+    for body_id, _, _ in bodies:
+      if body_id not in ids:
+        ids.append(body_id)
+  t, b = len(frames), len(ids)
+  index = {body_id: i for i, body_id in enumerate(ids)}
+  raw = np.zeros((t, b, NUM_JOINTS, _JOINT_FIELDS), np.float64)
+  info = np.zeros((t, b, _BODY_FIELDS - 1), np.float64)
+  present = np.zeros((t, b), bool)
+  for ti, bodies in enumerate(frames):
+    for body_id, fields, joints in bodies:
+      bi = index[body_id]
+      raw[ti, bi] = joints
+      info[ti, bi] = fields
+      present[ti, bi] = True
+  bad = ~np.all(np.isfinite(raw), axis=-1)
+  if bad.any():
+    logging.warning("%s: %d joint entries hold NaN/inf; marked not tracked",
+                    name, int(bad.sum()))
+    raw[bad] = 0.0
+  info = np.nan_to_num(info, nan=0.0, posinf=0.0, neginf=0.0)
+  tracking = raw[..., 11].astype(np.int8)
+  tracking[bad] = 0
+  return SkeletonSequence(
+      name=name,
+      body_ids=np.array(ids, np.uint64),
+      present=present,
+      xyz=raw[..., 0:3].astype(np.float32),
+      depth_xy=raw[..., 3:5].astype(np.float32),
+      color_xy=raw[..., 5:7].astype(np.float32),
+      orientation=raw[..., 7:11].astype(np.float32),
+      tracking_state=tracking,
+      clipped_edges=info[..., 0].astype(np.int32),
+      hand_confidence=info[..., [1, 3]].astype(np.int8),
+      hand_state=info[..., [2, 4]].astype(np.int8),
+      is_restricted=info[..., 5].astype(np.int8),
+      lean_xy=info[..., 6:8].astype(np.float32),
+      body_tracking_state=info[..., 8].astype(np.int8),
+  )
+
+
+def _fmt(x: float) -> str:
+  # 9 significant digits round-trip any float32 exactly.
+  return f"{x:.9g}"
+
+
+def write_skeleton(path: str | os.PathLike, seq: SkeletonSequence) -> None:
+  """Writes ``seq`` in the official text format (inverse of load_skeleton).
+
+  The file is written to a temporary name and renamed, so readers never see
+  half a file.
+  """
+  out = [str(seq.num_frames)]
+  for t in range(seq.num_frames):
+    bodies = np.flatnonzero(seq.present[t])
+    out.append(str(len(bodies)))
+    for b in bodies:
+      header = [
+          str(int(seq.body_ids[b])), str(int(seq.clipped_edges[t, b])),
+          str(int(seq.hand_confidence[t, b, 0])),
+          str(int(seq.hand_state[t, b, 0])),
+          str(int(seq.hand_confidence[t, b, 1])),
+          str(int(seq.hand_state[t, b, 1])),
+          str(int(seq.is_restricted[t, b])),
+          _fmt(seq.lean_xy[t, b, 0]), _fmt(seq.lean_xy[t, b, 1]),
+          str(int(seq.body_tracking_state[t, b])),
+      ]
+      out.append(" ".join(header))
+      out.append(str(NUM_JOINTS))
+      for j in range(NUM_JOINTS):
+        values = [*seq.xyz[t, b, j], *seq.depth_xy[t, b, j],
+                  *seq.color_xy[t, b, j], *seq.orientation[t, b, j]]
+        out.append(" ".join(_fmt(v) for v in values) +
+                   f" {int(seq.tracking_state[t, b, j])}")
+  path = Path(path)
+  tmp = path.with_name(path.name + ".tmp")
+  tmp.write_text("\n".join(out) + "\n", encoding="ascii")
+  os.replace(tmp, path)
+
+
+# Body selection thresholds, after the NTU denoising used by the
+# view-adaptive LSTM and PYSKL preprocessing code.
+MIN_BODY_FRAMES = 11          # bodies seen in <= 11 frames are noise.
+SPREAD_RATIO = 0.8            # a frame is noisy if x-spread > 0.8 * y-spread
+NOISY_FRAME_FRACTION = 0.69754  # ... and a body is noise above this fraction.
+
+
+def body_motion(seq: SkeletonSequence) -> np.ndarray:
+  """Per body: summed variance over time of all joint coordinates ``[B]``."""
+  motion = np.zeros(seq.num_bodies, np.float64)
+  for b in range(seq.num_bodies):
+    frames = seq.xyz[seq.present[:, b], b]
+    if len(frames) > 1:
+      motion[b] = frames.reshape(len(frames), -1).var(axis=0).sum()
+  return motion
+
+
+def select_main_bodies(seq: SkeletonSequence, max_bodies: int = 2) -> list[int]:
+  """Chooses the actors among the tracked bodies.
+
+  Kinect reports false positives (furniture, a passer-by) as bodies. When a
+  clip has more than ``max_bodies`` bodies:
+    1. bodies present in at most ``MIN_BODY_FRAMES`` frames are dropped;
+    2. bodies wider than tall (x-spread > ``SPREAD_RATIO`` * y-spread) in more
+       than ``NOISY_FRAME_FRACTION`` of their frames are dropped (objects);
+    3. of the rest, the ``max_bodies`` with the most motion are kept.
+  A rule that would drop every body is skipped. The chosen bodies are returned
+  in order of first appearance, so "person 1" is the first to enter.
+
+  Returns:
+    Body indices into ``seq`` (at most ``max_bodies``).
+  """
+  candidates = list(range(seq.num_bodies))
+  if len(candidates) <= max_bodies:
+    return candidates
+  lengths = seq.present.sum(axis=0)
+  kept = [b for b in candidates if lengths[b] > MIN_BODY_FRAMES]
+  if kept:
+    candidates = kept
+  kept = []
+  for b in candidates:
+    xyz = seq.xyz[seq.present[:, b], b]
+    x_spread = xyz[..., 0].max(axis=1) - xyz[..., 0].min(axis=1)
+    y_spread = xyz[..., 1].max(axis=1) - xyz[..., 1].min(axis=1)
+    noisy = np.mean(x_spread > SPREAD_RATIO * y_spread)
+    if noisy <= NOISY_FRAME_FRACTION:
+      kept.append(b)
+  if kept:
+    candidates = kept
+  motion = body_motion(seq)
+  candidates = sorted(candidates, key=lambda b: -motion[b])[:max_bodies]
+  first_seen = seq.present.argmax(axis=0)
+  chosen = sorted(candidates, key=lambda b: (first_seen[b], b))
+  dropped = sorted(set(range(seq.num_bodies)) - set(chosen))
+  logging.info("%s: %d bodies tracked; kept %s, dropped %s as noise",
+               seq.name, seq.num_bodies, chosen, dropped)
+  return chosen
+
+
+class EmptySkeletonError(ValueError):
+  """A skeleton file has no tracked body in any frame."""
+
+
+def to_clip(seq: SkeletonSequence, label: int | None = None) -> clip_lib.Clip:
+  """Turns a parsed file into a :class:`Clip` (two people, 4 hands).
+
+  Args:
+    seq: Parsed file.
+    label: 0-based class; by default parsed from the sample name (-1 if the
+      name is not an NTU sample name).
+
+  Raises:
+    EmptySkeletonError: no body is tracked in any frame.
+  """
+  if seq.num_bodies == 0 or not seq.present.any():
+    raise EmptySkeletonError(f"{seq.name}: no body is tracked in any frame")
+  bodies = select_main_bodies(seq, skeletons.MAX_PEOPLE)
+  t = seq.num_frames
+  xyz = np.zeros((t, 2, NUM_JOINTS, 3), np.float32)
+  color = np.zeros((t, 2, NUM_JOINTS, 2), np.float32)
+  tracked = np.zeros((t, 2, NUM_JOINTS), bool)
+  present = np.zeros((t, 2), bool)
+  for p, b in enumerate(bodies):
+    xyz[:, p] = seq.xyz[:, b]
+    color[:, p] = seq.color_xy[:, b]
+    tracked[:, p] = seq.tracking_state[:, b] > 0
+    present[:, p] = seq.present[:, b]
+  hand_xy, hand_valid = clip_lib.hands_from_people(
+      color, present, skeletons.KINECT_V2, tracked)
+  metadata = {}
+  try:
+    sample = parse_sample_name(seq.name)
+    metadata = dataclasses.asdict(sample)
+    if label is None:
+      label = sample.label
+  except ValueError:
+    if label is None:
+      logging.warning("%s: not an NTU sample name; label unknown (-1)",
+                      seq.name)
+      label = -1
+  return clip_lib.Clip(
+      name=seq.name, label=label, skeleton="kinect_v2", xyz=xyz,
+      present=present, hand_xy_px=hand_xy, hand_valid=hand_valid,
+      image_size=RGB_SIZE, metadata=metadata)
+
+
+def load_clip(path: str | os.PathLike, label: int | None = None
+              ) -> clip_lib.Clip:
+  """``to_clip(load_skeleton(path))``."""
+  return to_clip(load_skeleton(path), label)
+
+
+def missing_skeleton_samples(dataset: str = "ntu60") -> frozenset[str]:
+  """The official list of samples whose skeletons are missing or empty.
+
+  Args:
+    dataset: ``ntu60`` or ``ntu120``.
+  """
+  files = {
+      "ntu60": "NTU_RGBD_samples_with_missing_skeletons.txt",
+      "ntu120": "NTU_RGBD120_samples_with_missing_skeletons.txt",
+  }
+  if dataset not in files:
+    raise ValueError(f"dataset must be one of {sorted(files)}, got {dataset!r}")
+  text = (importlib.resources.files("posedriven.data") / "resources" /
+          files[dataset]).read_text()
+  return frozenset(line.strip() for line in text.splitlines() if line.strip())
+
+
+def list_skeleton_files(skeleton_dir: str | os.PathLike,
+                        dataset: str = "ntu60",
+                        skip_missing: bool = True,
+                        actions: Iterable[int] | None = None) -> list[Path]:
+  """Sorted ``*.skeleton`` files of a dataset directory.
+
+  Args:
+    skeleton_dir: e.g. ``.../nturgb+d_skeletons``.
+    dataset: ``ntu60`` keeps A001-A060 only; ``ntu120`` keeps all.
+    skip_missing: drop the official samples with missing skeletons.
+    actions: optional 1-based action ids to keep.
+  """
+  skeleton_dir = Path(skeleton_dir)
+  if not skeleton_dir.is_dir():
+    raise FileNotFoundError(f"skeleton directory {skeleton_dir} does not exist")
+  files = sorted(skeleton_dir.glob("*.skeleton"))
+  max_action = 60 if dataset == "ntu60" else 120
+  wanted = set(actions) if actions is not None else None
+  kept, skipped = [], 0
+  missing = missing_skeleton_samples(dataset) if skip_missing else frozenset()
+  for f in files:
+    stem = f.name.split(".")[0]
+    try:
+      action = parse_sample_name(stem).action
+    except ValueError:
+      logging.warning("%s: not an NTU sample name; skipped", f.name)
+      continue
+    if action > max_action or (wanted is not None and action not in wanted):
+      continue
+    if stem in missing:
+      skipped += 1
+      continue
+    kept.append(f)
+  if skip_missing:
+    logging.info("%s: %d samples listed, %d skipped as missing skeletons",
+                 skeleton_dir, len(kept) + skipped, skipped)
+  return kept

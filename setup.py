@@ -1,0 +1,28 @@
+"""posedriven: pose-driven attention to RGB for human activity recognition."""
+
+from setuptools import find_packages, setup
+
+setup(
+    name="posedriven",
+    version="0.1.0",
+    description=("Human activity recognition with pose-driven attention to RGB"
+                 " (Baradel et al., BMVC 2018) in TensorFlow 2 / Keras 3"),
+    packages=find_packages(include=["posedriven", "posedriven.*"]),
+    package_data={"posedriven.data": ["resources/*.txt"]},
+    python_requires=">=3.10",
+    # Pinned to the stack measured in BUILD_NOTES.md.
+    install_requires=[
+        "tensorflow==2.21.0",
+        "tensorboard==2.21.0",
+        "numpy>=2.4,<2.5",
+        "opencv-python-headless>=4.10",
+        "absl-py>=2.1",
+        "gin-config==0.5.0",
+    ],
+    extras_require={"test": ["pytest>=8"]},
+    entry_points={
+        "console_scripts": [
+            "posedriven-make-synthetic=tools.make_synthetic:run",
+        ],
+    },
+)
