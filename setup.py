@@ -7,7 +7,11 @@ setup(
     version="0.1.0",
     description=("Human activity recognition with pose-driven attention to RGB"
                  " (Baradel et al., BMVC 2018) in TensorFlow 2 / Keras 3"),
-    packages=find_packages(include=["posedriven", "posedriven.*"]),
+    # The thin binaries in tools/ install as posedriven_tools so that console
+    # scripts can point at them without a top-level package named "tools".
+    packages=find_packages(include=["posedriven", "posedriven.*"]) +
+    ["posedriven_tools"],
+    package_dir={"posedriven_tools": "tools"},
     package_data={"posedriven.data": ["resources/*.txt"]},
     python_requires=">=3.10",
     # Pinned to the stack measured in BUILD_NOTES.md.
@@ -22,7 +26,7 @@ setup(
     extras_require={"test": ["pytest>=8"]},
     entry_points={
         "console_scripts": [
-            "posedriven-make-synthetic=tools.make_synthetic:run",
+            "posedriven-make-synthetic=posedriven_tools.make_synthetic:run",
         ],
     },
 )

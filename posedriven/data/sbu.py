@@ -1,0 +1,313 @@
+"""SBU Kinect Interaction: ``skeleton_pos.txt`` reader and the 5-fold protocol.
+
+Dataset layout (Yun et al. 2012, "Two-person Interaction Detection Using
+Body-Pose Features and Multiple Instance Learning")::
+
+  <root>/sXXsYY/<action 01-08>/<sequence 001..>/
+      skeleton_pos.txt
+      rgb_000001.png ...   (640x480 RGB frames)
+      depth_000001.png ...
+
+``sXXsYY`` names the subject pair (a "set"). ``skeleton_pos.txt`` holds one
+comma-separated row per frame::
+
+  frame, xA1, yA1, zA1, ..., xA15, yA15, zA15, xB1, yB1, zB1, ..., zB15
+
+i.e. the frame number and 15 OpenNI joints for person A then person B
+(1 + 90 values). Coordinates are normalised; the dataset README undoes the
+normalisation with::
+
+  X = 1280 - 2560 * x      (mm)
+  Y = 960 - 1920 * y       (mm)
+  Z = z * 10000 / 7.8125   (mm)
+
+We divide by 1000 so that ``Clip.xyz`` is in metres like NTU. The normalised
+``x, y`` are image-relative, so the joint's pixel position in the 640x480 RGB
+frame is ``(x * 640, y * 480)``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+import re
+from pathlib import Path
+
+import numpy as np
+
+from posedriven.data import clip as clip_lib
+from posedriven.data import skeletons
+
+NUM_JOINTS = 15
+RGB_SIZE = (640, 480)  # (width, height) of SBU RGB frames.
+SKELETON_FILE = "skeleton_pos.txt"
+_NUM_COLUMNS = 1 + 2 * NUM_JOINTS * 3
+
+# Folder 01..08 in this order.
+SBU_CLASS_NAMES = (
+    "approaching",
+    "departing",
+    "kicking",
+    "pushing",
+    "shaking hands",
+    "hugging",
+    "exchanging object",
+    "punching",
+)
+
+# Standard 5-fold cross-validation over subject-pair sets (Yun et al. 2012):
+# fold k tests on SBU_FOLDS[k - 1] and trains on the 4 other folds.
+SBU_FOLDS: tuple[tuple[str, ...], ...] = (
+    ("s01s02", "s03s04", "s05s02", "s06s04"),
+    ("s02s03", "s02s07", "s03s05", "s05s03"),
+    ("s01s03", "s01s07", "s07s01", "s07s03"),
+    ("s02s01", "s02s06", "s03s02", "s03s06"),
+    ("s04s02", "s04s03", "s04s06", "s06s02", "s06s03"),
+)
+NUM_FOLDS = len(SBU_FOLDS)
+SBU_SETS: tuple[str, ...] = tuple(sorted(s for fold in SBU_FOLDS for s in fold))
+
+_SET_RE = re.compile(r"^s(\d{2})s(\d{2})$")
+_ACTION_RE = re.compile(r"^(\d{2})$")
+_SEQUENCE_RE = re.compile(r"^(\d{3})$")
+
+
+class SbuFormatError(ValueError):
+  """A ``skeleton_pos.txt`` does not follow the format; names file and line."""
+
+  def __init__(self, path: str | os.PathLike, line: int | None, message: str):
+    self.path = str(path)
+    self.line = line
+    where = f"{self.path}:{line}" if line is not None else self.path
+    super().__init__(f"{where}: {message}")
+
+
+@dataclasses.dataclass
+class SbuSkeletons:
+  """Everything a ``skeleton_pos.txt`` holds, as arrays (person A, then B).
+
+  Attributes:
+    frame_index: int64 ``[T]`` frame numbers from the file's first column
+      (they name the RGB frames, see :func:`frame_path`).
+    normalized: float32 ``[T, 2, 15, 3]`` the file's values, unchanged.
+    xyz: float32 ``[T, 2, 15, 3]`` denormalised camera space, metres.
+    color_xy_px: float32 ``[T, 2, 15, 2]`` pixels in the 640x480 RGB frame.
+  """
+
+  frame_index: np.ndarray
+  normalized: np.ndarray
+  xyz: np.ndarray
+  color_xy_px: np.ndarray
+
+  @property
+  def num_frames(self) -> int:
+    return int(self.frame_index.shape[0])
+
+
+def denormalize(normalized: np.ndarray) -> np.ndarray:
+  """File values ``[..., 3]`` -> camera-space metres ``[..., 3]``.
+
+  The README's formulas give millimetres; we return metres (/1000).
+  """
+  normalized = np.asarray(normalized, np.float64)
+  x, y, z = normalized[..., 0], normalized[..., 1], normalized[..., 2]
+  mm = np.stack([1280.0 - 2560.0 * x, 960.0 - 1920.0 * y, z * 10000.0 / 7.8125],
+                axis=-1)
+  return (mm / 1000.0).astype(np.float32)
+
+
+def to_pixels(normalized: np.ndarray) -> np.ndarray:
+  """File values ``[..., 3]`` -> RGB-frame pixels ``[..., 2]`` (640x480)."""
+  normalized = np.asarray(normalized, np.float64)
+  scale = np.array(RGB_SIZE, np.float64)
+  return (normalized[..., :2] * scale).astype(np.float32)
+
+
+def load_skeleton_file(path: str | os.PathLike) -> SbuSkeletons:
+  """Reads one ``skeleton_pos.txt``.
+
+  Blank lines are skipped.
+
+  Raises:
+    SbuFormatError: unreadable or empty file, a row without 91 values, a
+      non-numeric value or a non-integer frame number. The message names the
+      file and the 1-based line.
+  """
+  path = Path(path)
+  try:
+    text = path.read_text(encoding="ascii", errors="replace")
+  except OSError as e:
+    raise SbuFormatError(path, None, f"cannot read file: {e}") from e
+  frames: list[int] = []
+  rows: list[list[float]] = []
+  for line_no, line in enumerate(text.splitlines(), start=1):
+    if not line.strip():
+      continue
+    tokens = [t.strip() for t in line.split(",")]
+    if len(tokens) != _NUM_COLUMNS:
+      raise SbuFormatError(
+          path, line_no,
+          f"row has {len(tokens)} comma-separated values, expected"
+          f" {_NUM_COLUMNS} (frame number + 2 people x {NUM_JOINTS} joints"
+          " x 3)")
+    try:
+      values = [float(t) for t in tokens]
+    except ValueError:
+      bad = next(t for t in tokens if not _is_float(t))
+      raise SbuFormatError(path, line_no,
+                           f"non-numeric value {bad!r}") from None
+    if not float(values[0]).is_integer():
+      raise SbuFormatError(path, line_no,
+                           f"frame number {tokens[0]!r} is not an integer")
+    frames.append(int(values[0]))
+    rows.append(values[1:])
+  if not rows:
+    raise SbuFormatError(path, None, "file has no frames (no data rows)")
+  normalized = np.array(rows, np.float64).reshape(len(rows), 2, NUM_JOINTS, 3)
+  if not np.all(np.isfinite(normalized)):
+    raise SbuFormatError(path, None, "file holds NaN or infinite coordinates")
+  return SbuSkeletons(
+      frame_index=np.array(frames, np.int64),
+      normalized=normalized.astype(np.float32),
+      xyz=denormalize(normalized),
+      color_xy_px=to_pixels(normalized),
+  )
+
+
+def _is_float(token: str) -> bool:
+  try:
+    float(token)
+    return True
+  except ValueError:
+    return False
+
+
+@dataclasses.dataclass(frozen=True)
+class SequenceId:
+  """Where a sequence sits in the dataset tree (all numbers 1-based)."""
+
+  set_name: str
+  subject_pair: tuple[int, int]
+  action: int
+  sequence: int
+
+  @property
+  def label(self) -> int:
+    return self.action - 1
+
+  @property
+  def name(self) -> str:
+    return f"{self.set_name}_a{self.action:02d}_{self.sequence:03d}"
+
+
+def parse_sequence_dir(sequence_dir: str | os.PathLike) -> SequenceId:
+  """Parses ``.../sXXsYY/AA/SSS`` into its set, action and sequence.
+
+  Raises:
+    ValueError: the last three path components do not follow that layout.
+  """
+  sequence_dir = Path(sequence_dir)
+  seq_part = sequence_dir.name
+  action_part = sequence_dir.parent.name
+  set_part = sequence_dir.parent.parent.name
+  set_match = _SET_RE.match(set_part)
+  action_match = _ACTION_RE.match(action_part)
+  seq_match = _SEQUENCE_RE.match(seq_part)
+  if not (set_match and action_match and seq_match):
+    raise ValueError(
+        f"{sequence_dir}: not an SBU sequence directory (expected"
+        " .../sXXsYY/<action 01-08>/<sequence 001..>)")
+  action = int(action_match.group(1))
+  if not 1 <= action <= len(SBU_CLASS_NAMES):
+    raise ValueError(
+        f"{sequence_dir}: action folder {action_part!r} is outside 01-"
+        f"{len(SBU_CLASS_NAMES):02d}")
+  return SequenceId(
+      set_name=set_part,
+      subject_pair=(int(set_match.group(1)), int(set_match.group(2))),
+      action=action,
+      sequence=int(seq_match.group(1)),
+  )
+
+
+def load_clip(sequence_dir: str | os.PathLike) -> clip_lib.Clip:
+  """Reads ``<sequence_dir>/skeleton_pos.txt`` into a :class:`Clip`.
+
+  Both people are present in every frame (SBU always has two actors).
+  ``Clip.name`` is ``sXXsYY_aAA_SSS``; metadata holds ``set_name``
+  (``"s01s02"``), ``subject_pair`` (``(1, 2)``), ``action`` (1-based),
+  ``sequence`` (1-based) and ``frame_index`` (tuple of ``T`` ints: the RGB
+  frame number of each clip frame, for :func:`frame_path`).
+
+  Raises:
+    ValueError: the directory does not follow the dataset layout.
+    SbuFormatError: the skeleton file is missing or malformed.
+  """
+  sequence_dir = Path(sequence_dir)
+  seq_id = parse_sequence_dir(sequence_dir)
+  data = load_skeleton_file(sequence_dir / SKELETON_FILE)
+  t = data.num_frames
+  present = np.ones((t, skeletons.MAX_PEOPLE), bool)
+  hand_xy, hand_valid = clip_lib.hands_from_people(
+      data.color_xy_px, present, skeletons.SBU)
+  if np.any(np.diff(data.frame_index) <= 0):
+    logging.warning("%s: frame numbers are not strictly increasing",
+                    seq_id.name)
+  return clip_lib.Clip(
+      name=seq_id.name,
+      label=seq_id.label,
+      skeleton=skeletons.SBU.name,
+      xyz=data.xyz,
+      present=present,
+      hand_xy_px=hand_xy,
+      hand_valid=hand_valid,
+      image_size=RGB_SIZE,
+      metadata={
+          "set_name": seq_id.set_name,
+          "subject_pair": seq_id.subject_pair,
+          "action": seq_id.action,
+          "sequence": seq_id.sequence,
+          "frame_index": tuple(int(f) for f in data.frame_index),
+      },
+  )
+
+
+def list_sequences(root: str | os.PathLike) -> list[Path]:
+  """Sorted sequence directories ``<root>/sXXsYY/AA/SSS`` holding a skeleton.
+
+  Directories that do not follow the layout are ignored.
+
+  Raises:
+    FileNotFoundError: ``root`` is not a directory.
+  """
+  root = Path(root)
+  if not root.is_dir():
+    raise FileNotFoundError(f"SBU root {root} does not exist")
+  found = []
+  for skeleton_file in root.glob(f"*/*/*/{SKELETON_FILE}"):
+    seq_dir = skeleton_file.parent
+    if (_SET_RE.match(seq_dir.parent.parent.name) and
+        _ACTION_RE.match(seq_dir.parent.name) and
+        _SEQUENCE_RE.match(seq_dir.name)):
+      found.append(seq_dir)
+  return sorted(found)
+
+
+def frame_path(sequence_dir: str | os.PathLike, frame_index: int) -> Path:
+  """The RGB image of frame ``frame_index`` (the file's frame number)."""
+  return Path(sequence_dir) / f"rgb_{int(frame_index):06d}.png"
+
+
+def fold_split(set_name: str, fold: int) -> str:
+  """``"test"`` if ``set_name`` is in fold ``fold`` (1-5), else ``"train"``.
+
+  Raises:
+    ValueError: unknown fold or set name.
+  """
+  if not 1 <= fold <= NUM_FOLDS:
+    raise ValueError(f"SBU fold must be 1..{NUM_FOLDS}, got {fold}")
+  if set_name not in SBU_SETS:
+    raise ValueError(
+        f"unknown SBU set {set_name!r}; expected one of {list(SBU_SETS)}")
+  return "test" if set_name in SBU_FOLDS[fold - 1] else "train"

@@ -1,0 +1,58 @@
+"""Run directories: refuse to clobber finished runs, record the config."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import gin
+
+FINISHED = "FINISHED.json"
+
+
+class RunExistsError(RuntimeError):
+  """The output directory already holds a finished run."""
+
+
+def prepare_run_dir(output_dir: str | os.PathLike, overwrite: bool = False
+                    ) -> Path:
+  """Creates ``output_dir`` for a run, or resumes an unfinished one.
+
+  A directory holding a finished run (``FINISHED.json``) is not silently
+  overwritten: it raises unless ``overwrite`` is set, in which case the marker
+  is removed and the run starts over in place.
+  """
+  output_dir = Path(output_dir)
+  marker = output_dir / FINISHED
+  if marker.exists():
+    if not overwrite:
+      raise RunExistsError(
+          f"{output_dir} already holds a finished run ({marker}); choose"
+          " another --output_dir or pass overwrite=True (--overwrite)")
+    marker.unlink()
+  output_dir.mkdir(parents=True, exist_ok=True)
+  return output_dir
+
+
+def write_operative_config(output_dir: str | os.PathLike) -> None:
+  """Saves the effective gin configuration next to the run's outputs."""
+  write_text_atomic(Path(output_dir) / "operative_config.gin",
+                    gin.operative_config_str())
+
+
+def mark_finished(output_dir: str | os.PathLike, summary: dict[str, Any]) -> None:
+  write_text_atomic(Path(output_dir) / FINISHED,
+                    json.dumps(summary, indent=2, sort_keys=True))
+
+
+def is_finished(output_dir: str | os.PathLike) -> bool:
+  return (Path(output_dir) / FINISHED).exists()
+
+
+def write_text_atomic(path: str | os.PathLike, text: str) -> None:
+  path = Path(path)
+  tmp = path.with_name(path.name + ".tmp")
+  tmp.write_text(text)
+  os.replace(tmp, path)

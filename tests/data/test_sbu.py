@@ -1,0 +1,154 @@
+"""SBU Kinect Interaction reader on tiny hand-written files."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from posedriven.data import sbu
+from posedriven.data import skeletons
+
+
+def _normalized(t: int) -> np.ndarray:
+  """Distinct, exactly representable values ``[T, 2, 15, 3]`` in [0, 1]."""
+  values = np.zeros((t, 2, 15, 3))
+  for f in range(t):
+    for p in range(2):
+      for j in range(15):
+        values[f, p, j] = [(j + 1) / 32, (p + 1) / 4 + f / 64, (f + 1) / 8]
+  return values
+
+
+def _row(frame: int, values: np.ndarray) -> str:
+  return ",".join([str(frame)] + [repr(float(v)) for v in values.ravel()])
+
+
+def _write_sequence(root, set_name="s01s02", action="03", seq="002", t=3,
+                    first_frame=1, rows=None):
+  seq_dir = root / set_name / action / seq
+  seq_dir.mkdir(parents=True)
+  values = _normalized(t)
+  if rows is None:
+    rows = [_row(first_frame + f, values[f]) for f in range(t)]
+  (seq_dir / "skeleton_pos.txt").write_text("\n".join(rows) + "\n")
+  return seq_dir, values
+
+
+def test_denormalize_known_values():
+  got = sbu.denormalize(np.array([[0.5, 0.5, 0.0], [0.25, 0.75, 0.5],
+                                  [0.0, 0.0, 1.0]]))
+  # X = 1280 - 2560 x, Y = 960 - 1920 y, Z = z * 10000 / 7.8125 (mm) / 1000.
+  np.testing.assert_allclose(got, [[0.0, 0.0, 0.0], [0.64, -0.48, 0.64],
+                                   [1.28, 0.96, 1.28]], atol=1e-7)
+
+
+def test_load_skeleton_file_values(tmp_path):
+  seq_dir, values = _write_sequence(tmp_path, first_frame=5)
+  data = sbu.load_skeleton_file(seq_dir / "skeleton_pos.txt")
+  assert data.num_frames == 3
+  np.testing.assert_array_equal(data.frame_index, [5, 6, 7])
+  np.testing.assert_array_equal(data.normalized, values.astype(np.float32))
+  # Frame 0, person B (index 1), joint 2 (index 1): x=2/32, y=1/2, z=1/8.
+  np.testing.assert_allclose(
+      data.xyz[0, 1, 1],
+      [(1280 - 2560 * 2 / 32) / 1000, (960 - 1920 * 0.5) / 1000,
+       0.125 * 10000 / 7.8125 / 1000], atol=1e-6)
+  np.testing.assert_allclose(data.color_xy_px[0, 1, 1],
+                             [2 / 32 * 640, 0.5 * 480])
+  assert data.xyz.dtype == np.float32 and data.xyz.shape == (3, 2, 15, 3)
+
+
+def test_load_clip(tmp_path):
+  seq_dir, values = _write_sequence(tmp_path)
+  clip = sbu.load_clip(seq_dir)
+  assert clip.name == "s01s02_a03_002"
+  assert clip.label == 2 and sbu.SBU_CLASS_NAMES[clip.label] == "kicking"
+  assert clip.skeleton == "sbu"
+  assert clip.image_size == (640, 480)
+  assert clip.xyz.shape == (3, 2, 15, 3)
+  assert clip.present.all()
+  assert clip.hand_valid.all()
+  assert clip.metadata["set_name"] == "s01s02"
+  assert clip.metadata["subject_pair"] == (1, 2)
+  assert clip.metadata["action"] == 3
+  assert clip.metadata["sequence"] == 2
+  assert clip.metadata["frame_index"] == (1, 2, 3)
+  # Hands in HAND_NAMES order: A left, A right, B left, B right.
+  left, right = skeletons.SBU.left_hand, skeletons.SBU.right_hand
+  expected = np.stack([values[:, 0, left, :2], values[:, 0, right, :2],
+                       values[:, 1, left, :2], values[:, 1, right, :2]],
+                      axis=1) * [640, 480]
+  np.testing.assert_allclose(clip.hand_xy_px, expected, rtol=1e-6)
+
+
+def test_wrong_column_count_names_file_and_line(tmp_path):
+  values = _normalized(2)
+  rows = [_row(1, values[0]), _row(2, values[1]) + ",0.5"]
+  seq_dir, _ = _write_sequence(tmp_path, rows=rows)
+  with pytest.raises(sbu.SbuFormatError, match=r"skeleton_pos\.txt:2: .*92"):
+    sbu.load_clip(seq_dir)
+
+
+def test_non_numeric_names_line(tmp_path):
+  values = _normalized(2)
+  tokens = _row(2, values[1]).split(",")
+  tokens[5] = "abc"
+  rows = [_row(1, values[0]), "", ",".join(tokens)]
+  seq_dir, _ = _write_sequence(tmp_path, rows=rows)
+  with pytest.raises(sbu.SbuFormatError, match=r":3: non-numeric value 'abc'"):
+    sbu.load_skeleton_file(seq_dir / "skeleton_pos.txt")
+
+
+def test_empty_file(tmp_path):
+  seq_dir, _ = _write_sequence(tmp_path, rows=["", "  "])
+  with pytest.raises(sbu.SbuFormatError, match="no frames"):
+    sbu.load_clip(seq_dir)
+
+
+def test_missing_file_and_bad_layout(tmp_path):
+  missing = tmp_path / "s01s02" / "01" / "001"
+  missing.mkdir(parents=True)
+  with pytest.raises(sbu.SbuFormatError, match="cannot read"):
+    sbu.load_clip(missing)
+  bad = tmp_path / "set1" / "01" / "001"
+  with pytest.raises(ValueError, match="not an SBU sequence directory"):
+    sbu.load_clip(bad)
+  with pytest.raises(ValueError, match="outside 01-08"):
+    sbu.parse_sequence_dir(tmp_path / "s01s02" / "09" / "001")
+
+
+def test_list_sequences_sorted_and_filtered(tmp_path):
+  _write_sequence(tmp_path, "s02s01", "01", "001")
+  _write_sequence(tmp_path, "s01s02", "02", "001")
+  _write_sequence(tmp_path, "s01s02", "01", "002")
+  (tmp_path / "notes" / "01" / "001").mkdir(parents=True)
+  (tmp_path / "notes" / "01" / "001" / "skeleton_pos.txt").write_text("")
+  found = sbu.list_sequences(tmp_path)
+  assert [p.relative_to(tmp_path).as_posix() for p in found] == [
+      "s01s02/01/002", "s01s02/02/001", "s02s01/01/001"]
+  with pytest.raises(FileNotFoundError):
+    sbu.list_sequences(tmp_path / "nope")
+
+
+def test_frame_path(tmp_path):
+  assert sbu.frame_path(tmp_path, 7) == tmp_path / "rgb_000007.png"
+
+
+def test_folds_cover_21_sets_once():
+  sets = [s for fold in sbu.SBU_FOLDS for s in fold]
+  assert len(sets) == 21 == len(set(sets))
+  assert [len(f) for f in sbu.SBU_FOLDS] == [4, 4, 4, 4, 5]
+
+
+def test_fold_split():
+  assert sbu.fold_split("s01s02", 1) == "test"
+  assert sbu.fold_split("s01s02", 2) == "train"
+  assert sbu.fold_split("s06s03", 5) == "test"
+  assert sbu.fold_split("s07s01", 3) == "test"
+  for set_name in sbu.SBU_SETS:
+    splits = [sbu.fold_split(set_name, k) for k in range(1, 6)]
+    assert splits.count("test") == 1
+  with pytest.raises(ValueError, match="fold must be"):
+    sbu.fold_split("s01s02", 0)
+  with pytest.raises(ValueError, match="unknown SBU set"):
+    sbu.fold_split("s09s09", 1)
