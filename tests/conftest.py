@@ -33,3 +33,26 @@ def ntu_samples() -> Path:
 
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+@pytest.fixture(scope="session")
+def tiny_synthetic(tmp_path_factory) -> Path:
+  """A tiny synthetic NTU-format dataset: 2 subjects x 8 classes x 1 view."""
+  from posedriven.data import synthetic
+  root = tmp_path_factory.mktemp("tiny_synthetic")
+  synthetic.generate_dataset(root, num_subjects=2, cameras=(1,),
+                             image_size=(320, 180), num_frames_range=(20, 26),
+                             seed=0)
+  return root
+
+
+@pytest.fixture(scope="session")
+def tiny_prepared(tiny_synthetic, tmp_path_factory) -> Path:
+  """``tiny_synthetic`` prepared with a small random-weight glimpse sensor."""
+  from posedriven.data import prepare
+  out = tmp_path_factory.mktemp("tiny_prepared")
+  prepare.prepare_dataset(tiny_synthetic, out, dataset="synthetic",
+                          protocol="synthetic_cs", glimpse_input_size=75,
+                          glimpse_weights=None, clips_per_file=4,
+                          log_every_s=1e9)
+  return out

@@ -1,0 +1,41 @@
+"""gin at the edges: parsing config files and flag-style overrides."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Mapping, Sequence
+
+import gin
+
+# Repository configs; `include 'pose/base.gin'` resolves against this folder.
+GIN_CONFIG_DIR = Path(__file__).resolve().parents[1] / "gin_configs"
+
+
+def parse_gin(gin_files: Sequence[str] = (),
+              gin_bindings: Sequence[str] = (),
+              overrides: Mapping[str, object] | None = None) -> None:
+  """Parses config files and bindings; unknown names are errors.
+
+  Args:
+    gin_files: Paths, absolute, relative to the working directory, or
+      relative to ``gin_configs/``.
+    gin_bindings: ``"train_pose.batch_size = 32"`` style lines.
+    overrides: ``{"train_pose.strategy": "mirrored"}``: typed values from
+      command-line flags, applied after the files (None values are skipped).
+  """
+  if GIN_CONFIG_DIR.is_dir():
+    gin.add_config_file_search_path(str(GIN_CONFIG_DIR))
+  files = []
+  for f in gin_files:
+    path = Path(f)
+    if not path.exists() and (GIN_CONFIG_DIR / f).exists():
+      path = GIN_CONFIG_DIR / f
+    if not path.exists():
+      raise FileNotFoundError(f"--gin_files: {f} not found (looked in the "
+                              f"working directory and {GIN_CONFIG_DIR})")
+    files.append(str(path))
+  bindings = list(gin_bindings)
+  for key, value in (overrides or {}).items():
+    if value is not None:
+      bindings.append(f"{key} = {value!r}")
+  gin.parse_config_files_and_bindings(files, bindings, skip_unknown=False)

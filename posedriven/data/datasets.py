@@ -1,0 +1,86 @@
+"""What a prepared data directory holds: dataset, classes, splits, files."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from posedriven.data import msr
+from posedriven.data import ntu_classes
+from posedriven.data import protocols
+from posedriven.data import sbu
+from posedriven.data import synthetic
+
+CLASS_NAMES: dict[str, tuple[str, ...]] = {
+    "ntu60": ntu_classes.NTU60_CLASS_NAMES,
+    "ntu120": ntu_classes.NTU120_CLASS_NAMES,
+    "sbu": tuple(sbu.SBU_CLASS_NAMES),
+    "msr": tuple(msr.MSR_CLASS_NAMES),
+    "synthetic": tuple(synthetic.SYNTHETIC_CLASS_NAMES),
+}
+
+
+def class_names(dataset: str) -> tuple[str, ...]:
+  try:
+    return CLASS_NAMES[dataset]
+  except KeyError:
+    raise ValueError(f"unknown dataset {dataset!r}; expected one of "
+                     f"{sorted(CLASS_NAMES)}") from None
+
+
+@dataclasses.dataclass(frozen=True)
+class PreparedData:
+  """A directory written by ``prepare_dataset``.
+
+  Attributes:
+    data_dir: The directory.
+    dataset: ``ntu60``, ``ntu120``, ``sbu``, ``msr`` or ``synthetic``.
+    class_names: One name per label.
+    manifest: The parsed ``manifest.json``.
+  """
+
+  data_dir: Path
+  dataset: str
+  class_names: tuple[str, ...]
+  manifest: dict[str, Any]
+
+  @property
+  def num_classes(self) -> int:
+    return len(self.class_names)
+
+  def pattern(self, split: str) -> str:
+    """Glob of the TFRecord files of ``split`` (``train`` or ``test``)."""
+    return str(self.data_dir / f"{split}-*.tfrecord")
+
+  def clips(self, split: str, *, status: str = "ok",
+            validation: bool | None = None,
+            validation_fraction: float = 0.05) -> list[dict[str, Any]]:
+    """Manifest entries of a split; ``validation`` filters held-out clips."""
+    return [c for c in self.manifest["clips"]
+            if c.get("split") == split and c.get("status") == status and
+            (validation is None or protocols.is_validation(
+                c["name"], validation_fraction) == validation)]
+
+
+def load_prepared(data_dir: str | os.PathLike) -> PreparedData:
+  """Reads ``manifest.json`` of a prepared data directory.
+
+  Raises:
+    FileNotFoundError: no manifest (the directory was not prepared).
+    ValueError: the preparation did not finish (some files are missing).
+  """
+  data_dir = Path(data_dir)
+  path = data_dir / "manifest.json"
+  if not path.is_file():
+    raise FileNotFoundError(
+        f"{data_dir} has no manifest.json; run tools/prepare_data.py first")
+  manifest = json.loads(path.read_text())
+  if not manifest.get("complete"):
+    raise ValueError(
+        f"{data_dir}: preparation is incomplete (files missing); rerun"
+        " tools/prepare_data.py, it resumes where it stopped")
+  dataset = (manifest.get("settings") or {}).get("dataset")
+  return PreparedData(data_dir, dataset, class_names(dataset), manifest)

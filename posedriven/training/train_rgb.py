@@ -1,0 +1,144 @@
+"""Stage 2: train the RGB stream with the pose network frozen (section 4)."""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import Any
+
+import gin
+import keras
+import tensorflow as tf
+
+from posedriven.data import datasets
+from posedriven.data import pipeline
+from posedriven.models import streams
+from posedriven.training import callbacks as callbacks_lib
+from posedriven.training import common
+from posedriven.training import distribute
+from posedriven.training import loop
+from posedriven.training import run_dir
+
+# Table 6 rows of the RGB stream; conditioning is Table 2's switch.
+ABLATIONS = ("B", "C", "E", "G")
+
+
+@gin.configurable(denylist=["output_dir", "data_dir", "pose_dir"])
+def train_rgb(output_dir: str | os.PathLike,
+              data_dir: str | os.PathLike,
+              pose_dir: str | os.PathLike,
+              *,
+              ablation: str = "G",
+              conditioning: str = "pose",
+              batch_size: int = 64,
+              learning_rate: float = 1e-4,
+              epochs: int = 200,
+              patience: int | None = 20,
+              validation_fraction: float = 0.05,
+              dropout: float = 0.5,
+              lstm_units: int = 1024,
+              spatial_attention_units: int = 256,
+              temporal_attention_units: int = 512,
+              feature_units: int = 1024,
+              num_attention_images: int = 4,
+              seed: int = 0,
+              strategy: str = "default",
+              mixed_precision: str | None = None,
+              jit_compile: bool = False,
+              steps_per_epoch: int | None = None,
+              overwrite: bool = False,
+              verbose: int | str = "auto") -> dict[str, Any]:
+  """Trains the RGB stream on stored glimpse features.
+
+  Args:
+    output_dir: Run directory (resumed if it holds an unfinished run).
+    data_dir: Output of ``tools/prepare_data.py`` with glimpse features.
+    pose_dir: A finished ``train_pose`` run; its pose network gives ``s`` and
+      stays frozen.
+    ablation: Table 6 row: ``G`` (spatial + temporal attention, the paper's
+      model), ``E`` (spatial only), ``B`` (sum of hands), ``C`` (concat).
+    conditioning: ``pose`` (attention sees s) or ``hidden`` (Table 2).
+    batch_size, learning_rate, epochs, patience, dropout: as in the paper.
+    validation_fraction: Training clips held out for validation (paper: 5%).
+    lstm_units, spatial_attention_units, temporal_attention_units,
+      feature_units: architecture sizes (paper defaults).
+    num_attention_images: Validation clips drawn to TensorBoard each epoch.
+    seed, strategy, mixed_precision, jit_compile, steps_per_epoch, overwrite,
+      verbose: as in ``train_pose``.
+
+  Returns:
+    Summary with the best validation figures.
+  """
+  if ablation not in streams.ABLATIONS:
+    raise ValueError(f"ablation must be one of {sorted(streams.ABLATIONS)}, "
+                     f"got {ablation!r}")
+  params = {k: v for k, v in locals().items() if k != "output_dir"}
+  output_dir = run_dir.prepare_run_dir(output_dir, overwrite)
+  data = datasets.load_prepared(data_dir)
+  pose_info = common.read_stage_info(pose_dir)
+  joint_order = pose_info["joint_order"]
+  train_pattern = data.pattern("train")
+  info = pipeline.dataset_info(pipeline.list_files(train_pattern))
+  keras.utils.set_random_seed(seed)
+  dist = distribute.get_strategy(strategy)
+  has_val = bool(data.clips("train", validation=True,
+                                validation_fraction=validation_fraction))
+  output_names = ("logits", "spatial_attention", "temporal_attention")
+
+  def build():
+    pose_model = common.load_best_model(pose_dir)
+    model = streams.build_rgb_stream(
+        data.num_classes, pose_network=pose_model.pose_network,
+        conditioning=conditioning, dropout=dropout, lstm_units=lstm_units,
+        glimpse_dim=info["glimpse_dim"],
+        spatial_attention_units=spatial_attention_units,
+        temporal_attention_units=temporal_attention_units,
+        feature_units=feature_units, **streams.ABLATIONS[ablation])
+    return common.compile_classifier(model, learning_rate, jit_compile,
+                                     output_names)
+
+  def train_ds(epoch):
+    ds = pipeline.train_dataset(train_pattern, batch_size=batch_size,
+                                joint_order=joint_order, seed=seed + epoch,
+                                validation=False,
+                                validation_fraction=validation_fraction,
+                                features="glimpses")
+    return common.with_targets(ds, output_names)
+
+  val_ds, extra_callbacks = None, []
+  if has_val:
+    val_eval = pipeline.eval_dataset(
+        train_pattern, batch_size=batch_size, num_subsequences=1,
+        joint_order=joint_order, validation=True,
+        validation_fraction=validation_fraction, features="glimpses",
+        with_names=True)
+    val_ds = common.with_targets(common.strip_names(val_eval), output_names)
+    if num_attention_images:
+      inputs, _ = next(iter(val_eval.unbatch().batch(num_attention_images)))
+      names = [n.decode("utf-8") for n in inputs.pop("name").numpy()]
+      writer = tf.summary.create_file_writer(
+          str(output_dir / "tensorboard" / "images"))
+      extra_callbacks.append(callbacks_lib.AttentionImages(
+          writer, {k: v.numpy() for k, v in inputs.items()}, names))
+  else:
+    logging.warning("%s: no validation clips; selecting on training loss",
+                    data_dir)
+  with common.precision(mixed_precision):
+    common.write_stage_info(output_dir, {
+        "stage": "rgb", "ablation": ablation, "conditioning": conditioning,
+        "joint_order": joint_order, "pose_dir": str(pose_dir),
+        "dataset": data.dataset, "num_classes": data.num_classes,
+        "glimpse_dim": info["glimpse_dim"], "data_dir": str(data_dir),
+        "params": params})
+    run_dir.write_operative_config(output_dir)
+    _, state = loop.fit_resumable(
+        build_model=build, train_dataset_fn=train_ds, val_dataset=val_ds,
+        output_dir=output_dir, epochs=epochs, seed=seed, patience=patience,
+        monitor="val_loss" if has_val else "loss",
+        steps_per_epoch=steps_per_epoch, strategy=dist,
+        callbacks=extra_callbacks, verbose=verbose)
+  summary = {"stage": "rgb", "ablation": ablation, "epochs": state.epochs_done,
+             "best_epoch": state.best_epoch + 1,
+             "best": state.history[state.best_epoch] if state.history else {}}
+  run_dir.mark_finished(output_dir, summary)
+  return summary

@@ -1,0 +1,153 @@
+"""Tiny synthetic runs of every stage: train pose, train RGB, evaluate."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import keras
+import numpy as np
+import pytest
+
+from posedriven.training import common
+from posedriven.training import evaluate
+from posedriven.training import run_dir
+from posedriven.training import train_pose
+from posedriven.training import train_rgb
+from tests.conftest import REPO_ROOT
+
+SMALL_POSE = dict(batch_size=8, epochs=2, filters=(4, 4), features=16,
+                  validation_fraction=0.3, verbose=0)
+SMALL_RGB = dict(batch_size=8, epochs=2, lstm_units=8,
+                 spatial_attention_units=8, temporal_attention_units=8,
+                 feature_units=8, num_attention_images=2,
+                 validation_fraction=0.3, verbose=0)
+
+
+@pytest.fixture(scope="module")
+def pose_run(tiny_prepared, tmp_path_factory):
+  out = tmp_path_factory.mktemp("pose_run")
+  train_pose.train_pose(out, tiny_prepared, **SMALL_POSE)
+  return out
+
+
+@pytest.fixture(scope="module")
+def rgb_run(tiny_prepared, pose_run, tmp_path_factory):
+  out = tmp_path_factory.mktemp("rgb_run")
+  train_rgb.train_rgb(out, tiny_prepared, pose_run, **SMALL_RGB)
+  return out
+
+
+def _weights(path):
+  return keras.models.load_model(path).get_weights()
+
+
+def test_pose_run_outputs(pose_run):
+  for name in ("best.keras", "FINISHED.json", "operative_config.gin",
+               "stage.json", "backup/model.keras", "backup/state.json",
+               "checkpoints/epoch-002.weights.h5"):
+    assert (pose_run / name).exists(), name
+  assert list((pose_run / "tensorboard").rglob("events.out.tfevents.*"))
+  stage = common.read_stage_info(pose_run)
+  assert stage["pose_width"] == 300 and stage["num_classes"] == 8
+  summary = json.loads((pose_run / "FINISHED.json").read_text())
+  assert summary["epochs"] == 2
+  assert "val_loss" in summary["best"]
+  # Arguments given in Python (not gin) are recorded too.
+  assert stage["params"]["batch_size"] == 8
+  assert "train_pose.seed = 0" in (
+      pose_run / "operative_config.gin").read_text()
+
+
+def test_finished_run_is_not_overwritten(pose_run, tiny_prepared):
+  with pytest.raises(run_dir.RunExistsError, match="finished run"):
+    train_pose.train_pose(pose_run, tiny_prepared, **SMALL_POSE)
+
+
+def test_resume_after_interrupt_gives_same_weights(tiny_prepared, tmp_path):
+  config = dict(SMALL_POSE, epochs=3)
+  train_pose.train_pose(tmp_path / "a", tiny_prepared, **config)
+  train_pose.train_pose(tmp_path / "b", tiny_prepared,
+                        **dict(config, epochs=1))
+  # The state a kill right after epoch 1's backup leaves behind.
+  (tmp_path / "b" / run_dir.FINISHED).unlink()
+  summary = train_pose.train_pose(tmp_path / "b", tiny_prepared, **config)
+  assert summary["epochs"] == 3
+  for wa, wb in zip(_weights(tmp_path / "a" / "backup" / "model.keras"),
+                    _weights(tmp_path / "b" / "backup" / "model.keras")):
+    np.testing.assert_array_equal(wa, wb)
+
+
+def test_same_seed_same_metrics(tiny_prepared, tmp_path):
+  config = dict(SMALL_POSE, epochs=1)
+  a = train_pose.train_pose(tmp_path / "a", tiny_prepared, **config)
+  b = train_pose.train_pose(tmp_path / "b", tiny_prepared, **config)
+  c = train_pose.train_pose(tmp_path / "c", tiny_prepared,
+                            **dict(config, seed=1))
+  drop = lambda s: {k: v for k, v in s["best"].items() if k != "seconds"}
+  assert drop(a) == drop(b)
+  assert drop(a) != drop(c)
+
+
+def test_mixed_precision_run(tiny_prepared, tmp_path):
+  train_pose.train_pose(tmp_path, tiny_prepared,
+                        **dict(SMALL_POSE, epochs=1,
+                               mixed_precision="mixed_bfloat16"))
+  model = keras.models.load_model(tmp_path / "best.keras")
+  assert model.pose_network.dtype_policy.name == "mixed_bfloat16"
+  assert keras.config.dtype_policy().name == "float32"
+
+
+def test_rgb_run_freezes_pose_network(rgb_run, pose_run):
+  model = keras.models.load_model(rgb_run / "best.keras")
+  pose = keras.models.load_model(pose_run / "best.keras")
+  trainable = {v.path for v in model.trainable_weights}
+  assert trainable and not any("pose_cnn" in p for p in trainable)
+  pose_weights = {v.path.split("/", 1)[-1]: v.numpy()
+                  for v in pose.pose_network.weights}
+  for v in model.weights:
+    key = v.path.split("/", 1)[-1]
+    if "pose_cnn" in v.path and key in pose_weights:
+      np.testing.assert_array_equal(v.numpy(), pose_weights[key])
+  images = list((rgb_run / "tensorboard" / "images").rglob("events.*"))
+  assert images and images[0].stat().st_size > 1000
+
+
+def test_rgb_ablation_b(tiny_prepared, pose_run, tmp_path):
+  summary = train_rgb.train_rgb(tmp_path, tiny_prepared, pose_run,
+                                **dict(SMALL_RGB, epochs=1, ablation="B"))
+  assert summary["ablation"] == "B"
+  with pytest.raises(ValueError, match="ablation must be one of"):
+    train_rgb.train_rgb(tmp_path / "x", tiny_prepared, pose_run,
+                        ablation="Z")
+
+
+def test_evaluate_writes_every_figure(tiny_prepared, pose_run, rgb_run,
+                                      tmp_path):
+  results = evaluate.evaluate(tmp_path, tiny_prepared, pose_run, rgb_run,
+                              num_subsequences=10)
+  for stream in ("pose", "rgb", "fused"):
+    assert 0.0 <= results[stream]["top1"] <= results[stream]["top5"] <= 1.0
+    assert (tmp_path / f"confusion_{stream}.png").stat().st_size > 0
+    assert (tmp_path / f"per_class_{stream}.csv").exists()
+  assert results["num_clips"] == 8
+  assert json.loads((tmp_path / "metrics.json").read_text()) == results
+  assert len(list((tmp_path / "attention").glob("*.png"))) >= 1
+
+
+def test_binaries_run_and_reject_bad_flags(tiny_prepared, tmp_path):
+  cmd = [sys.executable, str(REPO_ROOT / "tools" / "train_pose.py"),
+         f"--data_dir={tiny_prepared}", f"--output_dir={tmp_path / 'run'}",
+         "--gin_files=pose/base.gin", "--gin_files=pose/smoke.gin",
+         "--gin_bindings=train_pose.epochs = 1",
+         "--gin_bindings=train_pose.verbose = 0"]
+  out = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+  assert out.returncode == 0, out.stderr[-2000:]
+  assert (tmp_path / "run" / "FINISHED.json").exists()
+  bad = subprocess.run(cmd[:4] + ["--strategy=horovod"], capture_output=True,
+                       text=True, timeout=300)
+  assert bad.returncode != 0 and "strategy" in bad.stderr
+  bad = subprocess.run(cmd[:4] + ["--gin_bindings=train_pose.batch_sise = 3"],
+                       capture_output=True, text=True, timeout=300)
+  assert bad.returncode != 0 and "batch_sise" in bad.stderr

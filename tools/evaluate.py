@@ -1,0 +1,37 @@
+r"""Evaluates pose only, RGB only and fused; writes figures and metrics.json.
+
+  python tools/evaluate.py --data_dir=/data/ntu60_cs --pose_dir=runs/pose \
+    --rgb_dir=runs/rgb --output_dir=runs/eval
+"""
+
+import json
+
+from absl import app
+from absl import flags
+
+from posedriven import config
+from posedriven.training import evaluate
+
+flags.DEFINE_string("output_dir", None, "Where figures go.", required=True)
+flags.DEFINE_string("data_dir", None, "Prepared TFRecords.", required=True)
+flags.DEFINE_string("pose_dir", None, "Finished pose run.")
+flags.DEFINE_string("rgb_dir", None, "Finished RGB run.")
+flags.DEFINE_multi_string("gin_files", [], "Gin config files.")
+flags.DEFINE_multi_string("gin_bindings", [], "Gin bindings.")
+FLAGS = flags.FLAGS
+
+
+def main(argv):
+  del argv
+  config.parse_gin(FLAGS.gin_files, FLAGS.gin_bindings)
+  results = evaluate.evaluate(FLAGS.output_dir, FLAGS.data_dir,
+                              FLAGS.pose_dir, FLAGS.rgb_dir)
+  print(json.dumps(results, indent=2))
+
+
+def run():
+  app.run(main)
+
+
+if __name__ == "__main__":
+  run()

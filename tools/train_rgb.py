@@ -1,0 +1,45 @@
+r"""Trains the RGB stream with the pose network and glimpse sensor frozen.
+
+  python tools/train_rgb.py --data_dir=/data/ntu60_cs --pose_dir=runs/pose \
+    --output_dir=runs/rgb --gin_files=rgb/ntu60_cs.gin
+
+Hyper-parameters and the ablation row (``train_rgb.ablation = "E"``) are
+keywords of ``posedriven.training.train_rgb.train_rgb`` (gin).
+"""
+
+from absl import app
+from absl import flags
+
+from posedriven import config
+from posedriven.training import train_rgb
+
+flags.DEFINE_string("output_dir", None, "Run directory.", required=True)
+flags.DEFINE_string("data_dir", None, "Prepared TFRecords.", required=True)
+flags.DEFINE_string("pose_dir", None, "Finished pose run.", required=True)
+flags.DEFINE_multi_string("gin_files", [], "Gin config files.")
+flags.DEFINE_multi_string("gin_bindings", [], "Gin bindings.")
+flags.DEFINE_enum("strategy", None,
+                  ["default", "mirrored", "multi_worker", "tpu"],
+                  "tf.distribute strategy.")
+flags.DEFINE_enum("mixed_precision", None,
+                  ["float32", "mixed_bfloat16", "mixed_float16"],
+                  "Keras dtype policy.")
+flags.DEFINE_boolean("jit_compile", None, "XLA-compile the train step.")
+FLAGS = flags.FLAGS
+
+
+def main(argv):
+  del argv
+  config.parse_gin(FLAGS.gin_files, FLAGS.gin_bindings, {
+      "train_rgb.strategy": FLAGS.strategy,
+      "train_rgb.mixed_precision": FLAGS.mixed_precision,
+      "train_rgb.jit_compile": FLAGS.jit_compile})
+  print(train_rgb.train_rgb(FLAGS.output_dir, FLAGS.data_dir, FLAGS.pose_dir))
+
+
+def run():
+  app.run(main)
+
+
+if __name__ == "__main__":
+  run()
