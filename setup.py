@@ -27,6 +27,13 @@ setup(
     entry_points={
         "console_scripts": [
             "posedriven-make-synthetic=posedriven_tools.make_synthetic:run",
+            "posedriven-demo=posedriven_tools.demo:run",
+            "posedriven-prepare=posedriven_tools.prepare_data:run",
+            "posedriven-train-pose=posedriven_tools.train_pose:run",
+            "posedriven-train-rgb=posedriven_tools.train_rgb:run",
+            "posedriven-evaluate=posedriven_tools.evaluate:run",
+            "posedriven-export=posedriven_tools.export:run",
+            "posedriven-predict=posedriven_tools.predict:run",
         ],
     },
 )

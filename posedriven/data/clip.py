@@ -62,6 +62,16 @@ class Clip:
             f"{self.name}: Clip.{field} has shape {actual}, expected {shape}")
 
 
+
+def first_frames(clip: Clip, num_frames: int) -> Clip:
+  """The clip cut to its first ``num_frames`` frames (video alignment)."""
+  if num_frames == clip.num_frames:
+    return clip
+  return dataclasses.replace(
+      clip, xyz=clip.xyz[:num_frames], present=clip.present[:num_frames],
+      hand_xy_px=clip.hand_xy_px[:num_frames],
+      hand_valid=clip.hand_valid[:num_frames])
+
 def hands_from_people(xyz_px: np.ndarray, present: np.ndarray,
                       skeleton: skeletons.SkeletonDef,
                       joint_valid: np.ndarray | None = None

@@ -1,0 +1,202 @@
+r"""Benchmark of the glimpse pipeline: decode, sensor, whole preparation, RSS.
+
+Reports in one run:
+  (a) raw OpenCV decode fps over a set of synthetic Full-HD clips;
+  (b) raw GlimpseSensor crops/s at ``--input_size`` and ``--batch_size``;
+  (c) ``prepare_dataset`` crops/s and clips/s on the same clips;
+  (d) peak RSS of preparing one 100-frame and one 300-frame Full-HD clip,
+      each in a fresh subprocess (``resource.getrusage``).
+and checks:
+  * pipeline crops/s >= 0.7 * min(4 * decode fps, sensor crops/s);
+  * peak RSS grows < 20% from the 100- to the 300-frame clip (streaming).
+
+Run (CPU, a few minutes)::
+
+  python benchmarks/glimpse_pipeline.py --input_size=75
+  python benchmarks/glimpse_pipeline.py --input_size=299 --num_clips=2
+
+Random sensor weights are used by default (``--weights=imagenet`` for the
+real ones): the speed is the same.
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+# Runnable as a script from a checkout (no install needed).
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from absl import app  # pylint: disable=g-import-not-at-top
+from absl import flags
+from absl import logging
+import numpy as np
+
+flags.DEFINE_integer("input_size", 75, "GlimpseSensor input size (>= 75).")
+flags.DEFINE_integer("batch_size", 64, "Crops per sensor batch.")
+flags.DEFINE_integer("num_clips", 4, "Clips in the throughput set.")
+flags.DEFINE_integer("num_frames", 40, "Frames per throughput clip.")
+flags.DEFINE_string("image_size", "1920x1080", "Video size WxH.")
+flags.DEFINE_integer("crop_size_px", 50, "Crop side in source pixels.")
+flags.DEFINE_string("weights", None, "Sensor weights (None: random).")
+flags.DEFINE_string("mixed_precision", None, "e.g. mixed_float16 (GPU).")
+flags.DEFINE_list("rss_frames", ["100", "300"], "Clip lengths for (d).")
+flags.DEFINE_string("work_dir", None, "Scratch directory (default: temp).")
+flags.DEFINE_string("rss_probe_root", None,
+                    "Internal: prepare this dataset and print peak RSS.")
+
+FLAGS = flags.FLAGS
+
+
+def _size() -> tuple[int, int]:
+  width, height = FLAGS.image_size.lower().split("x")
+  return int(width), int(height)
+
+
+def _make_clips(root: Path, num_clips: int, num_frames: int) -> list[str]:
+  from posedriven.data import synthetic
+  actions = list(range(1, min(num_clips, synthetic.NUM_CLASSES) + 1))
+  subjects = -(-num_clips // len(actions))
+  names = synthetic.generate_dataset(
+      root, num_subjects=subjects, cameras=(1,), actions=actions,
+      image_size=_size(), num_frames_range=(num_frames, num_frames),
+      crop_size_px=FLAGS.crop_size_px, seed=0, second_person_probability=1.0)
+  return names[:num_clips]
+
+
+def _sensor():
+  from posedriven.models import glimpse
+  return glimpse.GlimpseSensor(weights=FLAGS.weights,
+                               input_size=FLAGS.input_size,
+                               dtype=FLAGS.mixed_precision)
+
+
+def _prepare(root: Path, out: Path, sensor, max_clips=None):
+  from posedriven.data import prepare
+  return prepare.prepare_dataset(
+      root, out, dataset="synthetic", protocol="synthetic_cv",
+      clips_per_file=64, batch_size=FLAGS.batch_size, sensor=sensor,
+      max_clips=max_clips, log_every_s=1e9)
+
+
+def decode_fps(root: Path, names: list[str]) -> tuple[float, float]:
+  """Frames/s and CPU seconds per frame of plain VideoReader decoding."""
+  from posedriven.data import synthetic
+  from posedriven.data import video
+  frames, start, cpu = 0, time.perf_counter(), time.process_time()
+  for name in names:
+    with video.VideoReader(synthetic.video_path(root, name)) as reader:
+      frames += sum(1 for _ in reader)
+  return (frames / (time.perf_counter() - start),
+          (time.process_time() - cpu) / frames)
+
+
+def sensor_crops_per_s(sensor, min_seconds: float = 5.0
+                       ) -> tuple[float, float]:
+  """Crops/s and CPU seconds per crop of the sensor alone."""
+  import tensorflow as tf
+  from posedriven.data import prepare
+  size = FLAGS.crop_size_px
+  fn = prepare._features_fn(sensor, size)  # pylint: disable=protected-access
+  crops = tf.constant(np.random.default_rng(0).integers(
+      0, 256, (FLAGS.batch_size, size, size, 3), dtype=np.uint8))
+  for _ in range(2):
+    fn(crops).numpy()
+  calls, start, cpu = 0, time.perf_counter(), time.process_time()
+  while time.perf_counter() - start < min_seconds or calls < 3:
+    fn(crops).numpy()
+    calls += 1
+  n = calls * FLAGS.batch_size
+  return n / (time.perf_counter() - start), (time.process_time() - cpu) / n
+
+
+def _rss_probe(root: str) -> None:
+  out = Path(tempfile.mkdtemp())
+  summary = _prepare(Path(root), out, _sensor())
+  peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+  print(f"RSS_PEAK_MB {peak_mb:.1f} frames={summary['manifest']['clips'][0]['frames']}")
+
+
+def peak_rss_mb(root: Path) -> tuple[float, int]:
+  cmd = [sys.executable, os.path.abspath(__file__),
+         f"--rss_probe_root={root}", f"--input_size={FLAGS.input_size}",
+         f"--batch_size={FLAGS.batch_size}",
+         f"--crop_size_px={FLAGS.crop_size_px}"]
+  if FLAGS.weights:
+    cmd.append(f"--weights={FLAGS.weights}")
+  result = subprocess.run(cmd, capture_output=True, text=True, check=True)
+  line = next(l for l in result.stdout.splitlines()
+              if l.startswith("RSS_PEAK_MB"))
+  parts = line.split()
+  return float(parts[1]), int(parts[2].split("=")[1])
+
+
+def main(argv):
+  del argv
+  if FLAGS.rss_probe_root:
+    _rss_probe(FLAGS.rss_probe_root)
+    return
+  logging.set_verbosity(logging.WARNING)
+  work = Path(FLAGS.work_dir or tempfile.mkdtemp(prefix="glimpse_bench_"))
+  clips_root = work / (
+      f"clips_{FLAGS.image_size}_{FLAGS.num_clips}x{FLAGS.num_frames}")
+  names = _make_clips(clips_root, FLAGS.num_clips, FLAGS.num_frames)
+
+  fps, decode_cpu = decode_fps(clips_root, names)
+  sensor = _sensor()
+  crops_s, sensor_cpu = sensor_crops_per_s(sensor)
+  out = work / f"prepared_{time.time_ns()}"
+  cpu = time.process_time()
+  summary = _prepare(clips_root, out, sensor, max_clips=FLAGS.num_clips)
+  pipeline_cpu = (time.process_time() - cpu) / max(
+      4 * sum(c["frames"] or 0 for c in summary["manifest"]["clips"]), 1)
+
+  rss = {}
+  for frames in (int(f) for f in FLAGS.rss_frames):
+    root = work / f"rss_1920x1080_{frames}"
+    from posedriven.data import synthetic
+    synthetic.generate_dataset(
+        root, num_subjects=1, cameras=(1,), actions=(1,),
+        image_size=(1920, 1080), num_frames_range=(frames, frames),
+        crop_size_px=50, seed=0)
+    rss[frames] = peak_rss_mb(root)
+
+  target = 0.7 * min(4 * fps, crops_s)
+  print(f"setup: {FLAGS.num_clips} clips x {FLAGS.num_frames} frames at"
+        f" {FLAGS.image_size}, crop {FLAGS.crop_size_px}px, sensor input"
+        f" {FLAGS.input_size}, batch {FLAGS.batch_size},"
+        f" mixed_precision={FLAGS.mixed_precision}, cpus={os.cpu_count()}")
+  print(f"(a) OpenCV decode: {fps:.1f} frames/s ({4 * fps:.1f} crops/s),"
+        f" {1e3 * decode_cpu:.2f} CPU-ms/frame")
+  print(f"(b) GlimpseSensor: {crops_s:.1f} crops/s,"
+        f" {1e3 * sensor_cpu:.2f} CPU-ms/crop")
+  print(f"(c) prepare_dataset: {summary['crops_per_s']:.1f} crops/s,"
+        f" {summary['clips_per_s']:.2f} clips/s"
+        f" ({summary['clips']['ok']} clips in {summary['seconds']:.1f} s)")
+  # On a CPU-only machine decode and CNN share the cores, so the CPU time
+  # per crop shows the pipeline's own overhead better than wall time.
+  parts_cpu = decode_cpu / 4 + sensor_cpu
+  print(f"    {1e3 * pipeline_cpu:.2f} CPU-ms/crop vs decode/4 + sensor ="
+        f" {1e3 * parts_cpu:.2f} (overhead {100 * (pipeline_cpu / parts_cpu - 1):+.0f}%)")
+  ok = summary["crops_per_s"] >= target
+  print(f"    target >= 0.7 * min(4a, b) = {target:.1f} crops/s:"
+        f" {'PASS' if ok else 'FAIL'}")
+  for frames, (mb, stored) in rss.items():
+    print(f"(d) peak RSS, {frames}-frame 1920x1080 clip ({stored} frames"
+          f" prepared): {mb:.0f} MB")
+  if len(rss) >= 2:
+    lengths = sorted(rss)
+    small, large = rss[lengths[0]][0], rss[lengths[-1]][0]
+    growth = large / small - 1.0
+    print(f"    RSS growth {lengths[0]} -> {lengths[-1]} frames:"
+          f" {100 * growth:+.1f}% (target < 20%):"
+          f" {'PASS' if growth < 0.2 else 'FAIL'}")
+
+
+if __name__ == "__main__":
+  app.run(main)

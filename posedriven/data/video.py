@@ -1,0 +1,402 @@
+"""Streaming RGB frame sources: OpenCV video decode and image sequences.
+
+A Full-HD NTU clip is ~600 MB as uint8, so nothing here holds a whole clip:
+frames are decoded one at a time and handed on. Frames that are not needed are
+skipped with ``VideoCapture.grab()``, which demuxes and decodes but skips the
+colour conversion and the copy into a numpy array that ``read()`` pays for.
+
+Two sources share one interface (``num_frames``, ``size``, ``fps``,
+``read_frames(frame_indices)``, iteration, context manager):
+
+* :class:`VideoReader` decodes a video file (NTU ``*_rgb.avi``, MSR, the
+  synthetic MJPG AVIs).
+* :class:`ImageSequenceReader` reads one image file per frame (SBU's
+  ``rgb_000001.png`` ...).
+
+All frames are RGB ``uint8 [H, W, 3]``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import Callable, Iterable, Iterator, Sequence
+
+import cv2
+import numpy as np
+import tensorflow as tf
+
+
+class VideoError(ValueError):
+  """A frame source cannot be read; the message names the file."""
+
+
+def _check_indices(frame_indices: Iterable[int] | None, path) -> list[int] | None:
+  if frame_indices is None:
+    return None
+  indices = [int(i) for i in np.asarray(frame_indices).reshape(-1)]
+  if any(i < 0 for i in indices):
+    raise ValueError(f"{path}: negative frame index in {indices}")
+  if any(b < a for a, b in zip(indices, indices[1:])):
+    # Decoding is sequential; going back would mean re-opening the stream.
+    raise ValueError(
+        f"{path}: frame indices must be non-decreasing (decoding is"
+        f" sequential), got {indices}")
+  return indices
+
+
+class _FrameReader:
+  """What both readers share: RGB frames or chunks from ``_bgr_frames``."""
+
+  path: Path
+
+  def _bgr_frames(self, indices: list[int] | None,
+                  destination: Callable[[], np.ndarray | None] | None = None
+                  ) -> Iterator[tuple[int, np.ndarray]]:
+    """Yields ``(index, BGR frame)``; a repeated index yields the same array.
+
+    ``destination()``, when given, may return the array to decode the next
+    frame into (a reader that cannot decode in place ignores it).
+    """
+    raise NotImplementedError
+
+  def __iter__(self) -> Iterator[np.ndarray]:
+    for _, frame in self.read_frames():
+      yield frame
+
+  def read_frames(self, frame_indices: Sequence[int] | None = None
+                  ) -> Iterator[tuple[int, np.ndarray]]:
+    """Yields ``(frame_index, frame)`` for the requested frames, in order.
+
+    Can be called once per ``open()`` (decoding only goes forward).
+
+    Args:
+      frame_indices: Non-decreasing 0-based indices; repeats yield the same
+        frame again. ``None`` yields every frame.
+
+    Yields:
+      ``(index, uint8 [H, W, 3] RGB)``. If the stream ends early (a truncated
+      file, or indices past the end) the missing frames are not yielded and a
+      warning names the file. The last frame of a cut AVI is damaged and not
+      yielded either.
+
+    Raises:
+      VideoError: the reader is not open or was already consumed.
+    """
+    last_index, rgb = -1, None
+    for index, bgr in self._bgr_frames(_check_indices(frame_indices,
+                                                      self.path)):
+      if index != last_index:  # a repeated index reuses the converted frame
+        last_index, rgb = index, cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+      yield index, rgb
+
+  def read_chunks(self, frame_indices: Sequence[int] | None, chunk_size: int,
+                  *, rgb: bool = True
+                  ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """Like :meth:`read_frames`, ``chunk_size`` frames at a time.
+
+    Frames are decoded (``rgb=False``) or colour-converted (``rgb=True``)
+    straight into each chunk, so a chunk costs no copy beyond the decode
+    (Full-HD frames are 6 MB each). ``rgb=False`` also skips the colour
+    conversion of whole frames: callers that only keep small crops reverse
+    the channels of the crops instead.
+
+    Yields:
+      ``(indices int64 [n], frames uint8 [n, H, W, 3])``, RGB (or BGR with
+      ``rgb=False``), ``1 <= n <= chunk_size``; every chunk is a new array.
+
+    Raises:
+      VideoError: the frame size changes within the stream.
+    """
+    if chunk_size < 1:
+      raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
+    chunk: np.ndarray | None = None
+    indices: list[int] = []
+
+    def destination():
+      return None if chunk is None else chunk[len(indices)]
+
+    frames = self._bgr_frames(_check_indices(frame_indices, self.path),
+                              None if rgb else destination)
+    for index, bgr in frames:
+      if chunk is None:
+        chunk = np.empty((chunk_size,) + bgr.shape, np.uint8)
+      if bgr.shape != chunk.shape[1:]:
+        raise VideoError(
+            f"{self.path}: frame {index} is {bgr.shape[1]}x{bgr.shape[0]},"
+            f" earlier frames {chunk.shape[2]}x{chunk.shape[1]}")
+      slot = chunk[len(indices)]
+      if rgb:
+        cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB, dst=slot)
+      elif bgr.ctypes.data != slot.ctypes.data:
+        np.copyto(slot, bgr)  # first frame, repeats, image files
+      indices.append(index)
+      if len(indices) == chunk_size:
+        yield np.array(indices, np.int64), chunk
+        chunk = np.empty_like(chunk)
+        indices = []
+    if indices:
+      yield np.array(indices, np.int64), chunk[:len(indices)]
+
+
+class VideoReader(_FrameReader):
+  """Sequential OpenCV decode of one video file, one frame in memory at a time.
+
+  Usage::
+
+    with VideoReader(path) as video:
+      for frame_index, frame in video.read_frames([0, 5, 5, 9]):
+        ...   # frame: uint8 [H, W, 3] RGB
+
+  Opening decodes the first frame, so an undecodable file fails at ``open``
+  rather than half-way through a pipeline.
+
+  Attributes:
+    path: The video file.
+    num_frames: Frame count stored in the container. It may be wrong
+      (truncated files, bad headers); the frames that really decode are what
+      :meth:`read_frames` yields.
+    size: ``(width, height)`` of the decoded frames.
+    fps: Frame rate from the container (0.0 if unknown).
+    frames_decoded: Frames decoded so far by the last :meth:`read_frames`.
+    missing_bytes: How much shorter the file is than its RIFF (AVI) header
+      says: > 0 for a cut copy. A cut file's last frame decodes with garbage
+      where its data is missing, so :meth:`read_frames` drops it (logged).
+  """
+
+  def __init__(self, path: str | os.PathLike):
+    self.path = Path(path)
+    self._capture: cv2.VideoCapture | None = None
+    self._first: np.ndarray | None = None
+    self.num_frames = 0
+    self.size = (0, 0)
+    self.fps = 0.0
+    self.frames_decoded = 0
+    self.missing_bytes = 0
+
+  def open(self) -> VideoReader:
+    """Opens the file and decodes its first frame.
+
+    Raises:
+      VideoError: the file is missing, empty, or has no decodable frame.
+    """
+    if not self.path.is_file():
+      raise VideoError(f"{self.path}: video file does not exist")
+    if self.path.stat().st_size == 0:
+      raise VideoError(f"{self.path}: video file is empty (0 bytes)")
+    capture = cv2.VideoCapture(str(self.path))
+    if not capture.isOpened():
+      capture.release()
+      raise VideoError(
+          f"{self.path}: not a decodable video (OpenCV cannot open it)")
+    ok, first = capture.read()
+    if not ok or first is None:
+      capture.release()
+      raise VideoError(
+          f"{self.path}: not a decodable video (no frame could be decoded)")
+    self._capture = capture
+    self._first = first
+    self.num_frames = max(int(capture.get(cv2.CAP_PROP_FRAME_COUNT)), 0)
+    self.fps = float(capture.get(cv2.CAP_PROP_FPS) or 0.0)
+    self.size = (int(first.shape[1]), int(first.shape[0]))
+    self.missing_bytes = _riff_missing_bytes(self.path)
+    return self
+
+  def close(self) -> None:
+    if self._capture is not None:
+      self._capture.release()
+    self._capture = None
+    self._first = None
+
+  def __enter__(self) -> VideoReader:
+    return self.open()
+
+  def __exit__(self, *exc) -> None:
+    self.close()
+
+  def _bgr_frames(self, indices: list[int] | None,
+                  destination: Callable[[], np.ndarray | None] | None = None
+                  ) -> Iterator[tuple[int, np.ndarray]]:
+    if self._capture is None:
+      raise VideoError(f"{self.path}: reading frames of a closed VideoReader")
+    capture, first = self._capture, self._first
+    self._first = None
+    if first is None:
+      raise VideoError(f"{self.path}: frames can only be read once per open()")
+    wanted = iter(indices) if indices is not None else None
+    target = next(wanted, None) if wanted is not None else 0
+    current, frame_bgr = 0, first  # frame 0 is already decoded by open().
+    # Frame current + 1 is grabbed before frame current is handed out: in a
+    # cut file, the frame after which the stream ends is damaged.
+    ahead = False
+    self.frames_decoded = 1
+    while target is not None:
+      while current < target:
+        if not (ahead or capture.grab()):
+          self._report_end(current + 1, indices)
+          return
+        ahead = False
+        current += 1
+        self.frames_decoded = current + 1
+        frame_bgr = None
+      if frame_bgr is None:
+        out = destination() if destination is not None else None
+        ok, frame_bgr = capture.retrieve(out)
+        if not ok:
+          self.frames_decoded = current
+          self._report_end(current, indices)
+          return
+      if not ahead:
+        ahead = capture.grab()
+        if not ahead and self.missing_bytes:
+          self.frames_decoded = current
+          logging.warning(
+              "%s: the file is cut (%d bytes short of its header); dropping"
+              " frame %d, the last that decodes, which the cut damages: %d of"
+              " %d frames (container count) remain", self.path,
+              self.missing_bytes, current, current, self.num_frames)
+          return
+      if wanted is None:
+        yield current, frame_bgr
+        target = current + 1
+      else:
+        # Repeated indices reuse the decoded frame.
+        while target == current:
+          yield current, frame_bgr
+          target = next(wanted, None)
+
+  def _report_end(self, decoded: int, indices: list[int] | None) -> None:
+    if indices is None:
+      if self.num_frames and decoded < self.num_frames:
+        logging.warning(
+            "%s: only %d of %d frames (container count) decode; the file is"
+            " truncated or its header is wrong", self.path, decoded,
+            self.num_frames)
+      return
+    logging.warning(
+        "%s: the stream ends after %d frames (container says %d); requested"
+        " frames up to %d are missing", self.path, decoded, self.num_frames,
+        indices[-1])
+
+
+def _riff_missing_bytes(path: Path) -> int:
+  """Bytes a RIFF (AVI) file lacks against its header's size; 0 otherwise.
+
+  OpenDML AVIs over 1 GB continue past the first RIFF chunk, so only a
+  shortfall counts.
+  """
+  with open(path, "rb") as f:
+    header = f.read(12)
+  if len(header) < 12 or header[:4] != b"RIFF":
+    return 0
+  declared = int.from_bytes(header[4:8], "little") + 8
+  return max(declared - path.stat().st_size, 0)
+
+
+class ImageSequenceReader(_FrameReader):
+  """One image file per frame, read lazily (SBU's ``rgb_NNNNNN.png``).
+
+  Same interface as :class:`VideoReader`; ``num_frames`` is the number of
+  paths given. A missing or unreadable image ends the stream with a warning,
+  like a truncated video.
+  """
+
+  def __init__(self, paths: Sequence[str | os.PathLike], fps: float = 0.0):
+    self.paths = [Path(p) for p in paths]
+    self.path = self.paths[0].parent if self.paths else Path(".")
+    self.num_frames = len(self.paths)
+    self.size = (0, 0)
+    self.fps = fps
+    self.frames_decoded = 0
+    self._first: np.ndarray | None = None
+
+  def open(self) -> ImageSequenceReader:
+    """Reads the first image.
+
+    Raises:
+      VideoError: no paths, or the first image is missing or undecodable.
+    """
+    if not self.paths:
+      raise VideoError(f"{self.path}: image sequence has no frames")
+    self._first = self._load(0)
+    if self._first is None:
+      raise VideoError(
+          f"{self.paths[0]}: first frame of the image sequence is missing or"
+          " not a decodable image")
+    self.size = (int(self._first.shape[1]), int(self._first.shape[0]))
+    return self
+
+  def close(self) -> None:
+    self._first = None
+
+  def __enter__(self) -> ImageSequenceReader:
+    return self.open()
+
+  def __exit__(self, *exc) -> None:
+    self.close()
+
+  def _load(self, index: int) -> np.ndarray | None:
+    if index >= len(self.paths) or not self.paths[index].is_file():
+      return None
+    return cv2.imread(str(self.paths[index]), cv2.IMREAD_COLOR)
+
+  def _bgr_frames(self, indices: list[int] | None,
+                  destination: Callable[[], np.ndarray | None] | None = None
+                  ) -> Iterator[tuple[int, np.ndarray]]:
+    del destination  # imread cannot decode in place
+    if indices is None:
+      indices = list(range(self.num_frames))
+    loaded_index, loaded = (0, self._first) if self._first is not None else (
+        -1, None)
+    self._first = None
+    for index in indices:
+      if index != loaded_index:
+        loaded_index, loaded = index, self._load(index)
+      if loaded is None:
+        where = (self.paths[index] if index < len(self.paths) else
+                 f"frame {index} of {self.num_frames}")
+        logging.warning("%s: image sequence ends at frame %d (%s missing or"
+                        " unreadable)", self.path, index, where)
+        return
+      self.frames_decoded = index + 1
+      yield index, loaded
+
+
+FrameSource = VideoReader | ImageSequenceReader
+
+
+def open_source(source: str | os.PathLike | Sequence[str | os.PathLike]
+                ) -> FrameSource:
+  """A closed reader for a video path or a list of image paths."""
+  if isinstance(source, (str, os.PathLike)):
+    return VideoReader(source)
+  return ImageSequenceReader(list(source))
+
+
+def frame_dataset(source: str | os.PathLike | Sequence[str | os.PathLike],
+                  frame_indices: Sequence[int] | None = None
+                  ) -> tf.data.Dataset:
+  """A ``tf.data`` source of the needed frames of one video, decoded lazily.
+
+  Args:
+    source: Video file, or a list of image files (one per frame).
+    frame_indices: Non-decreasing frame indices; ``None`` for all frames.
+
+  Returns:
+    Dataset of ``(frame_index int64 [], frame uint8 [H, W, 3])``. Frames past
+    the decodable end are left out (logged). A missing or undecodable file
+    raises :class:`VideoError` when iterated (inside tf.data it surfaces as
+    ``tf.errors.InvalidArgumentError`` / ``UnknownError`` carrying the
+    message).
+  """
+  indices = None if frame_indices is None else [int(i) for i in frame_indices]
+
+  def generate():
+    with open_source(source) as reader:
+      yield from reader.read_frames(indices)
+
+  return tf.data.Dataset.from_generator(
+      generate,
+      output_signature=(tf.TensorSpec([], tf.int64),
+                        tf.TensorSpec([None, None, 3], tf.uint8)))

@@ -1,0 +1,297 @@
+"""Clip-level prediction with an exported model: skeleton + video -> classes.
+
+``predict_clip`` does for one clip what preparation and evaluation do for a
+dataset, with the same functions:
+
+1. the skeleton file is read (:func:`posedriven.data.ntu.load_clip`);
+2. the video is decoded frame by frame (:mod:`posedriven.data.video`) and the
+   4 hands of every frame are cropped with preparation's crop function and
+   settings (:func:`posedriven.data.glimpse_crops.crop_hands`, crop side and
+   output size from ``export_info.json``, hand pixels scaled to the video's
+   resolution by :func:`~posedriven.data.glimpse_crops.scale_to_frames`);
+3. the 10 evaluation sub-sequences are sampled
+   (:func:`pose_tensor.evaluation_subsequences`), with their pose tensors and
+   hand crops;
+4. the ``from_crops`` signature runs the glimpse sensor and the fused model;
+   the logits of the sub-sequences are averaged (paper, section 4) and
+   softmaxed.
+
+Documented fallbacks:
+
+* **Frame alignment** (as in preparation): skeleton frame ``t`` is video
+  frame ``t``. A video that decodes fewer frames than the skeleton has keeps
+  the first ``min(T_skeleton, T_video)`` frames of both (logged, naming both
+  files); extra video frames are not decoded.
+* **Pixel reference.** NTU skeleton files give hand pixels in the 1920x1080
+  RGB frame. A skeleton inside a synthetic dataset directory
+  (``synthetic_meta.json`` two levels up) refers to that dataset's image size.
+  ``skeleton_image_size`` overrides both.
+
+Errors name the file: a missing or unreadable skeleton raises
+``ntu.SkeletonFormatError``, a missing or undecodable video
+``video.VideoError``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import tensorflow as tf
+
+from posedriven import visualization
+from posedriven.data import clip as clip_lib
+from posedriven.data import glimpse_crops
+from posedriven.data import ntu
+from posedriven.data import pose_tensor
+from posedriven.data import synthetic
+from posedriven.data import video
+from posedriven.export import saved_model
+
+_CROP_CHUNK_FRAMES = 16  # Full-HD frames held at once while cropping.
+
+
+@dataclasses.dataclass
+class Prediction:
+  """The result of :func:`predict_clip`.
+
+  Attributes:
+    clip_name: Sample name of the skeleton file.
+    top_k: ``(class name, probability)``, most probable first.
+    probabilities: float32 ``[C]``, softmax of the averaged fused logits.
+    logits: float32 ``[C]``, fused logits averaged over sub-sequences.
+    frame_indices: int64 ``[K, T]`` frames of the sub-sequences.
+    spatial_attention: float32 ``[K, T, 4]``.
+    temporal_attention: float32 ``[K, T]``.
+    num_frames: Frames used (skeleton and video aligned).
+    attention_png: The image written, or None.
+  """
+
+  clip_name: str
+  top_k: list[tuple[str, float]]
+  probabilities: np.ndarray
+  logits: np.ndarray
+  frame_indices: np.ndarray
+  spatial_attention: np.ndarray
+  temporal_attention: np.ndarray
+  num_frames: int
+  attention_png: Path | None = None
+
+
+def load_skeleton_clip(skeleton_path: str | os.PathLike,
+                       skeleton_image_size: Sequence[int] | None = None
+                       ) -> clip_lib.Clip:
+  """Reads an NTU-format ``.skeleton`` and fixes what its pixels refer to.
+
+  Args:
+    skeleton_path: The file.
+    skeleton_image_size: ``(width, height)`` the file's colour pixels refer
+      to; default: a synthetic dataset's image size when the file lies in
+      one, else NTU's 1920x1080.
+
+  Raises:
+    ntu.SkeletonFormatError: missing, unreadable or malformed file (the
+      message names it).
+    ntu.EmptySkeletonError: no body tracked.
+  """
+  path = Path(skeleton_path)
+  clip = ntu.load_clip(path)
+  if skeleton_image_size is not None:
+    return dataclasses.replace(
+        clip, image_size=tuple(int(v) for v in skeleton_image_size))
+  root = path.parent.parent
+  if (root / synthetic.META_FILE).is_file():
+    size = tuple(synthetic.load_meta(root)["image_size"])
+    logging.info("%s: in a synthetic dataset, pixels refer to %dx%d", path,
+                 *size)
+    return dataclasses.replace(clip, image_size=size)
+  return clip
+
+
+def crop_clip_hands(clip: clip_lib.Clip, video_path: str | os.PathLike, *,
+                    crop_size_px: float, crop_output_size: int
+                    ) -> np.ndarray:
+  """The 4 hand crops of every frame of ``clip`` that its video has.
+
+  Args:
+    clip: The skeleton clip (hand pixels in ``clip.image_size``).
+    video_path: Its RGB video.
+    crop_size_px: Crop side in pixels of ``clip.image_size``.
+    crop_output_size: Side ``S`` of the returned crops.
+
+  Returns:
+    uint8 ``[T', 4, S, S, 3]`` with ``T' = min(T_skeleton, T_video)``.
+
+  Raises:
+    video.VideoError: missing or undecodable video (names the file).
+  """
+  with video.VideoReader(video_path) as reader:
+    if tuple(reader.size) != tuple(clip.image_size):
+      logging.info("%s: video is %dx%d, hand pixels refer to %dx%d; scaling",
+                   video_path, *reader.size, *clip.image_size)
+    hand_xy, crop_px = glimpse_crops.scale_to_frames(
+        clip.hand_xy_px, crop_size_px, clip.image_size, reader.size)
+    _, _, clamped = glimpse_crops.crop_boxes(
+        hand_xy, clip.hand_valid, crop_px, reader.size, return_clamped=True)
+    if clamped.any():
+      logging.info("%s: %d of %d hand crops leave the frame; shifted inside",
+                   clip.name, int(clamped.sum()), int(clip.hand_valid.sum()))
+    parts = []
+    for indices, frames in reader.read_chunks(range(clip.num_frames),
+                                              _CROP_CHUNK_FRAMES):
+      parts.append(glimpse_crops.crop_hands(
+          frames, hand_xy[indices], clip.hand_valid[indices], crop_px,
+          crop_output_size).numpy())
+    container_frames = reader.num_frames
+  crops = np.concatenate(parts)
+  if len(crops) < clip.num_frames:
+    logging.warning(
+        "%s has %d frames but %s decodes only %d (container says %d); using"
+        " the first %d frames of both", clip.name, clip.num_frames,
+        video_path, len(crops), container_frames, len(crops))
+  elif container_frames != clip.num_frames:
+    logging.info("%s: skeleton has %d frames, %s %d; using the first %d",
+                 clip.name, clip.num_frames, video_path, container_frames,
+                 clip.num_frames)
+  return crops
+
+
+def _stack_images(images: Sequence[np.ndarray]) -> np.ndarray:
+  width = max(i.shape[1] for i in images)
+  padded = [np.pad(i, ((0, 0), (0, width - i.shape[1]), (0, 0)),
+                   constant_values=255) for i in images]
+  return np.concatenate(padded, axis=0)
+
+
+def attention_figure(prediction: Prediction, crops: np.ndarray,
+                     subsequence: int = 0) -> np.ndarray:
+  """Attention over hands and time above the attended hand crops.
+
+  Args:
+    prediction: Output of :func:`predict_clip`.
+    crops: uint8 ``[T, 4, S, S, 3]`` crops of the shown sub-sequence.
+    subsequence: Which of the ``K`` sub-sequences is shown.
+
+  Returns:
+    RGB uint8 image.
+  """
+  name, prob = prediction.top_k[0]
+  title = f"{prediction.clip_name}: {name} ({prob:.2f})"
+  heat = visualization.attention_image(
+      prediction.spatial_attention[subsequence],
+      prediction.temporal_attention[subsequence], title)
+  grid = visualization.attention_on_crops(
+      crops, prediction.spatial_attention[subsequence])
+  return _stack_images([heat, grid])
+
+
+@dataclasses.dataclass
+class ClipInputs:
+  """The model inputs of one clip's evaluation sub-sequences.
+
+  Attributes:
+    clip: The skeleton clip, cut to the frames its video has.
+    frame_indices: int64 ``[K, T]``.
+    pose: float32 ``[K, T, W, 3]`` pose tensors.
+    crops: uint8 ``[K, T, 4, S, S, 3]`` hand crops.
+  """
+
+  clip: clip_lib.Clip
+  frame_indices: np.ndarray
+  pose: np.ndarray
+  crops: np.ndarray
+
+
+def clip_inputs(info: dict[str, Any], skeleton_path: str | os.PathLike,
+                video_path: str | os.PathLike,
+                skeleton_image_size: Sequence[int] | None = None
+                ) -> ClipInputs:
+  """Pose tensors and hand crops of the ``K`` evaluation sub-sequences.
+
+  Args:
+    info: ``export_info.json`` of the model (joint order, steps, crop size).
+    skeleton_path, video_path, skeleton_image_size: as in
+      :func:`predict_clip`.
+  """
+  clip = load_skeleton_clip(skeleton_path, skeleton_image_size)
+  if clip.skeleton != info["skeleton"]:
+    raise ValueError(f"{skeleton_path}: skeleton {clip.skeleton!r}, the model"
+                     f" expects {info['skeleton']!r}")
+  crops = crop_clip_hands(clip, video_path,
+                          crop_size_px=info["crop_size_px"],
+                          crop_output_size=info["crop_output_size"])
+  clip = clip_lib.first_frames(clip, len(crops))
+  indices = pose_tensor.evaluation_subsequences(
+      clip.num_frames, info["num_steps"], info["num_subsequences"],
+      mode=info["subsequence_mode"])
+  pose = np.stack([pose_tensor.clip_pose_tensor(clip, i, info["joint_order"])
+                   for i in indices])
+  return ClipInputs(clip, indices, pose, crops[indices])
+
+
+def predict_clip(model_dir: str | os.PathLike,
+                 skeleton_path: str | os.PathLike,
+                 video_path: str | os.PathLike, *,
+                 top_k: int = 5,
+                 attention_png: str | os.PathLike | None = None,
+                 skeleton_image_size: Sequence[int] | None = None,
+                 batch_size: int = 2,
+                 loaded: Any = None) -> Prediction:
+  """Classifies one clip with an exported model.
+
+  Args:
+    model_dir: Output of :func:`saved_model.export_model`.
+    skeleton_path: NTU-format ``.skeleton`` file.
+    video_path: The clip's RGB video.
+    top_k: Classes returned.
+    attention_png: Where to write the attention figure (None: not drawn).
+    skeleton_image_size: ``(width, height)`` the skeleton's pixels refer to
+      (see :func:`load_skeleton_clip`).
+    batch_size: Sub-sequences per call of the model (memory: each runs the
+      glimpse sensor on ``T * 4`` crops).
+    loaded: ``tf.saved_model.load(model_dir)`` when already loaded (to
+      predict many clips without reloading).
+
+  Returns:
+    A :class:`Prediction`.
+  """
+  info = saved_model.read_export_info(model_dir)
+  inputs = clip_inputs(info, skeleton_path, video_path, skeleton_image_size)
+  if loaded is None:
+    loaded = tf.saved_model.load(os.fspath(model_dir))
+  signature = loaded.signatures[saved_model.FROM_CROPS]
+  step = max(1, int(batch_size))
+  outputs: dict[str, list[np.ndarray]] = {}
+  for start in range(0, len(inputs.pose), step):
+    result = signature(pose=tf.constant(inputs.pose[start:start + step]),
+                       crops=tf.constant(inputs.crops[start:start + step]))
+    for key in ("logits", "spatial_attention", "temporal_attention"):
+      outputs.setdefault(key, []).append(result[key].numpy())
+  # Paper, section 4: the sub-sequences' logits are averaged per clip.
+  logits = np.concatenate(outputs["logits"]).mean(axis=0)
+  probabilities = tf.nn.softmax(logits).numpy()
+  order = np.argsort(-probabilities)[:top_k]
+  prediction = Prediction(
+      clip_name=inputs.clip.name,
+      top_k=[(info["class_names"][i], float(probabilities[i])) for i in order],
+      probabilities=probabilities, logits=logits,
+      frame_indices=inputs.frame_indices,
+      spatial_attention=np.concatenate(outputs["spatial_attention"]),
+      temporal_attention=np.concatenate(outputs["temporal_attention"]),
+      num_frames=inputs.clip.num_frames)
+  if attention_png is not None:
+    prediction.attention_png = Path(attention_png)
+    prediction.attention_png.parent.mkdir(parents=True, exist_ok=True)
+    visualization.write_png(prediction.attention_png,
+                            attention_figure(prediction, inputs.crops[0]))
+  return prediction
+
+
+def format_top_k(prediction: Prediction) -> str:
+  """One line per class: rank, probability, name."""
+  return "\n".join(f"{rank}. {prob:.4f}  {name}" for rank, (name, prob)
+                   in enumerate(prediction.top_k, 1))

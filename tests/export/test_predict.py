@@ -1,0 +1,125 @@
+"""Clip prediction from skeleton + video with the exported model."""
+
+from __future__ import annotations
+
+import logging
+import subprocess
+import sys
+
+import cv2
+import numpy as np
+import pytest
+
+from posedriven.data import ntu
+from posedriven.data import pipeline
+from posedriven.data import prepare
+from posedriven.data import synthetic
+from posedriven.data import video
+from posedriven.export import predict
+from posedriven.export import saved_model
+from tests.conftest import NTU_SAMPLES
+from tests.conftest import REPO_ROOT
+from tests.conftest import SHARED_DATA
+
+# The shipped video is A001's; no A001 skeleton ships, and A011 is the same
+# setup, camera, performer and replication (82 skeleton frames, 103 video).
+REAL_SKELETON = NTU_SAMPLES / "S001C001P001R001A011.skeleton"
+REAL_VIDEO = NTU_SAMPLES / "S001C001P001R001A001_rgb.avi"
+
+
+def _clip_files(root, index=0):
+  name = sorted(synthetic.load_meta(root)["clips"])[index]
+  return (name, synthetic.skeleton_path(root, name),
+          synthetic.video_path(root, name))
+
+
+def test_predict_synthetic_clip(exported, loaded, tiny_synthetic, tmp_path):
+  name, skeleton, video_path = _clip_files(tiny_synthetic)
+  png = tmp_path / "attention.png"
+  result = predict.predict_clip(exported, skeleton, video_path,
+                                attention_png=png, loaded=loaded)
+  info = saved_model.read_export_info(exported)
+  assert result.clip_name == name
+  assert len(result.top_k) == 5
+  names = [n for n, _ in result.top_k]
+  assert len(set(names)) == 5 and set(names) <= set(info["class_names"])
+  probs = [p for _, p in result.top_k]
+  assert probs == sorted(probs, reverse=True) and sum(probs) <= 1 + 1e-6
+  assert all(p > 0 for p in probs)
+  np.testing.assert_allclose(result.probabilities.sum(), 1.0, atol=1e-5)
+  assert result.spatial_attention.shape == (10, 20, 4)
+  np.testing.assert_allclose(result.spatial_attention.sum(-1), 1.0,
+                             atol=1e-5)
+  assert result.temporal_attention.shape == (10, 20)
+  image = cv2.imread(str(png))
+  assert image is not None and image.shape[0] > 100 and image.shape[1] > 100
+
+
+def test_inputs_are_those_of_preparation(exported, tiny_synthetic, tmp_path):
+  """Pose tensors and crops equal the ones prepared TFRecords give."""
+  info = saved_model.read_export_info(exported)
+  prepare.prepare_dataset(tiny_synthetic, tmp_path, dataset="synthetic",
+                          protocol="synthetic_cs", store="crops",
+                          max_clips=1, clips_per_file=1, log_every_s=1e9)
+  name, skeleton, video_path = _clip_files(tiny_synthetic)
+  files = sorted(str(p) for p in tmp_path.glob("*.tfrecord"))
+  rows, _ = next(iter(pipeline.eval_dataset(files, batch_size=1,
+                                            features="crops")))
+  inputs = predict.clip_inputs(info, skeleton, video_path)
+  assert inputs.crops.shape[-3:] == (info["crop_output_size"],) * 2 + (3,)
+  np.testing.assert_array_equal(inputs.crops, rows["crops"].numpy())
+  np.testing.assert_array_equal(inputs.pose, rows["pose"].numpy())
+
+
+def test_short_video_uses_the_frames_it_has(exported, tiny_synthetic,
+                                            tmp_path, caplog):
+  _, skeleton, video_path = _clip_files(tiny_synthetic, 1)
+  capture = cv2.VideoCapture(str(video_path))
+  frames = [capture.read()[1] for _ in range(12)]
+  capture.release()
+  short = tmp_path / "short_rgb.avi"
+  synthetic.write_video(short, frames, frames[0].shape[1::-1])
+  info = saved_model.read_export_info(exported)
+  with caplog.at_level(logging.WARNING):
+    inputs = predict.clip_inputs(info, skeleton, short)
+  assert inputs.clip.num_frames == 12 and inputs.frame_indices.max() == 11
+  assert inputs.crops.shape[:3] == (10, 20, 4)
+  assert str(short) in caplog.text and "decodes only 12" in caplog.text
+
+
+def test_bad_inputs_name_the_file(exported, loaded, tiny_synthetic, tmp_path):
+  _, skeleton, video_path = _clip_files(tiny_synthetic)
+  missing = tmp_path / "missing_rgb.avi"
+  with pytest.raises(video.VideoError, match="missing_rgb.avi"):
+    predict.predict_clip(exported, skeleton, missing, loaded=loaded)
+  garbage = tmp_path / "garbage_rgb.avi"
+  garbage.write_bytes(b"not a video" * 100)
+  with pytest.raises(video.VideoError, match="garbage_rgb.avi"):
+    predict.predict_clip(exported, skeleton, garbage, loaded=loaded)
+  with pytest.raises(ntu.SkeletonFormatError, match="nope.skeleton"):
+    predict.predict_clip(exported, tmp_path / "nope.skeleton", video_path,
+                         loaded=loaded)
+  with pytest.raises(FileNotFoundError, match="export_info.json"):
+    predict.predict_clip(tmp_path, skeleton, video_path)
+
+
+def test_predict_binary_on_real_ntu_sample(exported, tmp_path):
+  if not SHARED_DATA.is_dir():
+    pytest.skip(f"shared data directory {SHARED_DATA} is absent")
+  for path in (REAL_SKELETON, REAL_VIDEO):
+    assert path.is_file(), f"real NTU sample {path} is missing"
+  png = tmp_path / "real.png"
+  cmd = [sys.executable, str(REPO_ROOT / "tools" / "predict.py"),
+         f"--model={exported}", f"--skeleton={REAL_SKELETON}",
+         f"--video={REAL_VIDEO}", f"--attention_png={png}"]
+  out = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+  assert out.returncode == 0, out.stderr[-3000:]
+  assert "Traceback" not in out.stderr
+  lines = out.stdout.strip().splitlines()
+  assert lines[0].startswith("S001C001P001R001A011 (82 frames)")
+  ranked = [line for line in lines if line[:2] in {f"{i}." for i in
+                                                   range(1, 6)}]
+  assert len(ranked) == 5, out.stdout
+  probs = [float(line.split()[1]) for line in ranked]
+  assert probs == sorted(probs, reverse=True) and sum(probs) <= 1 + 1e-3
+  assert cv2.imread(str(png)) is not None

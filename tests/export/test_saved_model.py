@@ -1,0 +1,140 @@
+"""The exported SavedModel: its info file, signatures and equivalence."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from posedriven.data import datasets
+from posedriven.data import pipeline
+from posedriven.export import saved_model
+from posedriven.models import glimpse
+from posedriven.models import streams
+from tests.export.conftest import GLIMPSE_INPUT_SIZE
+
+# Reloads the export in a fresh interpreter (nothing registered, no Keras
+# objects alive) and runs both signatures on saved inputs.
+_FRESH_PROCESS = textwrap.dedent("""
+    import sys
+    import numpy as np
+    import tensorflow as tf
+    export_dir, inputs_path, outputs_path = sys.argv[1:]
+    loaded = tf.saved_model.load(export_dir)
+    x = np.load(inputs_path)
+    features = loaded.signatures["from_features"](
+        pose=tf.constant(x["pose"]),
+        glimpse_features=tf.constant(x["glimpses"]))
+    crops = loaded.signatures["from_crops"](
+        pose=tf.constant(x["pose"]), crops=tf.constant(x["crops"]))
+    default = loaded.signatures["serving_default"](
+        pose=tf.constant(x["pose"]),
+        glimpse_features=tf.constant(x["glimpses"]))
+    out = {f"features/{k}": v.numpy() for k, v in features.items()}
+    out.update({f"crops/{k}": v.numpy() for k, v in crops.items()})
+    out.update({f"default/{k}": v.numpy() for k, v in default.items()})
+    np.savez(outputs_path, **out)
+""")
+
+
+def _eval_rows(data_dir):
+  """The 10 evaluation sub-sequences of the first test clip."""
+  pattern = datasets.load_prepared(data_dir).pattern("test")
+  inputs, _ = next(iter(pipeline.eval_dataset(pattern, batch_size=1)))
+  return {k: v.numpy() for k, v in inputs.items()}
+
+
+def _np(x):
+  return np.asarray(x, np.float32)
+
+
+def test_export_info_describes_the_model(exported, runs, sensor_weights):
+  info = saved_model.read_export_info(exported)
+  assert info["class_names"] == list(datasets.class_names("synthetic"))
+  assert info["num_classes"] == 8 and info["skeleton"] == "kinect_v2"
+  assert info["joint_order"] == "topological" and info["pose_width"] == 300
+  assert info["num_steps"] == 20 and info["num_subsequences"] == 10
+  assert info["glimpse_dim"] == 2048
+  assert info["glimpse_input_size"] == GLIMPSE_INPUT_SIZE
+  assert info["glimpse_weights"] == str(sensor_weights)
+  assert info["crop_output_size"] == round(info["crop_size_px"])
+  assert info["attention"] == {"spatial": "learned", "temporal": "learned"}
+  assert info["signatures"]["from_crops"]["crops"][-3:] == [
+      info["crop_output_size"], info["crop_output_size"], 3]
+  # Written atomically: nothing but the export is left beside it.
+  assert [p.name for p in exported.parent.iterdir()] == [exported.name]
+  with pytest.raises(FileExistsError, match="already exists"):
+    saved_model.export_model(exported, pose_dir=runs[0], rgb_dir=runs[1],
+                             glimpse_weights=str(sensor_weights))
+
+
+def test_fresh_process_matches_keras_model(exported, runs, sensor_weights,
+                                           tiny_prepared, tmp_path):
+  rows = _eval_rows(tiny_prepared)
+  info = saved_model.read_export_info(exported)
+  s = info["crop_output_size"]
+  rng = np.random.default_rng(0)
+  # One sub-sequence: the sensor is the slow part of the crops path.
+  crops = rng.integers(0, 256, size=(1, 20, 4, s, s, 3), dtype=np.uint8)
+  pose = rows["pose"][:1]
+  np.savez(tmp_path / "inputs.npz", pose=pose, glimpses=rows["glimpses"][:1],
+           crops=crops)
+  out = subprocess.run(
+      [sys.executable, "-c", _FRESH_PROCESS, str(exported),
+       str(tmp_path / "inputs.npz"), str(tmp_path / "outputs.npz")],
+      capture_output=True, text=True, timeout=300, cwd=tmp_path)
+  assert out.returncode == 0, out.stderr[-3000:]
+  served = dict(np.load(tmp_path / "outputs.npz"))
+
+  model = saved_model.load_two_stream(*runs)
+  expected = model({"pose": pose, "glimpses": rows["glimpses"][:1]},
+                   training=False)
+  sensor = glimpse.GlimpseSensor(weights=str(sensor_weights),
+                                 input_size=GLIMPSE_INPUT_SIZE)
+  features = _np(sensor(crops.reshape(-1, s, s, 3))).reshape(1, 20, 4, -1)
+  features = features.astype(np.float16).astype(np.float32)  # as stored
+  expected_crops = model({"pose": pose, "glimpses": features}, training=False)
+  for key in expected:
+    np.testing.assert_allclose(served[f"features/{key}"], _np(expected[key]),
+                               atol=1e-5, err_msg=key)
+    np.testing.assert_array_equal(served[f"default/{key}"],
+                                  served[f"features/{key}"])
+    np.testing.assert_allclose(served[f"crops/{key}"],
+                               _np(expected_crops[key]), atol=1e-4,
+                               err_msg=key)
+  probabilities = served["features/probabilities"]
+  np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, atol=1e-5)
+  np.testing.assert_allclose(
+      np.log(probabilities) - np.log(probabilities[:, :1]),
+      served["features/logits"] - served["features/logits"][:, :1],
+      atol=1e-4)
+  assert served["features/spatial_attention"].shape == (1, 20, 4)
+  assert served["features/temporal_attention"].shape == (1, 20)
+  # The fusion is the paper's average of the two streams' logits.
+  np.testing.assert_allclose(
+      served["features/logits"],
+      0.5 * served["features/pose_logits"] +
+      0.5 * served["features/rgb_logits"], atol=1e-5)
+
+
+def test_ablation_without_attention_exports_uniform_weights(tmp_path):
+  pose_model = streams.build_pose_stream(3, 300, filters=(4, 4), features=8)
+  model = streams.build_two_stream(pose_model, streams.build_rgb_stream(
+      3, lstm_units=4, glimpse_dim=6, feature_units=4,
+      **streams.ABLATIONS["B"]))
+  export_dir = saved_model.write_saved_model(tmp_path / "b", model,
+                                             {"ablation": "B"})
+  loaded = tf.saved_model.load(str(export_dir))
+  assert set(loaded.signatures) == {"serving_default", "from_features"}
+  rng = np.random.default_rng(1)
+  out = loaded.signatures["from_features"](
+      pose=tf.constant(rng.normal(size=(2, 20, 300, 3)), tf.float32),
+      glimpse_features=tf.constant(rng.normal(size=(2, 20, 4, 6)),
+                                   tf.float32))
+  np.testing.assert_allclose(out["spatial_attention"].numpy(), 0.25)
+  np.testing.assert_allclose(out["temporal_attention"].numpy(), 1 / 20,
+                             rtol=1e-6)
