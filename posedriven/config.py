@@ -38,4 +38,15 @@ def parse_gin(gin_files: Sequence[str] = (),
   for key, value in (overrides or {}).items():
     if value is not None:
       bindings.append(f"{key} = {value!r}")
-  gin.parse_config_files_and_bindings(files, bindings, skip_unknown=False)
+  # One at a time: gin's syntax errors do not say which binding is wrong.
+  for path in files:
+    try:
+      gin.parse_config_file(path, skip_unknown=False)
+    except (SyntaxError, ValueError) as e:
+      raise ValueError(f"--gin_files={path}: {e}") from e
+  for binding in bindings:
+    try:
+      gin.parse_config(binding, skip_unknown=False)
+    except (SyntaxError, ValueError) as e:
+      raise ValueError(f"--gin_bindings={binding!r}: {e}") from e
+  gin.finalize()

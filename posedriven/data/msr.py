@@ -157,6 +157,8 @@ class _Lines:
       tokens = self.lines[self.pos - 1].split()
       if tokens:
         return tokens
+    if not any(line.strip() for line in self.lines):
+      raise MsrFormatError(self.path, None, "file is empty (no data)")
     raise self.error(f"file is truncated: expected {what} after the last line")
 
   def numbers(self, what: str, n: int) -> list[float]:

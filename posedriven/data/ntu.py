@@ -154,6 +154,9 @@ class _Lines:
       tokens = line.split()
       if tokens:
         return tokens
+    if not any(line.strip() for line in self.lines):
+      # "Truncated after line 0" would send one looking for a partial copy.
+      raise SkeletonFormatError(self.path, None, "file is empty (no data)")
     raise SkeletonFormatError(
         self.path, self.pos,
         f"file is truncated: expected {what} after the last line")

@@ -43,7 +43,8 @@ Design decisions:
 * **Bad clips.** A clip that cannot be read (corrupt or missing video, bad or
   empty skeleton) is recorded in the manifest with status ``error`` and the
   reason; the run goes on. Clips on the official "missing skeletons" lists
-  are ``skipped``.
+  are ``skipped``. A skeleton file whose name is not a sample name is no
+  clip: it is logged and left out.
 """
 
 from __future__ import annotations

@@ -41,9 +41,10 @@ from keras import ops
 CONDITIONINGS = ("pose", "hidden")
 
 # T=20 is short and fixed: unrolled straight-line ops beat the symbolic
-# while-loop for a training step (benchmarks/rnn_recurrence.py, paper sizes,
-# batch 64, CPU), with or without XLA, and XLA ("auto" in compile) makes the
-# while-loop slower still.
+# while-loop for a training step, with or without XLA
+# (benchmarks/rnn_recurrence.py, paper sizes, batch 64, figures in
+# BUILD_NOTES.md). XLA on top (the trainers' ``jit_compile``) is faster still
+# once compiled; it is a training option, on in the paper-size configs.
 DEFAULT_UNROLL = True
 
 

@@ -19,12 +19,17 @@ PRECISIONS = (None, "float32", "mixed_bfloat16", "mixed_float16")
 STAGE_FILE = "stage.json"
 
 
-@contextlib.contextmanager
-def precision(policy: str | None) -> Iterator[None]:
-  """Sets the Keras dtype policy for the block, restoring the previous one."""
+def check_precision(policy: str | None) -> None:
+  """Raises ValueError naming ``mixed_precision`` unless it is known."""
   if policy not in PRECISIONS:
     raise ValueError(f"mixed_precision must be one of {PRECISIONS[1:]} or "
                      f"None; got {policy!r}")
+
+
+@contextlib.contextmanager
+def precision(policy: str | None) -> Iterator[None]:
+  """Sets the Keras dtype policy for the block, restoring the previous one."""
+  check_precision(policy)
   previous = keras.config.dtype_policy()
   if policy is not None:
     keras.config.set_dtype_policy(policy)

@@ -10,6 +10,13 @@ import tensorflow as tf
 STRATEGIES = ("default", "mirrored", "multi_worker", "tpu")
 
 
+def check_strategy(name: str) -> None:
+  """Raises ValueError naming ``strategy`` unless ``name`` is known."""
+  if name not in STRATEGIES:
+    raise ValueError(
+        f"strategy must be one of {', '.join(STRATEGIES)}; got {name!r}")
+
+
 def get_strategy(name: str = "default",
                  tpu_address: str | None = None) -> tf.distribute.Strategy:
   """Returns the strategy that runs training on the available devices.
@@ -23,9 +30,7 @@ def get_strategy(name: str = "default",
   Raises:
     ValueError: unknown name, or ``multi_worker`` without a valid TF_CONFIG.
   """
-  if name not in STRATEGIES:
-    raise ValueError(
-        f"strategy must be one of {', '.join(STRATEGIES)}; got {name!r}")
+  check_strategy(name)
   if name == "default":
     return tf.distribute.get_strategy()
   if name == "mirrored":

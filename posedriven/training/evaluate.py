@@ -23,6 +23,7 @@ import tensorflow as tf
 from posedriven import visualization
 from posedriven.data import datasets
 from posedriven.data import pipeline
+from posedriven.data import protocols
 from posedriven.training import common
 from posedriven.training import metrics
 from posedriven.training import run_dir
@@ -72,6 +73,10 @@ def evaluate(output_dir: str | os.PathLike,
   """
   if pose_dir is None and rgb_dir is None:
     raise ValueError("evaluate needs pose_dir, rgb_dir or both")
+  if split not in (protocols.TRAIN, protocols.TEST):
+    raise ValueError(f"split must be 'train' or 'test', got {split!r}")
+  if num_subsequences < 1:
+    raise ValueError(f"num_subsequences must be >= 1, got {num_subsequences}")
   output_dir = Path(output_dir)
   output_dir.mkdir(parents=True, exist_ok=True)
   data = datasets.load_prepared(data_dir)

@@ -10,10 +10,10 @@ atomically after every epoch.
 
 Files under ``output_dir``::
 
-  backup/model.keras, backup/state.json   resume point (every epoch)
-  checkpoints/epoch-NNN.weights.h5        weights after each epoch
-  best.keras                              best on validation
-  tensorboard/                            scalars (+ images from callbacks)
+  backup/state.json, backup/model-NNN.keras  resume point (every epoch)
+  checkpoints/epoch-NNN.weights.h5           weights after each epoch
+  best.keras                                 best on validation
+  tensorboard/                               scalars (+ images from callbacks)
 """
 
 from __future__ import annotations
@@ -67,13 +67,20 @@ class LearningRateLogger(keras.callbacks.Callback):
 
 @dataclasses.dataclass
 class LoopState:
-  """What survives an interruption (``backup/state.json``)."""
+  """What survives an interruption (``backup/state.json``).
+
+  ``model`` names the backup model (in ``backup/``) of ``epochs_done``. The
+  model is written first under a new name, then this state: the state file
+  is the one commit point, so a kill between the two writes cannot pair the
+  model of epoch ``e`` with the count of epoch ``e - 1``.
+  """
 
   epochs_done: int = 0
   best_epoch: int = -1
   best_value: float = math.inf
   epochs_since_best: int = 0
   history: list = dataclasses.field(default_factory=list)
+  model: str = "model.keras"  # the name backups had before it was recorded
 
   @classmethod
   def load(cls, path: Path) -> "LoopState":
@@ -82,6 +89,14 @@ class LoopState:
   def save(self, path: Path) -> None:
     run_dir.write_text_atomic(path, json.dumps(dataclasses.asdict(self),
                                                indent=1))
+
+
+def backup_model_path(output_dir: str | os.PathLike) -> Path | None:
+  """The model file of the last complete backup; None before the first."""
+  state_path = Path(output_dir) / "backup" / "state.json"
+  if not state_path.exists():
+    return None
+  return state_path.parent / LoopState.load(state_path).model
 
 
 def _save_model_atomic(model: keras.Model, path: Path) -> None:
@@ -137,15 +152,14 @@ def fit_resumable(*, build_model: Callable[[], keras.Model],
   ckpt_dir = output_dir / "checkpoints"
   backup_dir.mkdir(parents=True, exist_ok=True)
   ckpt_dir.mkdir(parents=True, exist_ok=True)
-  backup_model = backup_dir / "model.keras"
   state_path = backup_dir / "state.json"
   best_path = output_dir / "best.keras"
   strategy = strategy or tf.distribute.get_strategy()
 
   with strategy.scope():
-    if backup_model.exists() and state_path.exists():
+    if state_path.exists():
       state = LoopState.load(state_path)
-      model = keras.models.load_model(backup_model)
+      model = keras.models.load_model(backup_dir / state.model)
       logging.info("Resuming %s after epoch %d", output_dir, state.epochs_done)
     else:
       state = LoopState(best_value=math.inf if mode == "min" else -math.inf)
@@ -185,9 +199,14 @@ def fit_resumable(*, build_model: Callable[[], keras.Model],
       state.epochs_since_best += 1
     state.epochs_done = epoch + 1
     state.history.append(logs)
-    # The backup goes last: a kill before this line replays the epoch.
-    _save_model_atomic(model, backup_model)
+    # The backup goes last: a kill before the state is saved replays the
+    # epoch from the previous backup, which is only deleted afterwards.
+    state.model = f"model-{epoch + 1:03d}.keras"
+    _save_model_atomic(model, backup_dir / state.model)
     state.save(state_path)
+    for stale in backup_dir.glob("model*.keras"):
+      if stale.name != state.model:
+        stale.unlink()
     logging.info("epoch %d/%d %s", epoch + 1, epochs,
                  " ".join(f"{k}={v:.4g}" for k, v in logs.items()
                           if isinstance(v, float)))

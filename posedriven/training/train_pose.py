@@ -72,6 +72,9 @@ def train_pose(output_dir: str | os.PathLike,
     Summary with the best validation figures.
   """
   params = {k: v for k, v in locals().items() if k != "output_dir"}
+  # Bad names fail before the run directory is made or data is read.
+  distribute.check_strategy(strategy)
+  common.check_precision(mixed_precision)
   output_dir = run_dir.prepare_run_dir(output_dir, overwrite)
   data = datasets.load_prepared(data_dir)
   train_pattern = data.pattern("train")

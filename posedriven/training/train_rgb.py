@@ -73,6 +73,9 @@ def train_rgb(output_dir: str | os.PathLike,
     raise ValueError(f"ablation must be one of {sorted(streams.ABLATIONS)}, "
                      f"got {ablation!r}")
   params = {k: v for k, v in locals().items() if k != "output_dir"}
+  # Bad names fail before the run directory is made or data is read.
+  distribute.check_strategy(strategy)
+  common.check_precision(mixed_precision)
   output_dir = run_dir.prepare_run_dir(output_dir, overwrite)
   data = datasets.load_prepared(data_dir)
   pose_info = common.read_stage_info(pose_dir)

@@ -122,7 +122,7 @@ def test_bad_header(tmp_path):
   with pytest.raises(msr.MsrFormatError, match=r":1: header's second value"):
     msr.load_clip(path)
   path.write_text("")
-  with pytest.raises(msr.MsrFormatError, match="truncated"):
+  with pytest.raises(msr.MsrFormatError, match="empty"):
     msr.load_clip(path)
 
 

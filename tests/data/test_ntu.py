@@ -149,7 +149,7 @@ def test_non_numeric_token(tmp_path):
 
 @pytest.mark.parametrize("header,message", [
     ("-3", "negative"), ("12abc", "not an integer"),
-    ("999999999", "implausibly large"), ("", "truncated"),
+    ("999999999", "implausibly large"), ("", "empty"),
 ])
 def test_bad_frame_count(tmp_path, header, message):
   path = tmp_path / "S001C001P001R001A001.skeleton"

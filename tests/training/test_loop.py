@@ -40,7 +40,7 @@ def _fit(output_dir, epochs, patience=None):
 
 
 def _last_weights(output_dir):
-  model = keras.models.load_model(output_dir / "backup" / "model.keras")
+  model = keras.models.load_model(loop.backup_model_path(output_dir))
   return model.get_weights()
 
 

@@ -12,6 +12,7 @@ import pytest
 
 from posedriven.training import common
 from posedriven.training import evaluate
+from posedriven.training import loop
 from posedriven.training import run_dir
 from posedriven.training import train_pose
 from posedriven.training import train_rgb
@@ -45,7 +46,7 @@ def _weights(path):
 
 def test_pose_run_outputs(pose_run):
   for name in ("best.keras", "FINISHED.json", "operative_config.gin",
-               "stage.json", "backup/model.keras", "backup/state.json",
+               "stage.json", "backup/model-002.keras", "backup/state.json",
                "checkpoints/epoch-002.weights.h5"):
     assert (pose_run / name).exists(), name
   assert list((pose_run / "tensorboard").rglob("events.out.tfevents.*"))
@@ -74,8 +75,8 @@ def test_resume_after_interrupt_gives_same_weights(tiny_prepared, tmp_path):
   (tmp_path / "b" / run_dir.FINISHED).unlink()
   summary = train_pose.train_pose(tmp_path / "b", tiny_prepared, **config)
   assert summary["epochs"] == 3
-  for wa, wb in zip(_weights(tmp_path / "a" / "backup" / "model.keras"),
-                    _weights(tmp_path / "b" / "backup" / "model.keras")):
+  for wa, wb in zip(_weights(loop.backup_model_path(tmp_path / "a")),
+                    _weights(loop.backup_model_path(tmp_path / "b"))):
     np.testing.assert_array_equal(wa, wb)
 
 

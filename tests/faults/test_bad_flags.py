@@ -1,0 +1,98 @@
+"""Binaries given a wrong flag or gin value stop at once, naming it.
+
+Every case runs the real binary in a subprocess (in parallel, to keep the
+suite fast) with paths that do not exist: a value check that ran after
+reading data would report the missing data instead of the flag. No case may
+leave an output directory behind.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import dataclasses
+import subprocess
+import sys
+import time
+
+import pytest
+
+from tests import helpers
+
+
+@dataclasses.dataclass(frozen=True)
+class Case:
+  tool: str
+  args: tuple[str, ...]
+  # Must all appear in the last lines of stderr.
+  words: tuple[str, ...]
+
+
+def _gin(binding: str) -> str:
+  return f"--gin_bindings={binding}"
+
+
+CASES = {
+    "prepare_protocol": Case("prepare_data", ("--protocol=bogus",),
+                             ("--protocol=bogus",)),
+    "prepare_mixed_precision": Case("prepare_data", (
+        _gin("prepare_dataset.mixed_precision = 'fp8'"),),
+                                    ("mixed_precision", "fp8")),
+    "prepare_gin_syntax": Case("prepare_data", (
+        _gin("prepare_dataset.store = 'crops"),),
+                               ("--gin_bindings", "prepare_dataset.store")),
+    "pose_strategy": Case("train_pose", ("--strategy=bogus",),
+                          ("--strategy=bogus",)),
+    "pose_gin_mixed_precision": Case("train_pose", (
+        _gin("train_pose.mixed_precision = 'fp8'"),),
+                                     ("mixed_precision", "fp8")),
+    "pose_gin_file": Case("train_pose", ("--gin_files=pose/nope.gin",),
+                          ("--gin_files", "nope.gin")),
+    "rgb_gin_strategy": Case("train_rgb", (
+        _gin("train_rgb.strategy = 'tpuv9'"),), ("strategy", "tpuv9")),
+    "evaluate_split": Case("evaluate", (_gin("evaluate.split = 'val'"),),
+                           ("split", "'val'")),
+}
+
+
+def _command(case: Case, root) -> list[str]:
+  missing = root / "does_not_exist"
+  paths = {
+      "prepare_data": [f"--dataset_root={missing}",
+                       f"--output_dir={root / 'out'}"],
+      "train_pose": [f"--data_dir={missing}", f"--output_dir={root / 'out'}"],
+      "train_rgb": [f"--data_dir={missing}", f"--pose_dir={missing}",
+                    f"--output_dir={root / 'out'}"],
+      "evaluate": [f"--data_dir={missing}", f"--pose_dir={missing}",
+                   f"--output_dir={root / 'out'}"],
+  }[case.tool]
+  return [sys.executable, str(helpers.REPO_ROOT / "tools" / f"{case.tool}.py"),
+          *paths, *case.args]
+
+
+@pytest.fixture(scope="module")
+def results(tmp_path_factory):
+  """Runs every case at once; ``{case: (completed process, root, seconds)}``."""
+
+  def run(name):
+    root = tmp_path_factory.mktemp(name)
+    start = time.monotonic()
+    done = subprocess.run(_command(CASES[name], root), cwd=helpers.REPO_ROOT,
+                          env=helpers.subprocess_env(), capture_output=True,
+                          text=True, timeout=180, check=False)
+    return name, (done, root, time.monotonic() - start)
+
+  with concurrent.futures.ThreadPoolExecutor(max_workers=4) as pool:
+    return dict(pool.map(run, CASES))
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_bad_value_fails_fast_naming_the_flag(results, name):
+  done, root, seconds = results[name]
+  assert done.returncode != 0, done.stdout[-2000:]
+  tail = "\n".join(line for line in done.stderr.splitlines()[-8:])
+  for word in CASES[name].words:
+    assert word in tail, f"{word!r} not in the end of stderr:\n{tail}"
+  # Checked before any work: nothing was created, no data was looked for.
+  assert not (root / "out").exists()
+  assert "does_not_exist" not in tail
+  assert seconds < 120
