@@ -60,14 +60,19 @@ def capture_logs(level: int = logging.INFO) -> Iterator[LogRecords]:
   """Like pytest's ``caplog``, usable in fixtures of any scope."""
   handler = LogRecords()
   root = logging.getLogger()
-  previous = root.level
+  # absl's logger has its own level, which parsing absl flags (a binary's
+  # main() called by an earlier test) resets to WARNING.
+  absl_logger = logging.getLogger("absl")
+  previous = root.level, absl_logger.level
   root.addHandler(handler)
   root.setLevel(level)
+  absl_logger.setLevel(level)
   try:
     yield handler
   finally:
     root.removeHandler(handler)
-    root.setLevel(previous)
+    root.setLevel(previous[0])
+    absl_logger.setLevel(previous[1])
 
 
 def python_command(code: str, *args: str) -> list[str]:

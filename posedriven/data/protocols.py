@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import re
 import types
 from typing import Any, Callable, Mapping, Sequence
 
@@ -153,15 +154,32 @@ def _unit_hash(name: str, seed: int) -> float:
   return int.from_bytes(digest[:8], "big") / 2.0**64
 
 
+_NTU_CAMERA = re.compile(r"^(S\d{3})C\d{3}(P\d{3}R\d{3}A\d{3})$")
+
+
+def performance_key(name: str) -> str:
+  """The clip name without its camera: all views of one performance.
+
+  NTU films each performance with three Kinects at once
+  (``S001C001P001R001A001`` .. ``S001C003...``); other names are returned
+  unchanged.
+  """
+  match = _NTU_CAMERA.match(name)
+  return match.group(1) + match.group(2) if match else name
+
+
 def is_validation(name: str, fraction: float = 0.05, seed: int = 0) -> bool:
   """Whether training clip ``name`` is held out for validation.
 
-  Depends only on ``(name, fraction, seed)``, so a clip keeps its split
-  across runs, orderings and dataset subsets.
+  Depends only on ``(performance_key(name), fraction, seed)``, so a clip
+  keeps its split across runs, orderings and dataset subsets, and the views
+  of one performance fall on the same side: a validation clip whose other
+  views were trained on would measure memorisation, not generalisation, and
+  early stopping would stop late.
   """
   if not 0.0 <= fraction <= 1.0:
     raise ValueError(f"validation fraction must be in [0, 1], got {fraction}")
-  return _unit_hash(name, seed) < fraction
+  return _unit_hash(performance_key(name), seed) < fraction
 
 
 def validation_split(names: Sequence[str], fraction: float = 0.05,

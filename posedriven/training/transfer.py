@@ -10,7 +10,9 @@ a variable with the same path and shape. For the pose network that means:
   width is the same, i.e. the same skeleton definition and joint order;
 * the classifier transfers only with the same number of classes.
 
-Everything else keeps its fresh initialisation, and both lists are logged.
+A layer is copied whole or not at all (a bias is never paired with a fresh
+kernel). Everything else keeps its fresh initialisation, and both lists are
+logged.
 """
 
 from __future__ import annotations
@@ -22,20 +24,25 @@ import keras
 
 def copy_matching_weights(source: keras.Model, target: keras.Model
                           ) -> tuple[list[str], list[str]]:
-  """Copies source variables into target variables of equal path and shape.
+  """Copies the layers whose variables all match in path and shape.
 
   Returns:
     ``(copied, reinitialised)`` lists of target variable paths.
   """
   by_path = {v.path: v for v in source.weights}
-  copied, fresh = [], []
+  layers: dict[str, list] = {}
   for variable in target.weights:
-    match = by_path.get(variable.path)
-    if match is not None and tuple(match.shape) == tuple(variable.shape):
-      variable.assign(match)
-      copied.append(variable.path)
+    layers.setdefault(variable.path.rpartition("/")[0], []).append(variable)
+  copied, fresh = [], []
+  for variables in layers.values():
+    matches = [by_path.get(v.path) for v in variables]
+    if all(m is not None and tuple(m.shape) == tuple(v.shape)
+           for m, v in zip(matches, variables)):
+      for variable, match in zip(variables, matches):
+        variable.assign(match)
+        copied.append(variable.path)
     else:
-      fresh.append(variable.path)
+      fresh.extend(v.path for v in variables)
   logging.info("Transferred %d variables from %s: %s", len(copied),
                source.name, copied)
   logging.info("Re-initialised %d variables (no match in path and shape): %s",

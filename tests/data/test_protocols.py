@@ -123,3 +123,16 @@ EXPECTED_CLIPS = [
     "clip10", "clip121", "clip127", "clip128", "clip13", "clip130", "clip152",
     "clip194", "clip196", "clip24", "clip32", "clip39", "clip63", "clip79",
     "clip98"]
+
+
+def test_views_of_a_performance_share_the_validation_side():
+  assert protocols.performance_key("S001C002P003R002A013") == (
+      "S001P003R002A013")
+  assert protocols.performance_key("a01_s02_e01") == "a01_s02_e01"
+  names = [f"S001C00{c}P{p:03d}R001A{a:03d}" for c in (1, 2, 3)
+           for p in range(1, 41) for a in range(1, 21)]
+  chosen = protocols.validation_split(names, fraction=0.2)
+  assert chosen
+  for name in chosen:
+    for camera in (1, 2, 3):
+      assert name[:4] + f"C00{camera}" + name[8:] in chosen

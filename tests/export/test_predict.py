@@ -104,8 +104,6 @@ def test_bad_inputs_name_the_file(exported, loaded, tiny_synthetic, tmp_path):
 
 
 def test_predict_binary_on_real_ntu_sample(exported, tmp_path):
-  if not SHARED_DATA.is_dir():
-    pytest.skip(f"shared data directory {SHARED_DATA} is absent")
   for path in (REAL_SKELETON, REAL_VIDEO):
     assert path.is_file(), f"real NTU sample {path} is missing"
   png = tmp_path / "real.png"

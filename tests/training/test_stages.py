@@ -152,3 +152,22 @@ def test_binaries_run_and_reject_bad_flags(tiny_prepared, tmp_path):
   bad = subprocess.run(cmd[:4] + ["--gin_bindings=train_pose.batch_sise = 3"],
                        capture_output=True, text=True, timeout=300)
   assert bad.returncode != 0 and "batch_sise" in bad.stderr
+
+
+def test_fine_tuning_starts_from_matching_layers(tiny_prepared, pose_run,
+                                                 tmp_path):
+  # A narrower pose tensor (no double entries: 150 wide instead of 300)
+  # stands for NTU -> SBU; learning rate 0 keeps the starting weights.
+  train_pose.train_pose(tmp_path, tiny_prepared,
+                        **dict(SMALL_POSE, epochs=1, learning_rate=0.0,
+                               joint_order="topological_no_double",
+                               init_from=str(pose_run)))
+  source = keras.models.load_model(pose_run / "best.keras").weights
+  tuned = keras.models.load_model(tmp_path / "best.keras").weights
+  same = [np.array_equal(np.asarray(a), np.asarray(b))
+          for a, b in zip(source, tuned) if a.shape == b.shape]
+  shapes = [tuple(w.shape) for w in tuned]
+  # conv1 + conv2 (kernel, bias) copied; conv3 (5 x 150/4 kernel) re-
+  # initialised with its bias; the classifier (same classes) copied.
+  assert shapes[4][1] != tuple(source[4].shape)[1]
+  assert same == [True] * 4 + [False, True, True]
