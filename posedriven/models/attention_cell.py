@@ -55,6 +55,29 @@ def _check_conditioning(conditioning: str) -> str:
   return conditioning
 
 
+def hand_presence(glimpses):
+  """``[..., N, D]`` glimpse features -> ``[..., N]`` bool: hand seen.
+
+  An absent hand (second person missing, joint untracked, no frame) has an
+  all-zero crop, which ``GlimpseSensor`` maps to an all-zero feature vector;
+  a seen hand's pooled ReLU features are never all zero.
+  """
+  return ops.any(ops.not_equal(glimpses, 0), axis=-1)
+
+
+def masked_softmax(scores, present):
+  """Softmax over the last axis restricted to ``present`` entries.
+
+  Absent entries get exactly 0. Where nothing is present the softmax is
+  left unmasked (the attended input is all zeros then anyway), so weights
+  always sum to 1 and never become NaN.
+  """
+  scores = ops.cast(scores, "float32")
+  present = ops.logical_or(
+      present, ops.logical_not(ops.any(present, axis=-1, keepdims=True)))
+  return ops.softmax(ops.where(present, scores, -1e9), axis=-1)
+
+
 def _is_shape(value) -> bool:
   return all(d is None or isinstance(d, int) for d in value)
 
@@ -123,14 +146,21 @@ class AttentionLSTMCell(keras.layers.Layer):
       for layer in (self.attention_hidden, self.attention_scores, self.lstm):
         layer.trainable = False
 
-  def attention(self, hidden, pose_features=None):
-    """p_t (eq. 3): ``[B, units]``, ``[B, S]`` -> ``[B, N]`` float32."""
+  def attention(self, hidden, pose_features=None, present=None):
+    """p_t (eq. 3): ``[B, units]``, ``[B, S]`` -> ``[B, N]`` float32.
+
+    ``present`` (``[B, N]`` bool, optional) restricts the softmax to the
+    hands that are seen (see :func:`hand_presence`), so attention cannot
+    settle on an absent person's empty crops.
+    """
     query = hidden
     if self.conditioning == "pose":
       query = ops.concatenate(
           [hidden, ops.cast(pose_features, hidden.dtype)], axis=-1)
     scores = self.attention_scores(self.attention_hidden(query))
-    return ops.softmax(ops.cast(scores, "float32"), axis=-1)
+    if present is None:
+      return ops.softmax(ops.cast(scores, "float32"), axis=-1)
+    return masked_softmax(scores, present)
 
   def call(self, inputs, states, training=None):
     """One step.
@@ -148,7 +178,7 @@ class AttentionLSTMCell(keras.layers.Layer):
     glimpses = ops.reshape(inputs[:, :split],
                            (-1, self.num_hands, self.glimpse_dim))
     pose_features = inputs[:, split:] if self.pose_dim else None
-    weights = self.attention(hidden, pose_features)
+    weights = self.attention(hidden, pose_features, hand_presence(glimpses))
     context = ops.einsum("bn,bnd->bd", ops.cast(weights, glimpses.dtype),
                          glimpses)
     output, new_states = self.lstm(context, list(states), training=training)

@@ -34,7 +34,9 @@ class GlimpseSensor(keras.layers.Layer):
 
   Call:
     inputs: crops ``[N, H, W, 3]``, uint8 or float in ``[0, 255]``, RGB.
-    Returns float32 ``[N, 2048]``.
+    Returns float32 ``[N, 2048]``; an all-zero crop (an absent or untracked
+    hand, see ``glimpse_crops.crop_hands``) gives an all-zero vector, which
+    the attention treats as "no hand" (``attention_cell.hand_presence``).
   """
 
   def __init__(self, weights: str | os.PathLike | None = "imagenet",
@@ -88,12 +90,13 @@ class GlimpseSensor(keras.layers.Layer):
     """
     del training
     x = ops.cast(inputs, "float32")
+    seen = ops.any(ops.not_equal(x, 0.0), axis=(1, 2, 3))
     if (x.shape[1], x.shape[2]) != (self.input_size, self.input_size):
       x = ops.image.resize(x, (self.input_size, self.input_size),
                            interpolation="bilinear")
     x = keras.applications.inception_v3.preprocess_input(x)
     features = self.backbone(ops.cast(x, self.compute_dtype), training=False)
-    return ops.cast(features, "float32")
+    return ops.where(seen[:, None], ops.cast(features, "float32"), 0.0)
 
   def compute_output_shape(self, input_shape):
     return (input_shape[0], FEATURE_DIM)

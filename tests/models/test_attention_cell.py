@@ -6,6 +6,7 @@ import keras
 import numpy as np
 import pytest
 
+from posedriven.models import attention_cell
 from posedriven.models.attention_cell import AttentionLSTMCell
 from posedriven.models.attention_cell import SpatialAttentionLSTM
 
@@ -198,3 +199,40 @@ def test_mixed_bfloat16_keeps_attention_float32(mixed_bfloat16):
   assert attention.dtype == "float32"
   np.testing.assert_allclose(
       keras.ops.convert_to_numpy(attention).sum(-1), 1.0, atol=1e-6)
+
+
+def test_masked_softmax_gives_absent_entries_zero():
+  scores = np.array([[5.0, 1.0, 0.0, -2.0], [0.0, 0.0, 9.0, 0.0],
+                     [1.0, 2.0, 3.0, 4.0]], "float32")
+  present = np.array([[False, True, True, False], [True, True, False, True],
+                      [False] * 4])
+  weights = keras.ops.convert_to_numpy(
+      attention_cell.masked_softmax(scores, present))
+  expected = _softmax(np.where(present, scores, -np.inf)[:2])
+  np.testing.assert_allclose(weights[:2], expected, rtol=1e-6)
+  assert (weights[:2][~present[:2]] == 0).all()
+  # Nothing present: plain softmax, no NaN.
+  np.testing.assert_allclose(weights[2], _softmax(scores[2:])[0], rtol=1e-6)
+
+
+def test_absent_hands_get_no_attention():
+  rng = np.random.default_rng(4)
+  layer = SpatialAttentionLSTM(UNITS, HANDS, attention_units=8)
+  glimpses = rng.normal(size=(5, STEPS, HANDS, DIM)).astype("float32")
+  # Clip 0 has no second person; clip 1 loses hand 0 at step 1; clip 2 has
+  # no hand at all at step 2.
+  glimpses[0, :, 2:] = 0.0
+  glimpses[1, 1, 0] = 0.0
+  glimpses[2, 2] = 0.0
+  present = keras.ops.convert_to_numpy(
+      attention_cell.hand_presence(glimpses))
+  assert not present[0, :, 2:].any() and present[0, :, :2].all()
+  pose = rng.normal(size=(5, POSE)).astype("float32")
+  _, attention = _attention(layer, glimpses, pose)
+  some = present.any(-1, keepdims=True)
+  assert (attention[~present & some] == 0).all()
+  assert (attention[present] > 0).all()
+  # A step without any hand keeps a plain softmax (its input is zero).
+  assert (attention[2, 2] > 0).all()
+  np.testing.assert_allclose(attention.sum(-1), 1.0, atol=1e-6)
+  assert np.isfinite(attention).all()

@@ -122,3 +122,15 @@ def test_recalibrated_batch_norm_gives_order_one_features():
   assert all(not layer.trainable for layer in sensor.backbone.layers)
   np.testing.assert_allclose(np.asarray(sensor(crops, training=True)), after,
                              rtol=1e-5, atol=1e-5)
+
+
+def test_empty_crop_gives_zero_features(sensor_and_weights):
+  sensor, _ = sensor_and_weights
+  crops = _crops(n=3)
+  crops[1] = 0
+  features = np.asarray(sensor(crops))
+  assert not features[1].any()
+  assert features[0].any() and features[2].any()
+  # A dark but not empty crop is still a hand.
+  crops[1, 0, 0, 0] = 1
+  assert np.asarray(sensor(crops))[1].any()
