@@ -111,6 +111,7 @@ def run_demo(output_dir: str,
              cameras: Sequence[int] = (1, 2, 3),
              image_size: tuple[int, int] = (480, 270),
              num_frames_range: tuple[int, int] = (22, 28),
+             uniform_appearance: bool = True,
              protocol: str = "synthetic_cs",
              glimpse_input_size: int = 75,
              ablations: Sequence[str] = ("B", "C", "E", "G"),
@@ -126,6 +127,8 @@ def run_demo(output_dir: str,
     output_dir: Everything goes here (dataset, TFRecords, runs, export).
     num_subjects, cameras, image_size, num_frames_range: Synthetic dataset
       size.
+    uniform_appearance: Everybody dressed alike (see
+      ``synthetic.make_performance``).
     protocol: ``synthetic_cs`` (odd subjects train) or ``synthetic_cv``.
     glimpse_input_size: Inception input side (paper: 299; 75 keeps the CPU
       demo within minutes).
@@ -147,6 +150,7 @@ def run_demo(output_dir: str,
   synthetic.generate_dataset(data_root, num_subjects=num_subjects,
                              cameras=cameras, image_size=image_size,
                              num_frames_range=tuple(num_frames_range),
+                             uniform_appearance=uniform_appearance,
                              seed=seed)
   seconds["dataset"] = time.time() - start
 

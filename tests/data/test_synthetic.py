@@ -413,3 +413,19 @@ def test_binary_with_gin(tmp_path):
   bad = _run_tool(f"--output_dir={tmp_path / 'bad'}",
                   "--gin_bindings=make_synthetic.no_such_arg = 1")
   assert bad.returncode != 0 and "no_such_arg" in bad.stderr
+
+
+def test_uniform_appearance_dresses_everybody_alike_and_keeps_the_motion():
+  looks = set()
+  for subject in (1, 2, 3):
+    varied = synthetic.make_performance(0, 1, subject, 1, 5,
+                                        second_person_probability=1.0)
+    uniform = synthetic.make_performance(0, 1, subject, 1, 5,
+                                         second_person_probability=1.0,
+                                         uniform_appearance=True)
+    assert len({(p.shirt_bgr, p.skin_bgr) for p in varied.people}) == 2
+    for person, plain in zip(uniform.people, varied.people):
+      looks.add((person.shirt_bgr, person.trousers_bgr, person.skin_bgr))
+      assert person.height_m == plain.height_m
+    np.testing.assert_array_equal(uniform.xyz_world, varied.xyz_world)
+  assert len(looks) == 1
