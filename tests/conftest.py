@@ -6,7 +6,23 @@ from pathlib import Path
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
+
+
+def _shared_data() -> Path:
+  """The real NTU sample files: $POSEDRIVEN_SHARED_DATA, or ../shared/data
+  next to the checkout, or the workplace's /work/shared/data (a clean clone
+  elsewhere)."""
+  candidates = [REPO_ROOT.parent / "shared" / "data",
+                Path("/work/shared/data")]
+  if os.environ.get("POSEDRIVEN_SHARED_DATA"):
+    candidates.insert(0, Path(os.environ["POSEDRIVEN_SHARED_DATA"]))
+  for path in candidates:
+    if (path / "ntu_samples").is_dir():
+      return path
+  return candidates[0]
+
+
+SHARED_DATA = _shared_data()
 NTU_SAMPLES = SHARED_DATA / "ntu_samples"
 
 
