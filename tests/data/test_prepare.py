@@ -255,7 +255,7 @@ def test_real_ntu_files(ntu_samples, sensor, tmp_path, caplog):
 def test_tool_main_parses_gin_and_writes_operative_config(dataset_root,
                                                           tmp_path):
   from absl import flags
-  from posedriven_tools import prepare_data
+  from tools import prepare_data
   out = tmp_path / "out"
   flags.FLAGS([
       "prepare_data", f"--dataset_root={dataset_root}", f"--output_dir={out}",
