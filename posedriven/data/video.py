@@ -18,6 +18,7 @@ All frames are RGB ``uint8 [H, W, 3]``.
 
 from __future__ import annotations
 
+import abc
 import logging
 import os
 from pathlib import Path
@@ -46,11 +47,12 @@ def _check_indices(frame_indices: Iterable[int] | None, path) -> list[int] | Non
   return indices
 
 
-class _FrameReader:
+class _FrameReader(abc.ABC):
   """What both readers share: RGB frames or chunks from ``_bgr_frames``."""
 
   path: Path
 
+  @abc.abstractmethod
   def _bgr_frames(self, indices: list[int] | None,
                   destination: Callable[[], np.ndarray | None] | None = None
                   ) -> Iterator[tuple[int, np.ndarray]]:
@@ -59,7 +61,6 @@ class _FrameReader:
     ``destination()``, when given, may return the array to decode the next
     frame into (a reader that cannot decode in place ignores it).
     """
-    raise NotImplementedError
 
   def __iter__(self) -> Iterator[np.ndarray]:
     for _, frame in self.read_frames():
