@@ -72,3 +72,14 @@ def tiny_prepared(tiny_synthetic, tmp_path_factory) -> Path:
                           glimpse_weights=None, clips_per_file=4,
                           log_every_s=1e9)
   return out
+
+
+@pytest.fixture
+def mixed_bfloat16():
+  """Runs a test under the ``mixed_bfloat16`` Keras policy, then restores."""
+  import keras  # pylint: disable=g-import-not-at-top
+  keras.mixed_precision.set_global_policy("mixed_bfloat16")
+  try:
+    yield
+  finally:
+    keras.mixed_precision.set_global_policy("float32")

@@ -12,6 +12,9 @@ import time
 from pathlib import Path
 from typing import Callable, Iterator, Sequence
 
+import cv2
+import numpy as np
+
 from posedriven.data import tfrecords
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -123,3 +126,14 @@ def run_until_killed(command: Sequence[str],
       f"{output[-3000:]}")
   return subprocess.CompletedProcess(command, process.returncode, output)
 
+
+def write_video_rgb(path: Path, frames_rgb: list[np.ndarray],
+                    fps: float = 30.0) -> Path:
+  """An MJPG AVI, like the synthetic set's and OpenCV's default writer."""
+  height, width = frames_rgb[0].shape[:2]
+  writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), fps,
+                           (width, height))
+  for frame in frames_rgb:
+    writer.write(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
+  writer.release()
+  return path

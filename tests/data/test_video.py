@@ -9,18 +9,9 @@ import numpy as np
 import pytest
 
 from posedriven.data import video
+from tests.helpers import write_video_rgb
 
 REAL_CLIP = "S001C001P001R001A001_rgb.avi"
-
-
-def _write_avi(path, frames_rgb, fps=30.0):
-  height, width = frames_rgb[0].shape[:2]
-  writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), fps,
-                           (width, height))
-  for frame in frames_rgb:
-    writer.write(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
-  writer.release()
-  return path
 
 
 def _flat_frames(n, size=(64, 48)):
@@ -50,7 +41,7 @@ def test_real_ntu_clip_has_103_full_hd_frames(ntu_samples):
 def test_frames_are_rgb(tmp_path):
   red = np.zeros((48, 64, 3), np.uint8)
   red[..., 0] = 255
-  path = _write_avi(tmp_path / "red.avi", [red] * 3)
+  path = write_video_rgb(tmp_path / "red.avi", [red] * 3)
   with video.VideoReader(path) as reader:
     frame = next(iter(reader))
   assert frame[..., 0].mean() > 200
@@ -58,7 +49,7 @@ def test_frames_are_rgb(tmp_path):
 
 
 def test_skipping_matches_full_decode(tmp_path):
-  path = _write_avi(tmp_path / "ids.avi", _flat_frames(12))
+  path = write_video_rgb(tmp_path / "ids.avi", _flat_frames(12))
   with video.VideoReader(path) as reader:
     assert reader.num_frames == 12
     everything = [_frame_id(f) for f in reader]
@@ -69,7 +60,7 @@ def test_skipping_matches_full_decode(tmp_path):
 
 
 def test_read_chunks_match_read_frames(tmp_path):
-  path = _write_avi(tmp_path / "ids.avi", _flat_frames(9))
+  path = write_video_rgb(tmp_path / "ids.avi", _flat_frames(9))
   with video.VideoReader(path) as reader:
     chunks = list(reader.read_chunks([0, 2, 2, 5, 6, 8], 4))
   assert [c[0].tolist() for c in chunks] == [[0, 2, 2, 5], [6, 8]]
@@ -82,7 +73,7 @@ def test_read_chunks_match_read_frames(tmp_path):
 
 
 def test_decreasing_indices_rejected(tmp_path):
-  path = _write_avi(tmp_path / "ids.avi", _flat_frames(4))
+  path = write_video_rgb(tmp_path / "ids.avi", _flat_frames(4))
   with video.VideoReader(path) as reader:
     with pytest.raises(ValueError, match="non-decreasing"):
       list(reader.read_frames([2, 1]))
@@ -115,7 +106,7 @@ def test_truncated_file_yields_what_decodes_and_logs(tmp_path, caplog):
   # Noise frames compress badly, so the cut falls between frames mid-stream.
   frames = [rng.integers(0, 256, (120, 160, 3), dtype=np.uint8)
             for _ in range(30)]
-  full = _write_avi(tmp_path / "full.avi", frames)
+  full = write_video_rgb(tmp_path / "full.avi", frames)
   data = full.read_bytes()
   cut = tmp_path / "cut.avi"
   cut.write_bytes(data[:int(len(data) * 0.6)])
@@ -129,7 +120,7 @@ def test_truncated_file_yields_what_decodes_and_logs(tmp_path, caplog):
 
 
 def test_frame_dataset_yields_only_needed_frames(tmp_path):
-  path = _write_avi(tmp_path / "ids.avi", _flat_frames(10))
+  path = write_video_rgb(tmp_path / "ids.avi", _flat_frames(10))
   ds = video.frame_dataset(path, [2, 5, 9])
   got = [(int(i), _frame_id(f.numpy())) for i, f in ds]
   assert got == [(2, 2), (5, 5), (9, 9)]

@@ -18,6 +18,7 @@ import numpy as np
 
 from posedriven.data import ntu
 from posedriven.data import skeletons
+from tests.helpers import write_video_rgb
 
 SAMPLE_NAME = "S001C002P003R001A004"
 
@@ -269,18 +270,6 @@ def read_video_rgb(path: Path) -> list[np.ndarray]:
     frames.append(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB))
   capture.release()
   return frames
-
-
-def write_video_rgb(path: Path, frames_rgb: list[np.ndarray],
-                    fps: float = 30.0) -> Path:
-  """An MJPG AVI, like the synthetic set's and OpenCV's default writer."""
-  height, width = frames_rgb[0].shape[:2]
-  writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), fps,
-                           (width, height))
-  for frame in frames_rgb:
-    writer.write(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
-  writer.release()
-  return path
 
 
 def random_bytes(path: Path, size: int = 30_000) -> Path:

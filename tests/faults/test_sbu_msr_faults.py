@@ -184,7 +184,7 @@ def test_msr_dataset_run(tmp_path):
   }
   for name, text in texts.items():
     (root / f"{name}_skeleton.txt").write_text(text)
-    corpus.write_video_rgb(root / f"{name}_rgb.avi", frames)
+    helpers.write_video_rgb(root / f"{name}_rgb.avi", frames)
   (root / "a05_s01_e01_skeleton.txt").write_text(corpus.msr_text())
   corpus.random_bytes(root / "a05_s01_e01_rgb.avi")
   out = tmp_path / "out"

@@ -28,7 +28,7 @@ def _noise_frames(n=24, size=(160, 96)):
 @pytest.fixture(scope="module")
 def full_video(tmp_path_factory):
   path = tmp_path_factory.mktemp("video") / "S001C001P001R001A001_rgb.avi"
-  corpus.write_video_rgb(path, _noise_frames())
+  helpers.write_video_rgb(path, _noise_frames())
   return path, corpus.read_video_rgb(path)
 
 
@@ -122,7 +122,7 @@ def ntu_run(tmp_path_factory):
   }
   for name, seq in clips.items():
     ntu.write_skeleton(root / "nturgb+d_skeletons" / f"{name}.skeleton", seq)
-    corpus.write_video_rgb(root / "nturgb+d_rgb" / f"{name}_rgb.avi", frames)
+    helpers.write_video_rgb(root / "nturgb+d_rgb" / f"{name}_rgb.avi", frames)
   out = root / "out"
   with helpers.capture_logs() as logs:
     summary = prepare.prepare_dataset(root, out, dataset="ntu60",

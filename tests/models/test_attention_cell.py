@@ -13,14 +13,6 @@ from posedriven.models.attention_cell import SpatialAttentionLSTM
 UNITS, DIM, HANDS, POSE, STEPS = 6, 5, 4, 7, 3
 
 
-@pytest.fixture
-def mixed_bfloat16():
-  keras.mixed_precision.set_global_policy("mixed_bfloat16")
-  try:
-    yield
-  finally:
-    keras.mixed_precision.set_global_policy("float32")
-
 
 def _sigmoid(x):
   return 1.0 / (1.0 + np.exp(-x))

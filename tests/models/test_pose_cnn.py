@@ -12,14 +12,6 @@ from posedriven.models.pose_cnn import PoseConvNet
 SMALL = dict(filters=(3, 4), features=6)
 
 
-@pytest.fixture
-def mixed_bfloat16():
-  keras.mixed_precision.set_global_policy("mixed_bfloat16")
-  try:
-    yield
-  finally:
-    keras.mixed_precision.set_global_policy("float32")
-
 
 def _np(x):
   return keras.ops.convert_to_numpy(x)

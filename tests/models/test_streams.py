@@ -22,14 +22,6 @@ SMALL_RGB = dict(lstm_units=7, glimpse_dim=D, spatial_attention_units=5,
                  unroll=False)
 
 
-@pytest.fixture
-def mixed_bfloat16():
-  keras.mixed_precision.set_global_policy("mixed_bfloat16")
-  try:
-    yield
-  finally:
-    keras.mixed_precision.set_global_policy("float32")
-
 
 @keras.saving.register_keras_serializable(package="posedriven_tests")
 class TinyGlimpseSensor(keras.layers.Layer):

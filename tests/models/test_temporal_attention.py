@@ -11,14 +11,6 @@ from posedriven.models.temporal_attention import TemporalAttention
 B, T, H, N, S, F = 3, 5, 6, 4, 7, 8
 
 
-@pytest.fixture
-def mixed_bfloat16():
-  keras.mixed_precision.set_global_policy("mixed_bfloat16")
-  try:
-    yield
-  finally:
-    keras.mixed_precision.set_global_policy("float32")
-
 
 def _inputs(rng):
   hidden = rng.normal(size=(B, T, H)).astype("float32")
