@@ -6,6 +6,13 @@ centred on each hand joint, later resized to the sensor's input size. This
 module is the one crop function used by dataset preparation, export and
 prediction.
 
+Cropping is two steps: :func:`cut_patches` copies a few pixels more than each
+box out of the decoded frame (NumPy, next to the decoder, so whole frames
+never travel further), and :func:`resize_patches` resamples the boxes with
+``tf.image.crop_and_resize`` (TensorFlow, on the GPU when there is one).
+:func:`crop_hands` is both; :func:`patch_chunks` runs the first over a stream
+of frames.
+
 Box conventions (those of ``tf.image.crop_and_resize``): normalised
 ``(y1, x1, y2, x2)`` where 0 and 1 are the centres of the first and last pixel
 row / column, so a crop of ``s`` pixels starting at pixel ``x0`` spans
@@ -20,9 +27,13 @@ Documented fallbacks:
     the forearm and held object.
   * An untracked hand (``hand_valid`` False) gets an all-zero crop and
     ``box_valid`` False.
+  * A crop larger than the frame starts at the frame's corner and repeats
+    the border pixels past the far edges.
 """
 
 from __future__ import annotations
+
+from typing import Iterable, Iterator, NamedTuple
 
 import numpy as np
 import tensorflow as tf
@@ -37,6 +48,33 @@ def _box_origin(center: np.ndarray, size: np.ndarray, extent: float
   upper = np.maximum(extent - size, 0.0)
   clamped = (origin < 0.0) | (origin > upper)
   return np.clip(origin, 0.0, upper), clamped
+
+
+def _pixel_boxes(hand_xy_px, hand_valid, crop_size_px, image_size):
+  """Clamped box origins in pixels: ``y0, x0, size, valid, clamped``."""
+  xy = np.asarray(hand_xy_px, np.float64)
+  valid = np.asarray(hand_valid, bool)
+  if xy.ndim != 3 or xy.shape[1:] != (skeletons.NUM_HANDS, 2):
+    raise ValueError(f"hand_xy_px must be [N, 4, 2], got {xy.shape}")
+  if valid.shape != xy.shape[:2]:
+    raise ValueError(
+        f"hand_valid must be [N, 4] like hand_xy_px, got {valid.shape}")
+  width, height = float(image_size[0]), float(image_size[1])
+  size = np.asarray(crop_size_px, np.float64)
+  if size.ndim == 1 and size.shape[0] == xy.shape[0]:
+    size = size[:, None]
+  elif size.ndim != 0:
+    raise ValueError(
+        f"crop_size_px must be a scalar or [N={xy.shape[0]}], got shape"
+        f" {size.shape}")
+  size = np.broadcast_to(size, xy.shape[:2])
+  if np.any(size < 1):
+    raise ValueError(f"crop_size_px must be >= 1, got {crop_size_px}")
+  valid = valid & np.all(np.isfinite(xy), axis=-1)
+  xy = np.where(valid[..., None], xy, 0.0)
+  x0, clamped_x = _box_origin(xy[..., 0], size, width)
+  y0, clamped_y = _box_origin(xy[..., 1], size, height)
+  return y0, x0, size, valid, (clamped_x | clamped_y) & valid
 
 
 def crop_boxes(hand_xy_px: np.ndarray, hand_valid: np.ndarray,
@@ -60,41 +98,18 @@ def crop_boxes(hand_xy_px: np.ndarray, hand_valid: np.ndarray,
     ``return_clamped``, ``clamped`` bool ``[N * 4]``. Row ``n * 4 + h`` is
     hand ``h`` of frame ``n``.
   """
-  xy = np.asarray(hand_xy_px, np.float64)
-  valid = np.asarray(hand_valid, bool)
-  if xy.ndim != 3 or xy.shape[1:] != (skeletons.NUM_HANDS, 2):
-    raise ValueError(f"hand_xy_px must be [N, 4, 2], got {xy.shape}")
-  if valid.shape != xy.shape[:2]:
-    raise ValueError(
-        f"hand_valid must be [N, 4] like hand_xy_px, got {valid.shape}")
+  y0, x0, size, valid, clamped = _pixel_boxes(hand_xy_px, hand_valid,
+                                              crop_size_px, image_size)
   width, height = float(image_size[0]), float(image_size[1])
-  size = np.asarray(crop_size_px, np.float64)
-  if size.ndim == 1 and size.shape[0] == xy.shape[0]:
-    size = size[:, None]
-  elif size.ndim != 0:
-    raise ValueError(
-        f"crop_size_px must be a scalar or [N={xy.shape[0]}], got shape"
-        f" {size.shape}")
-  size = np.broadcast_to(size, xy.shape[:2])
-  if np.any(size < 1):
-    raise ValueError(f"crop_size_px must be >= 1, got {crop_size_px}")
-  valid = valid & np.all(np.isfinite(xy), axis=-1)
-  xy = np.where(valid[..., None], xy, 0.0)
-  x0, clamped_x = _box_origin(xy[..., 0], size, width)
-  y0, clamped_y = _box_origin(xy[..., 1], size, height)
-  boxes = np.stack([
-      y0 / max(height - 1.0, 1.0),
-      x0 / max(width - 1.0, 1.0),
-      (y0 + size - 1.0) / max(height - 1.0, 1.0),
-      (x0 + size - 1.0) / max(width - 1.0, 1.0),
-  ], axis=-1)
+  ny, nx = max(height - 1.0, 1.0), max(width - 1.0, 1.0)
+  boxes = np.stack([y0 / ny, x0 / nx, (y0 + size - 1.0) / ny,
+                    (x0 + size - 1.0) / nx], axis=-1)
   boxes = np.where(valid[..., None], boxes, 0.0)
   boxes = boxes.reshape(-1, 4).astype(np.float32)
   box_valid = valid.reshape(-1)
   if not return_clamped:
     return boxes, box_valid
-  clamped = ((clamped_x | clamped_y) & valid).reshape(-1)
-  return boxes, box_valid, clamped
+  return boxes, box_valid, clamped.reshape(-1)
 
 
 def scale_to_frames(hand_xy_px: np.ndarray, crop_size_px: float,
@@ -124,65 +139,173 @@ def scale_to_frames(hand_xy_px: np.ndarray, crop_size_px: float,
           float(crop_size_px) * float(np.sqrt(scale[0] * scale[1])))
 
 
-def _crop_boxes_tf(hand_xy_px: tf.Tensor, hand_valid: tf.Tensor,
-                   crop_size_px: tf.Tensor, width: tf.Tensor,
-                   height: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
-  """Graph version of :func:`crop_boxes` (tested to match it)."""
-  xy = tf.cast(hand_xy_px, tf.float32)
-  valid = tf.logical_and(tf.cast(hand_valid, tf.bool),
-                         tf.reduce_all(tf.math.is_finite(xy), axis=-1))
-  xy = tf.where(valid[..., None], xy, 0.0)
-  size = tf.cast(crop_size_px, tf.float32)
-  if size.shape.rank:
-    size = tf.reshape(size, [-1, 1])
-  size = tf.broadcast_to(size, tf.shape(valid))
+class HandPatches(NamedTuple):
+  """Small patches of frames that hold the 4 hand crops (see cut_patches).
 
-  def origin(center, extent):
-    return tf.clip_by_value(center - (size - 1.0) / 2.0, 0.0,
-                            tf.maximum(extent - size, 0.0))
-
-  x0 = origin(xy[..., 0], width)
-  y0 = origin(xy[..., 1], height)
-  ny = tf.maximum(height - 1.0, 1.0)
-  nx = tf.maximum(width - 1.0, 1.0)
-  boxes = tf.stack([y0 / ny, x0 / nx, (y0 + size - 1.0) / ny,
-                    (x0 + size - 1.0) / nx], axis=-1)
-  boxes = tf.where(valid[..., None], boxes, 0.0)
-  return tf.reshape(boxes, [-1, 4]), tf.reshape(valid, [-1])
+  Attributes:
+    patches: uint8 ``[N, 4, Py, Px, 3]`` RGB pixels around each hand.
+    boxes: float32 ``[N, 4, 4]`` the crop boxes in ``crop_and_resize``
+      format, normalised to the patch (zeros for invalid hands).
+    valid: bool ``[N, 4]``; False for untracked hands.
+  """
+  patches: np.ndarray
+  boxes: np.ndarray
+  valid: np.ndarray
 
 
-def crop_hands(frames, hand_xy_px, hand_valid, crop_size_px, output_size: int
-               ) -> tf.Tensor:
-  """Crops the 4 hands of a batch of frames and resizes them.
+def patch_shape(crop_size_px: float | np.ndarray) -> tuple[int, int]:
+  """``(Py, Px)`` of the patches that hold crops of ``crop_size_px``.
 
-  Runs as TensorFlow ops (on the GPU when there is one), inside or outside
-  ``tf.function`` / ``tf.data``.
+  A crop starting at pixel ``y0`` samples rows ``y0 .. y0 + s - 1``, which
+  lie in rows ``floor(y0) .. floor(y0) + ceil(s)``; one more row keeps every
+  sample a pixel away from the patch's far edge, where float32 rounding
+  would otherwise push it out and ``crop_and_resize`` extrapolate black.
+  """
+  side = int(np.ceil(float(np.max(crop_size_px)))) + 2
+  return side, side
+
+
+def cut_patches(frames: np.ndarray, hand_xy_px: np.ndarray,
+                hand_valid: np.ndarray, crop_size_px: float | np.ndarray, *,
+                bgr: bool = False) -> HandPatches:
+  """Cuts the pixels around each hand out of whole frames.
+
+  Only ``4 x Py x Px`` pixels per frame leave the decoder this way: a
+  Full-HD frame is 6 MB, the four 50 px crops about 30 KB. Rows and columns
+  past the frame border repeat the border pixels (boxes are clamped inside
+  the frame, so only a crop larger than the frame reads them).
 
   Args:
-    frames: uint8 ``[N, H, W, 3]``.
-    hand_xy_px: float ``[N, 4, 2]`` hand ``(x, y)`` in pixels of these frames.
+    frames: uint8 ``[N, H, W, 3]``, RGB (or BGR with ``bgr=True``).
+    hand_xy_px: float ``[N, 4, 2]`` hand ``(x, y)`` in pixels of the frames.
     hand_valid: bool ``[N, 4]``.
-    crop_size_px: Crop side in pixels of these frames: scalar or ``[N]``.
+    crop_size_px: Crop side in pixels of the frames: scalar or ``[N]``.
+    bgr: The frames are BGR (OpenCV's order); patches are returned RGB.
+
+  Returns:
+    :class:`HandPatches`; feed to :func:`resize_patches`.
+  """
+  frames = np.asarray(frames)
+  if frames.dtype != np.uint8 or frames.ndim != 4 or frames.shape[-1] != 3:
+    raise ValueError(f"frames must be uint8 [N, H, W, 3], got {frames.dtype}"
+                     f" {frames.shape}")
+  n, height, width = frames.shape[:3]
+  y0, x0, size, valid, _ = _pixel_boxes(hand_xy_px, hand_valid, crop_size_px,
+                                        (width, height))
+  if y0.shape[0] != n:
+    raise ValueError(f"{n} frames but hands for {y0.shape[0]}")
+  py, px = patch_shape(size) if n else (1, 1)
+  oy, ox = np.floor(y0), np.floor(x0)
+  channels = slice(None, None, -1) if bgr else slice(None)
+  patches = np.empty((n, skeletons.NUM_HANDS, py, px, 3), np.uint8)
+  for i, h in np.ndindex(*oy.shape):
+    top, left = int(oy[i, h]), int(ox[i, h])
+    if 0 <= top <= height - py and 0 <= left <= width - px:
+      patches[i, h] = frames[i, top:top + py, left:left + px, channels]
+    else:  # near the border: repeat the border pixels
+      rows = np.clip(np.arange(top, top + py), 0, height - 1)
+      cols = np.clip(np.arange(left, left + px), 0, width - 1)
+      patches[i, h] = frames[i][rows[:, None], cols, channels]
+  boxes = np.stack([(y0 - oy) / (py - 1), (x0 - ox) / (px - 1),
+                    (y0 - oy + size - 1.0) / (py - 1),
+                    (x0 - ox + size - 1.0) / (px - 1)], axis=-1)
+  boxes = np.where(valid[..., None], boxes, 0.0).astype(np.float32)
+  return HandPatches(patches, boxes, valid)
+
+
+def resize_patches(patches, boxes, valid, output_size: int) -> tf.Tensor:
+  """Crops and resizes the hand boxes of :func:`cut_patches`' patches.
+
+  TensorFlow ops (on the GPU when there is one), usable inside
+  ``tf.function`` and ``tf.data``.
+
+  Args:
+    patches: uint8 ``[N, 4, Py, Px, 3]``.
+    boxes: float32 ``[N, 4, 4]`` normalised to the patches.
+    valid: bool ``[N, 4]``.
     output_size: Side ``S`` of the returned crops.
 
   Returns:
     uint8 ``[N, 4, S, S, 3]``; all zeros for invalid hands. Bilinear
     resampling, rounded.
   """
-  frames = tf.convert_to_tensor(frames)
-  if frames.dtype != tf.uint8:
-    raise ValueError(f"frames must be uint8 [N, H, W, 3], got {frames.dtype}")
-  shape = tf.shape(frames)
-  height = tf.cast(shape[1], tf.float32)
-  width = tf.cast(shape[2], tf.float32)
-  boxes, valid = _crop_boxes_tf(hand_xy_px, hand_valid, crop_size_px, width,
-                                height)
-  box_indices = tf.repeat(tf.range(shape[0]), skeletons.NUM_HANDS)
-  # crop_and_resize reads uint8 directly: no float copy of the full frames.
+  patches = tf.convert_to_tensor(patches)
+  if patches.dtype != tf.uint8:
+    raise ValueError(f"patches must be uint8, got {patches.dtype}")
+  shape = tf.shape(patches)
+  flat = tf.reshape(patches, tf.concat([[-1], shape[2:]], 0))
+  # crop_and_resize reads uint8 directly: no float copy of the patches.
   crops = tf.image.crop_and_resize(
-      frames, boxes, box_indices,
-      [output_size, output_size], method="bilinear")
-  crops = tf.where(valid[:, None, None, None], crops, 0.0)
+      flat, tf.reshape(tf.cast(boxes, tf.float32), [-1, 4]),
+      tf.range(tf.shape(flat)[0]), [output_size, output_size],
+      method="bilinear")
+  keep = tf.reshape(tf.cast(valid, tf.bool), [-1, 1, 1, 1])
+  crops = tf.where(keep, crops, 0.0)
   crops = tf.cast(tf.clip_by_value(tf.round(crops), 0.0, 255.0), tf.uint8)
   return tf.reshape(crops, [shape[0], skeletons.NUM_HANDS, output_size,
                             output_size, 3])
+
+
+def crop_hands(frames: np.ndarray, hand_xy_px: np.ndarray,
+               hand_valid: np.ndarray, crop_size_px: float | np.ndarray,
+               output_size: int, *, bgr: bool = False) -> tf.Tensor:
+  """Crops the 4 hands of a batch of frames and resizes them.
+
+  The one crop function of preparation, prediction and the demo: it is
+  :func:`cut_patches` (NumPy, next to the decoder) followed by
+  :func:`resize_patches` (TensorFlow), which preparation runs as two stages.
+
+  Args:
+    frames: uint8 ``[N, H, W, 3]`` RGB (BGR with ``bgr=True``).
+    hand_xy_px: float ``[N, 4, 2]`` hand ``(x, y)`` in pixels of these frames.
+    hand_valid: bool ``[N, 4]``.
+    crop_size_px: Crop side in pixels of these frames: scalar or ``[N]``.
+    output_size: Side ``S`` of the returned crops.
+    bgr: The frames are BGR.
+
+  Returns:
+    uint8 ``[N, 4, S, S, 3]``; all zeros for invalid hands.
+  """
+  return resize_patches(*cut_patches(frames, hand_xy_px, hand_valid,
+                                     crop_size_px, bgr=bgr), output_size)
+
+
+def patch_chunks(frames: Iterable[tuple[int, np.ndarray]],
+                 hand_xy_px: np.ndarray, hand_valid: np.ndarray,
+                 crop_size_px: float, chunk_frames: int, *, bgr: bool = False
+                 ) -> Iterator[tuple[np.ndarray, HandPatches]]:
+  """Cuts hand patches from a stream of frames, ``chunk_frames`` at a time.
+
+  Each frame is dropped as soon as its patches are cut, so a reader may
+  decode every frame into the same buffer (``read_frames(rgb=False)``).
+
+  Args:
+    frames: ``(frame_index, uint8 [H, W, 3])`` pairs, e.g.
+      ``VideoReader.read_frames``.
+    hand_xy_px: float ``[T, 4, 2]`` per skeleton frame, in frame pixels.
+    hand_valid: bool ``[T, 4]``.
+    crop_size_px: Crop side in frame pixels.
+    chunk_frames: Frames per yielded chunk (the last may be shorter).
+    bgr: The frames are BGR.
+
+  Yields:
+    ``(frame_indices int64 [n], HandPatches of n frames)``.
+  """
+  if chunk_frames < 1:
+    raise ValueError(f"chunk_frames must be >= 1, got {chunk_frames}")
+  indices, parts = [], []
+
+  def flush():
+    chunk = HandPatches(*(np.concatenate(field) for field in zip(*parts)))
+    return np.array(indices, np.int64), chunk
+
+  for index, frame in frames:
+    parts.append(cut_patches(frame[None], hand_xy_px[index:index + 1],
+                             hand_valid[index:index + 1], crop_size_px,
+                             bgr=bgr))
+    indices.append(index)
+    if len(indices) == chunk_frames:
+      yield flush()
+      indices, parts = [], []
+  if indices:
+    yield flush()

@@ -9,9 +9,12 @@
   <output_dir>/manifest_parts/*.json      (one per TFRecord file)
 
 Per clip the skeleton is read, the video is decoded frame by frame in a
-``tf.data`` pipeline (never the whole clip in memory), the 4 hand crops of a
-chunk of frames are cut at once with ``tf.image.crop_and_resize``
-(:func:`glimpse_crops.crop_hands`), and the frozen glimpse sensor (InceptionV3,
+``tf.data`` pipeline (never the whole clip in memory: each frame is decoded
+into the same buffer), small patches around the 4 hands are cut out of each
+frame as it is decoded (:func:`glimpse_crops.patch_chunks`), the crops of a
+chunk of frames are resampled at once with ``tf.image.crop_and_resize``
+(:func:`glimpse_crops.resize_patches`, on the GPU when there is one), and the
+frozen glimpse sensor (InceptionV3,
 :class:`~posedriven.models.glimpse.GlimpseSensor`) maps batches of crops to
 2048-d features. Decoding runs in tf.data's threads and is prefetched, so it
 overlaps the CNN.
@@ -49,6 +52,8 @@ Design decisions:
 
 from __future__ import annotations
 
+import collections
+from concurrent import futures
 import dataclasses
 import datetime
 import json
@@ -57,7 +62,7 @@ import os
 import time
 import weakref
 from pathlib import Path
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any, Callable, Iterable, Iterator, Sequence
 
 from absl import logging
 import keras
@@ -326,16 +331,105 @@ class _Progress:
 
 
 # Tracing InceptionV3 takes seconds: one traced function per sensor and size.
-_FEATURE_FNS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_GLIMPSE_FNS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_CROP_FNS: dict[int, Callable] = {}
+_HANDS = skeletons.NUM_HANDS
+_PATCH_SIGNATURE = [
+    tf.TensorSpec([None, _HANDS, None, None, 3], tf.uint8),  # patches
+    tf.TensorSpec([None, _HANDS, 4], tf.float32),  # boxes in the patches
+    tf.TensorSpec([None, _HANDS], tf.bool),  # valid
+]
 
 
-def _features_fn(sensor, size: int):
-  fns = _FEATURE_FNS.setdefault(sensor, {})
-  if size not in fns:
-    fns[size] = tf.function(
-        lambda crops: sensor(crops, training=False),
-        input_signature=[tf.TensorSpec([None, size, size, 3], tf.uint8)])
-  return fns[size]
+def glimpse_fn(sensor, crop_output_size: int) -> Callable:
+  """``fn(patches, boxes, valid)``: hand patches -> what preparation stores.
+
+  One traced function resamples the crops (``glimpse_crops.resize_patches``)
+  and, with a sensor, runs it, so both happen on the GPU when there is one:
+  only the small patches cross from the decoder.
+
+  Args:
+    sensor: A glimpse sensor, or None to return the crops.
+    crop_output_size: Side ``S`` of the crops.
+
+  Returns:
+    A ``tf.function`` returning float ``[N, 4, D]`` glimpse features, or
+    without a sensor uint8 ``[N, 4, S, S, 3]`` crops.
+  """
+  fns = (_CROP_FNS if sensor is None
+         else _GLIMPSE_FNS.setdefault(sensor, {}))
+  if crop_output_size not in fns:
+    size = crop_output_size
+
+    def crops_to_values(patches, boxes, valid):
+      crops = glimpse_crops.resize_patches(patches, boxes, valid, size)
+      if sensor is None:
+        return crops
+      features = sensor(tf.reshape(crops, [-1, size, size, 3]),
+                        training=False)
+      return tf.reshape(features, [-1, _HANDS, features.shape[-1]])
+
+    fns[size] = tf.function(crops_to_values,
+                            input_signature=_PATCH_SIGNATURE)
+  return fns[crop_output_size]
+
+
+def rebatch(chunks: Iterable[dict[str, np.ndarray]], size: int
+            ) -> Iterator[dict[str, np.ndarray]]:
+  """Regroups row-aligned chunks into chunks of exactly ``size`` rows.
+
+  Rows keep their order and chunks may span clips, so the sensor sees full
+  batches. A chunk whose arrays have other trailing shapes than the rows
+  waiting (hand patches of clips with another crop size) first flushes
+  those as a shorter chunk; so does the end of the stream.
+
+  Args:
+    chunks: Dicts of arrays sharing their first dimension.
+    size: Rows per output chunk.
+
+  Yields:
+    Dicts with the same keys; every array has ``size`` rows, except before
+    a shape change and at the end.
+  """
+  if size < 1:
+    raise ValueError(f"size must be >= 1, got {size}")
+  waiting: list[dict[str, np.ndarray]] = []
+  rows = 0
+
+  def shapes(chunk):
+    return {k: v.shape[1:] for k, v in chunk.items()}
+
+  def take(n: int) -> dict[str, np.ndarray]:
+    nonlocal waiting, rows
+    joined = {k: np.concatenate([c[k] for c in waiting]) for k in waiting[0]}
+    rest = {k: v[n:] for k, v in joined.items()}
+    waiting = [rest] if len(next(iter(rest.values()))) else []
+    rows -= n
+    return {k: v[:n] for k, v in joined.items()}
+
+  for chunk in chunks:
+    if waiting and shapes(chunk) != shapes(waiting[0]):
+      yield take(rows)
+    waiting.append(chunk)
+    rows += len(next(iter(chunk.values())))
+    while rows >= size:
+      yield take(size)
+  if rows:
+    yield take(rows)
+
+
+# Sensor batches computed concurrently (two on a 2-core CPU: +2-10%).
+SENSOR_CALLS_IN_FLIGHT = 2
+
+
+def _no_autotune() -> tf.data.Options:
+  # TF 2.21: destroying an iterator whose autotune thread is asleep blocks
+  # for up to ~5 s (stack: ~LogicalThreadWrapper in ~RootDataset::Iterator).
+  # Preparation builds one iterator per file, so that was 5 s per file;
+  # the parallelism here is fixed anyway.
+  options = tf.data.Options()
+  options.autotune.enabled = False
+  return options
 
 
 class _Preparer:
@@ -343,16 +437,17 @@ class _Preparer:
 
   def __init__(self, dataset: _Dataset, *, store: str, crop_size_px: float,
                crop_output_size: int, batch_size: int, sensor,
-               progress: _Progress):
+               decode_threads: int | None, progress: _Progress):
     self.dataset = dataset
     self.store = store
     self.crop_size_px = crop_size_px
     self.crop_output_size = crop_output_size
     self.frames_per_batch = max(1, batch_size // skeletons.NUM_HANDS)
     self.sensor = sensor
+    self.decode_threads = decode_threads
     self.progress = progress
-    self._features_fn = (None if sensor is None else
-                         _features_fn(sensor, crop_output_size))
+    self._glimpse_fn = (None if store == tfrecords.STORE_NONE else
+                        glimpse_fn(sensor, crop_output_size))
 
   # -- decode thread (runs inside tf.data's from_generator) ----------------
 
@@ -383,7 +478,8 @@ class _Preparer:
 
   def _clip_chunks(self, slot: int, state: _ClipState, clip: clip_lib.Clip):
     name = clip.name
-    with video.open_source(_frame_source(state.source, clip)) as reader:
+    with video.open_source(_frame_source(state.source, clip),
+                           decode_threads=self.decode_threads) as reader:
       state.container_frames = reader.num_frames
       if tuple(reader.size) != tuple(clip.image_size):
         logging.warning(
@@ -398,17 +494,18 @@ class _Preparer:
         logging.info("%s: %d of %d hand crops leave the frame; shifted inside",
                      name, int(clamped.sum()), int(clip.hand_valid.sum()))
       decoded = 0
-      for indices, frames in reader.read_chunks(range(clip.num_frames),
-                                                self.frames_per_batch):
+      # Hand patches are cut next to the decoder, from BGR frames decoded
+      # into one buffer: the whole-frame colour conversion, a 6 MB copy per
+      # frame into TensorFlow and a full-frame crop_and_resize input would
+      # cost more CPU than the sensor saves by overlapping (BUILD_NOTES).
+      for indices, patches in glimpse_crops.patch_chunks(
+          reader.read_frames(range(clip.num_frames), rgb=False), hand_xy,
+          clip.hand_valid, crop_px, self.frames_per_batch, bgr=True):
         decoded += len(indices)
         yield {
-            # Flat rows: tf.data converts a 2-D array ~5x faster than the same
-            # bytes as [n, H, W, 3] (measured, TF 2.21); crop() reshapes.
-            "frames": frames.reshape(len(indices), -1),
-            "frame_shape": np.array(frames.shape[1:], np.int32),
-            "hand_xy_px": hand_xy[indices],
-            "hand_valid": clip.hand_valid[indices],
-            "crop_size_px": np.full(len(indices), crop_px, np.float32),
+            "patches": patches.patches,
+            "boxes": patches.boxes,
+            "valid": patches.valid,
             "slot": np.full(len(indices), slot, np.int32),
             "frame_index": indices.astype(np.int32),
         }
@@ -416,37 +513,18 @@ class _Preparer:
     if decoded == 0:
       state.error = "video: no frame decoded"
 
-  def _crop_dataset(self, states: list[_ClipState]) -> tf.data.Dataset:
-    signature = {
-        "frames": tf.TensorSpec([None, None], tf.uint8),
-        "frame_shape": tf.TensorSpec([3], tf.int32),
-        "hand_xy_px": tf.TensorSpec([None, skeletons.NUM_HANDS, 2], tf.float32),
-        "hand_valid": tf.TensorSpec([None, skeletons.NUM_HANDS], tf.bool),
-        "crop_size_px": tf.TensorSpec([None], tf.float32),
-        "slot": tf.TensorSpec([None], tf.int32),
-        "frame_index": tf.TensorSpec([None], tf.int32),
-    }
-    size = self.crop_output_size
-
-    # Plain TF ops: skipping autograph saves ~0.5 s of tracing per file.
-    @tf.autograph.experimental.do_not_convert
-    def crop(chunk):
-      frames = tf.reshape(chunk["frames"],
-                          tf.concat([[-1], chunk["frame_shape"]], 0))
-      crops = glimpse_crops.crop_hands(frames, chunk["hand_xy_px"],
-                                       chunk["hand_valid"],
-                                       chunk["crop_size_px"], size)
-      return {"crops": crops, "slot": chunk["slot"],
-              "frame_index": chunk["frame_index"]}
-
-    # Chunks never straddle clips (frame sizes may differ between clips);
-    # unbatch/batch refills sensor batches across clip boundaries.
+  def _patch_dataset(self, states: list[_ClipState]) -> tf.data.Dataset:
+    signature = {"patches": _PATCH_SIGNATURE[0], "boxes": _PATCH_SIGNATURE[1],
+                 "valid": _PATCH_SIGNATURE[2],
+                 "slot": tf.TensorSpec([None], tf.int32),
+                 "frame_index": tf.TensorSpec([None], tf.int32)}
+    # Batches are filled in the generator (rebatch): unbatch/batch in
+    # tf.data cost ~1 CPU-ms per frame in element overhead.
     return (tf.data.Dataset.from_generator(
-        lambda: self._chunks(states), output_signature=signature)
-            .map(crop, num_parallel_calls=tf.data.AUTOTUNE)
-            .unbatch()
-            .batch(self.frames_per_batch)
-            .prefetch(2))
+        lambda: rebatch(self._chunks(states), self.frames_per_batch),
+        output_signature=signature)
+            .prefetch(2)
+            .with_options(_no_autotune()))
 
   # -- writer (main thread) -------------------------------------------------
 
@@ -473,17 +551,7 @@ class _Preparer:
         for _ in self._chunks(states):
           pass
       else:
-        for batch in self._crop_dataset(states):
-          crops = batch["crops"]
-          slots = batch["slot"].numpy()
-          if self._features_fn is not None:
-            s = self.crop_output_size
-            values = self._features_fn(tf.reshape(crops, [-1, s, s, 3]))
-            values = tf.reshape(values, [-1, skeletons.NUM_HANDS,
-                                         values.shape[-1]])
-            values = values.numpy().astype(np.float16)
-          else:
-            values = crops.numpy()
+        for slots, values in self._values(self._patch_dataset(states)):
           self.progress.update(crops=int(len(slots)) * skeletons.NUM_HANDS)
           # Slots arrive in order; a new slot means earlier clips are done.
           for slot in np.unique(slots):
@@ -491,6 +559,29 @@ class _Preparer:
             pending.setdefault(int(slot), []).append(values[slots == slot])
       finish_until(len(states))
     return entries
+
+  def _values(self, batches: tf.data.Dataset
+              ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """``(slots, values)`` per batch, in order: glimpse features or crops."""
+
+    def values(batch) -> np.ndarray:
+      out = self._glimpse_fn(batch["patches"], batch["boxes"], batch["valid"])
+      return (out.numpy() if self.sensor is None
+              else out.numpy().astype(np.float16))
+
+    # With one call at a time the cores idle while a call starts, ends and
+    # converts its output, and whenever decoding holds one of them (measured,
+    # BUILD_NOTES); TensorFlow releases the GIL, so threads suffice.
+    in_flight: collections.deque = collections.deque()
+    with futures.ThreadPoolExecutor(SENSOR_CALLS_IN_FLIGHT) as pool:
+      for batch in batches:
+        in_flight.append((batch["slot"].numpy(), pool.submit(values, batch)))
+        if len(in_flight) == SENSOR_CALLS_IN_FLIGHT:
+          slots, result = in_flight.popleft()
+          yield slots, result.result()
+      while in_flight:
+        slots, result = in_flight.popleft()
+        yield slots, result.result()
 
   def _finish(self, assignment: FileAssignment, state: _ClipState,
               parts: list[np.ndarray], writer) -> dict[str, Any]:
@@ -607,6 +698,7 @@ def prepare_dataset(dataset_root: str | os.PathLike,
                     crop_output_size: int | None = None,
                     batch_size: int = 64,
                     mixed_precision: str | None = None,
+                    decode_threads: int | None = None,
                     max_clips: int | None = None,
                     log_every_s: float = 30.0,
                     sensor=None) -> dict[str, Any]:
@@ -635,6 +727,10 @@ def prepare_dataset(dataset_root: str | os.PathLike,
       ``crop_size_px`` (native resolution, the sensor resizes).
     batch_size: Crops per sensor batch (``batch_size / 4`` frames).
     mixed_precision: e.g. ``mixed_float16`` for the sensor on a GPU.
+    decode_threads: FFmpeg threads per video. None: 1 when TensorFlow sees
+      no GPU (decoding then shares the cores with the sensor, and one thread
+      spends ~8% less CPU per H.264 frame), else 0 (FFmpeg's choice, one per
+      core).
     max_clips: Only the first ``max_clips`` clips by name (smoke runs; it
       changes the file assignment, so use one value per output_dir).
     log_every_s: Seconds between progress lines.
@@ -698,10 +794,13 @@ def prepare_dataset(dataset_root: str | os.PathLike,
   logging.info("%s: %d clips in %d files; this worker: %d files, %d already"
                " complete", label, len(sources), len(assignments), len(mine),
                len(mine) - len(todo))
+  if decode_threads is None:
+    decode_threads = 0 if tf.config.list_physical_devices("GPU") else 1
   progress = _Progress(sum(len(a.clips) for a in todo), label, log_every_s)
   preparer = _Preparer(spec, store=store, crop_size_px=crop_size_px,
                        crop_output_size=crop_output_size,
-                       batch_size=batch_size, sensor=sensor, progress=progress)
+                       batch_size=batch_size, sensor=sensor,
+                       decode_threads=decode_threads, progress=progress)
   counts = {STATUS_OK: 0, STATUS_ERROR: 0, STATUS_SKIPPED: 0}
   for assignment in todo:
     path = output_dir / assignment.filename

@@ -48,7 +48,7 @@ def _check_indices(frame_indices: Iterable[int] | None, path) -> list[int] | Non
 
 
 class _FrameReader(abc.ABC):
-  """What both readers share: RGB frames or chunks from ``_bgr_frames``."""
+  """What both readers share: RGB or BGR frames from ``_bgr_frames``."""
 
   path: Path
 
@@ -66,8 +66,8 @@ class _FrameReader(abc.ABC):
     for _, frame in self.read_frames():
       yield frame
 
-  def read_frames(self, frame_indices: Sequence[int] | None = None
-                  ) -> Iterator[tuple[int, np.ndarray]]:
+  def read_frames(self, frame_indices: Sequence[int] | None = None, *,
+                  rgb: bool = True) -> Iterator[tuple[int, np.ndarray]]:
     """Yields ``(frame_index, frame)`` for the requested frames, in order.
 
     Can be called once per ``open()`` (decoding only goes forward).
@@ -75,9 +75,14 @@ class _FrameReader(abc.ABC):
     Args:
       frame_indices: Non-decreasing 0-based indices; repeats yield the same
         frame again. ``None`` yields every frame.
+      rgb: Convert to RGB. ``False`` yields OpenCV's BGR frames decoded into
+        one reused buffer: each yielded array is overwritten by the next
+        frame, so copy what you keep. It skips a whole-frame conversion and
+        a 6 MB allocation per Full-HD frame, for callers that only keep
+        small crops (``glimpse_crops.patch_chunks``).
 
     Yields:
-      ``(index, uint8 [H, W, 3] RGB)``. If the stream ends early (a truncated
+      ``(index, uint8 [H, W, 3])``. If the stream ends early (a truncated
       file, or indices past the end) the missing frames are not yielded and a
       warning names the file. The last frame of a cut AVI is damaged and not
       yielded either.
@@ -85,60 +90,25 @@ class _FrameReader(abc.ABC):
     Raises:
       VideoError: the reader is not open or was already consumed.
     """
-    last_index, rgb = -1, None
-    for index, bgr in self._bgr_frames(_check_indices(frame_indices,
-                                                      self.path)):
-      if index != last_index:  # a repeated index reuses the converted frame
-        last_index, rgb = index, cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
-      yield index, rgb
-
-  def read_chunks(self, frame_indices: Sequence[int] | None, chunk_size: int,
-                  *, rgb: bool = True
-                  ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    """Like :meth:`read_frames`, ``chunk_size`` frames at a time.
-
-    Frames are decoded (``rgb=False``) or colour-converted (``rgb=True``)
-    straight into each chunk, so a chunk costs no copy beyond the decode
-    (Full-HD frames are 6 MB each). ``rgb=False`` also skips the colour
-    conversion of whole frames: callers that only keep small crops reverse
-    the channels of the crops instead.
-
-    Yields:
-      ``(indices int64 [n], frames uint8 [n, H, W, 3])``, RGB (or BGR with
-      ``rgb=False``), ``1 <= n <= chunk_size``; every chunk is a new array.
-
-    Raises:
-      VideoError: the frame size changes within the stream.
-    """
-    if chunk_size < 1:
-      raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
-    chunk: np.ndarray | None = None
-    indices: list[int] = []
-
-    def destination():
-      return None if chunk is None else chunk[len(indices)]
-
-    frames = self._bgr_frames(_check_indices(frame_indices, self.path),
-                              None if rgb else destination)
-    for index, bgr in frames:
-      if chunk is None:
-        chunk = np.empty((chunk_size,) + bgr.shape, np.uint8)
-      if bgr.shape != chunk.shape[1:]:
+    buffer: np.ndarray | None = None
+    last_index, frame = -1, None
+    for index, bgr in self._bgr_frames(
+        _check_indices(frame_indices, self.path),
+        None if rgb else lambda: buffer):
+      if frame is not None and bgr.shape != frame.shape:
+        # Hand positions are scaled to the first frame's size.
         raise VideoError(
             f"{self.path}: frame {index} is {bgr.shape[1]}x{bgr.shape[0]},"
-            f" earlier frames {chunk.shape[2]}x{chunk.shape[1]}")
-      slot = chunk[len(indices)]
-      if rgb:
-        cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB, dst=slot)
-      elif bgr.ctypes.data != slot.ctypes.data:
-        np.copyto(slot, bgr)  # first frame, repeats, image files
-      indices.append(index)
-      if len(indices) == chunk_size:
-        yield np.array(indices, np.int64), chunk
-        chunk = np.empty_like(chunk)
-        indices = []
-    if indices:
-      yield np.array(indices, np.int64), chunk[:len(indices)]
+            f" earlier frames {frame.shape[1]}x{frame.shape[0]}")
+      if not rgb:
+        if buffer is None:
+          # Frame 0 comes from open(); later frames decode into one buffer.
+          buffer = np.empty_like(bgr)
+        frame = bgr
+      elif index != last_index:  # a repeated index reuses the converted frame
+        frame = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+      last_index = index
+      yield index, frame
 
 
 class VideoReader(_FrameReader):
@@ -161,18 +131,27 @@ class VideoReader(_FrameReader):
     size: ``(width, height)`` of the decoded frames.
     fps: Frame rate from the container (0.0 if unknown).
     frames_decoded: Frames decoded so far by the last :meth:`read_frames`.
+    decode_threads: FFmpeg decoding threads for this file (None: OpenCV's
+      default, one per core). One thread costs ~8% less CPU per H.264 frame
+      (BUILD_NOTES), which matters when decoding shares the cores with the
+      glimpse sensor.
+    threads_in_use: FFmpeg's decoding threads for this file, as OpenCV
+      reports them once open (0 if the backend does not say).
     missing_bytes: How much shorter the file is than its RIFF (AVI) header
       says: > 0 for a cut copy. A cut file's last frame decodes with garbage
       where its data is missing, so :meth:`read_frames` drops it (logged).
   """
 
-  def __init__(self, path: str | os.PathLike):
+  def __init__(self, path: str | os.PathLike, *,
+               decode_threads: int | None = None):
     self.path = Path(path)
+    self.decode_threads = decode_threads
     self._capture: cv2.VideoCapture | None = None
     self._first: np.ndarray | None = None
     self.num_frames = 0
     self.size = (0, 0)
     self.fps = 0.0
+    self.threads_in_use = 0
     self.frames_decoded = 0
     self.missing_bytes = 0
 
@@ -186,7 +165,9 @@ class VideoReader(_FrameReader):
       raise VideoError(f"{self.path}: video file does not exist")
     if self.path.stat().st_size == 0:
       raise VideoError(f"{self.path}: video file is empty (0 bytes)")
-    capture = cv2.VideoCapture(str(self.path))
+    params = ([] if self.decode_threads is None else
+              [cv2.CAP_PROP_N_THREADS, int(self.decode_threads)])
+    capture = cv2.VideoCapture(str(self.path), cv2.CAP_ANY, params)
     if not capture.isOpened():
       capture.release()
       raise VideoError(
@@ -200,6 +181,7 @@ class VideoReader(_FrameReader):
     self._first = first
     self.num_frames = max(int(capture.get(cv2.CAP_PROP_FRAME_COUNT)), 0)
     self.fps = float(capture.get(cv2.CAP_PROP_FPS) or 0.0)
+    self.threads_in_use = int(capture.get(cv2.CAP_PROP_N_THREADS) or 0)
     self.size = (int(first.shape[1]), int(first.shape[0]))
     self.missing_bytes = _riff_missing_bytes(self.path)
     return self
@@ -367,11 +349,11 @@ class ImageSequenceReader(_FrameReader):
 FrameSource = VideoReader | ImageSequenceReader
 
 
-def open_source(source: str | os.PathLike | Sequence[str | os.PathLike]
-                ) -> FrameSource:
+def open_source(source: str | os.PathLike | Sequence[str | os.PathLike], *,
+                decode_threads: int | None = None) -> FrameSource:
   """A closed reader for a video path or a list of image paths."""
   if isinstance(source, (str, os.PathLike)):
-    return VideoReader(source)
+    return VideoReader(source, decode_threads=decode_threads)
   return ImageSequenceReader(list(source))
 
 

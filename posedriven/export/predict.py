@@ -52,7 +52,7 @@ from posedriven.data import synthetic
 from posedriven.data import video
 from posedriven.export import saved_model
 
-_CROP_CHUNK_FRAMES = 16  # Full-HD frames held at once while cropping.
+_CROP_CHUNK_FRAMES = 64  # frames whose hand patches are resized at once
 
 
 @dataclasses.dataclass
@@ -141,11 +141,11 @@ def crop_clip_hands(clip: clip_lib.Clip, video_path: str | os.PathLike, *,
       logging.info("%s: %d of %d hand crops leave the frame; shifted inside",
                    clip.name, int(clamped.sum()), int(clip.hand_valid.sum()))
     parts = []
-    for indices, frames in reader.read_chunks(range(clip.num_frames),
-                                              _CROP_CHUNK_FRAMES):
-      parts.append(glimpse_crops.crop_hands(
-          frames, hand_xy[indices], clip.hand_valid[indices], crop_px,
-          crop_output_size).numpy())
+    for _, patches in glimpse_crops.patch_chunks(
+        reader.read_frames(range(clip.num_frames), rgb=False), hand_xy,
+        clip.hand_valid, crop_px, _CROP_CHUNK_FRAMES, bgr=True):
+      parts.append(glimpse_crops.resize_patches(
+          *patches, crop_output_size).numpy())
     container_frames = reader.num_frames
   crops = np.concatenate(parts)
   if len(crops) < clip.num_frames:

@@ -58,17 +58,89 @@ def test_bad_shapes_raise():
                              np.ones(3), (100, 100))
 
 
-def test_graph_boxes_match_numpy_boxes():
+def test_crops_match_crop_and_resize_on_whole_frames():
+  # The patch path is the documented box convention, resampled nearer 0.
   rng = np.random.default_rng(0)
-  xy = rng.uniform(-30, 130, (5, 4, 2)).astype(np.float32)
-  valid = rng.random((5, 4)) > 0.3
-  sizes = rng.uniform(5, 40, 5).astype(np.float32)
-  expected, expected_valid = glimpse_crops.crop_boxes(xy, valid, sizes,
-                                                      (120, 90))
-  boxes, box_valid = glimpse_crops._crop_boxes_tf(xy, valid, sizes, 120.0,
-                                                  90.0)
-  np.testing.assert_allclose(boxes.numpy(), expected, atol=1e-6)
-  np.testing.assert_array_equal(box_valid.numpy(), expected_valid)
+  frames = rng.integers(0, 256, (3, 90, 120, 3), dtype=np.uint8)
+  xy = rng.uniform(-30, 150, (3, 4, 2)).astype(np.float32)
+  valid = rng.random((3, 4)) > 0.2
+  sizes = np.array([7.3, 20.0, 33.6], np.float32)
+  boxes, box_valid = glimpse_crops.crop_boxes(xy, valid, sizes, (120, 90))
+  reference = tf.image.crop_and_resize(frames, boxes, np.repeat(range(3), 4),
+                                       [16, 16]).numpy()
+  reference = np.where(box_valid[:, None, None, None], reference, 0.0)
+  crops = glimpse_crops.crop_hands(frames, xy, valid, sizes, 16).numpy()
+  assert crops.shape == (3, 4, 16, 16, 3)
+  np.testing.assert_allclose(crops.reshape(reference.shape), reference,
+                             atol=0.51)
+
+
+def test_boxes_at_the_far_border_never_sample_outside():
+  # Float32 rounding puts the last sample of a box touching the bottom or
+  # right border just past it, where crop_and_resize would extrapolate 0.
+  frames = np.full((1, 1080, 1920, 3), 7, np.uint8)
+  xy = np.array([[[1919.9, 1079.9], [1919.9, 10], [10, 1079.9],
+                  [2500, 1500]]], np.float32)
+  for size in (25.3, 50.0, 61.7):
+    crops = glimpse_crops.crop_hands(frames, xy, np.ones((1, 4), bool), size,
+                                     75).numpy()
+    assert crops.min() == 7, size
+
+
+def test_bgr_frames_give_rgb_crops():
+  rng = np.random.default_rng(2)
+  rgb = rng.integers(0, 256, (2, 30, 40, 3), dtype=np.uint8)
+  xy = rng.uniform(0, 40, (2, 4, 2)).astype(np.float32)
+  valid = np.ones((2, 4), bool)
+  expected = glimpse_crops.crop_hands(rgb, xy, valid, 9.5, 12).numpy()
+  got = glimpse_crops.crop_hands(rgb[..., ::-1].copy(), xy, valid, 9.5, 12,
+                                 bgr=True).numpy()
+  np.testing.assert_array_equal(got, expected)
+
+
+def test_crop_larger_than_the_frame_repeats_border_pixels():
+  frames = np.zeros((1, 8, 8, 3), np.uint8)
+  frames[0, :, -1] = 100  # right column
+  crops = glimpse_crops.crop_hands(frames, np.full((1, 4, 2), 4.0, np.float32),
+                                   np.ones((1, 4), bool), 12, 12).numpy()
+  # The box starts at the frame's corner; columns past it repeat column 7.
+  assert (crops[0, 0, :, 7:] == 100).all() and not crops[0, 0, :, :7].any()
+
+
+def test_patches_are_small_and_boxes_normalised_to_them():
+  frames = np.zeros((2, 1080, 1920, 3), np.uint8)
+  xy = np.array([[[960, 540], [25, 25], [1900, 1070], [0, 0]]] * 2,
+                np.float32)
+  valid = np.array([[True, True, True, False]] * 2)
+  patches = glimpse_crops.cut_patches(frames, xy, valid, 50)
+  assert patches.patches.shape == (2, 4, 52, 52, 3)
+  assert patches.boxes.shape == (2, 4, 4) and patches.valid.shape == (2, 4)
+  assert (patches.boxes[valid] >= 0).all() and (patches.boxes[valid] < 1).all()
+  assert not patches.boxes[~valid].any()
+
+
+def test_patch_chunks_match_crop_hands_on_a_reused_buffer():
+  rng = np.random.default_rng(3)
+  frames = rng.integers(0, 256, (7, 40, 50, 3), dtype=np.uint8)
+  xy = rng.uniform(0, 50, (7, 4, 2)).astype(np.float32)
+  valid = rng.random((7, 4)) > 0.3
+
+  def stream():
+    buffer = np.empty_like(frames[0])  # like read_frames(rgb=False)
+    for index in (0, 2, 3, 3, 6):
+      buffer[...] = frames[index]
+      yield index, buffer
+
+  chunks = list(glimpse_crops.patch_chunks(stream(), xy, valid, 11.0, 2))
+  assert [c[0].tolist() for c in chunks] == [[0, 2], [3, 3], [6]]
+  indices = np.concatenate([c[0] for c in chunks])
+  crops = np.concatenate([
+      glimpse_crops.resize_patches(*c[1], 14).numpy() for c in chunks])
+  expected = glimpse_crops.crop_hands(frames[indices], xy[indices],
+                                      valid[indices], 11.0, 14).numpy()
+  np.testing.assert_array_equal(crops, expected)
+  with pytest.raises(ValueError, match="chunk_frames"):
+    next(glimpse_crops.patch_chunks(stream(), xy, valid, 11.0, 0))
 
 
 def test_crop_at_native_size_copies_pixels():
@@ -102,10 +174,12 @@ def test_crop_resizes_and_accepts_per_frame_sizes():
   assert crops[1, 0, 10, 10, 0] == 200 and crops[1, 0, 0, 0, 0] == 0
 
 
-def test_crop_hands_in_tf_function():
-  fn = tf.function(lambda f, xy, v: glimpse_crops.crop_hands(f, xy, v, 8.0, 12))
-  frames = np.full((3, 30, 40, 3), 7, np.uint8)
-  out = fn(frames, np.full((3, 4, 2), 15, np.float32), np.ones((3, 4), bool))
+def test_resize_patches_in_tf_function():
+  patches = glimpse_crops.cut_patches(
+      np.full((3, 30, 40, 3), 7, np.uint8), np.full((3, 4, 2), 15, np.float32),
+      np.ones((3, 4), bool), 8.0)
+  fn = tf.function(lambda p, b, v: glimpse_crops.resize_patches(p, b, v, 12))
+  out = fn(*patches)
   assert out.shape == (3, 4, 12, 12, 3) and int(out.numpy().max()) == 7
 
 

@@ -9,6 +9,7 @@ import shutil
 import cv2
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from posedriven.data import glimpse_crops
 from posedriven.data import prepare
@@ -97,6 +98,44 @@ def test_crops_store_keeps_the_decoded_hand_crops(dataset_root, tmp_path):
       crops = _decoded_crops(dataset_root, record["name"].decode(), size)
       np.testing.assert_array_equal(record["crops"], crops)
       assert record["glimpse_features"].shape[-1] == 0
+
+
+def test_rebatch_fills_batches_across_chunks_in_order():
+  def chunk(start, n, side=2):
+    return {"row": np.arange(start, start + n),
+            "patch": np.zeros((n, side, side), np.uint8)}
+
+  out = list(prepare.rebatch([chunk(0, 5), chunk(5, 7), chunk(12, 3)], 4))
+  assert [len(c["row"]) for c in out] == [4, 4, 4, 3]
+  np.testing.assert_array_equal(np.concatenate([c["row"] for c in out]),
+                                np.arange(15))
+  assert all(c["patch"].shape[1:] == (2, 2) for c in out)
+  # Patches of another size cannot share a batch: the rows before flush.
+  out = list(prepare.rebatch([chunk(0, 3), chunk(3, 3, side=5)], 4))
+  assert [(len(c["row"]), c["patch"].shape[1]) for c in out] == [(3, 2),
+                                                                  (3, 5)]
+  assert not list(prepare.rebatch([], 4))
+  with pytest.raises(ValueError, match="size"):
+    list(prepare.rebatch([chunk(0, 1)], 0))
+
+
+def test_decoding_is_single_threaded_without_a_gpu(dataset_root, tmp_path,
+                                                   monkeypatch):
+  threads = []
+  reader = video.VideoReader
+
+  def recording_reader(path, *, decode_threads=None):
+    threads.append(decode_threads)
+    return reader(path, decode_threads=decode_threads)
+
+  monkeypatch.setattr(video, "VideoReader", recording_reader)
+  _prepare(dataset_root, tmp_path / "auto", None, store="crops", max_clips=2)
+  # One thread when decoding shares the CPU with the sensor; else FFmpeg's.
+  expected = 0 if tf.config.list_physical_devices("GPU") else 1
+  assert threads == [expected, expected]
+  _prepare(dataset_root, tmp_path / "set", None, store="crops", max_clips=2,
+           decode_threads=3)
+  assert threads[2:] == [3, 3]
 
 
 def test_bad_clips_are_reported_and_skipped(dataset_root, sensor, tmp_path):

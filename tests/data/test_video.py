@@ -59,17 +59,42 @@ def test_skipping_matches_full_decode(tmp_path):
   assert picked == [(1, 1), (3, 3), (3, 3), (11, 11)]
 
 
-def test_read_chunks_match_read_frames(tmp_path):
-  path = write_video_rgb(tmp_path / "ids.avi", _flat_frames(9))
+def test_bgr_frames_share_one_buffer_and_match_rgb(tmp_path):
+  frames = _flat_frames(9)
+  for i, frame in enumerate(frames):
+    frame[..., 0] = 255 - 8 * i  # distinct channels show the order
+  path = write_video_rgb(tmp_path / "ids.avi", frames)
+  wanted = [0, 2, 2, 5, 6, 8]
   with video.VideoReader(path) as reader:
-    chunks = list(reader.read_chunks([0, 2, 2, 5, 6, 8], 4))
-  assert [c[0].tolist() for c in chunks] == [[0, 2, 2, 5], [6, 8]]
-  assert [c[1].shape for c in chunks] == [(4, 48, 64, 3), (2, 48, 64, 3)]
-  ids = [_frame_id(f) for _, frames in chunks for f in frames]
-  assert ids == [0, 2, 2, 5, 6, 8]
-  with video.VideoReader(path) as reader:
-    reference = dict(reader.read_frames([5]))[5]
-  np.testing.assert_array_equal(chunks[0][1][3], reference)  # RGB too
+    rgb = [(i, f.copy()) for i, f in reader.read_frames(wanted)]
+  with video.VideoReader(path, decode_threads=1) as reader:
+    bgr, addresses = [], set()
+    for i, frame in reader.read_frames(wanted, rgb=False):
+      bgr.append((i, frame.copy()))
+      addresses.add(frame.ctypes.data)
+  assert [i for i, _ in bgr] == wanted
+  for (_, expected), (_, got) in zip(rgb, bgr):
+    np.testing.assert_array_equal(got, expected[..., ::-1])
+  # Frame 0 is OpenCV's array from open(); every later one reuses a buffer.
+  assert len(addresses) == 2
+
+
+def test_real_clip_decodes_the_same_with_one_thread(ntu_samples):
+  with video.VideoReader(ntu_samples / REAL_CLIP) as reader:
+    assert reader.threads_in_use >= 1
+    rgb = [f.copy() for _, f in reader.read_frames([0, 1, 40])]
+  with video.VideoReader(ntu_samples / REAL_CLIP, decode_threads=1) as reader:
+    assert reader.threads_in_use == 1
+    bgr = [f.copy() for _, f in reader.read_frames([0, 1, 40], rgb=False)]
+  for expected, got in zip(rgb, bgr):
+    np.testing.assert_array_equal(got[..., ::-1], expected)
+
+
+def test_decode_threads_reach_ffmpeg(tmp_path):
+  path = write_video_rgb(tmp_path / "ids.avi", _flat_frames(3))
+  with video.VideoReader(path, decode_threads=1) as reader:
+    assert reader.threads_in_use == 1
+    assert [_frame_id(f) for f in reader] == [0, 1, 2]
 
 
 def test_decreasing_indices_rejected(tmp_path):
