@@ -190,27 +190,50 @@ def cut_patches(frames: np.ndarray, hand_xy_px: np.ndarray,
     raise ValueError(f"frames must be uint8 [N, H, W, 3], got {frames.dtype}"
                      f" {frames.shape}")
   n, height, width = frames.shape[:3]
+  boxes = _patch_boxes(hand_xy_px, hand_valid, crop_size_px, (width, height))
+  if len(boxes.valid) != n:
+    raise ValueError(f"{n} frames but hands for {len(boxes.valid)}")
+  return HandPatches(_cut(frames, boxes.origins, boxes.shape, bgr),
+                     boxes.boxes, boxes.valid)
+
+
+class _PatchBoxes(NamedTuple):
+  origins: np.ndarray  # int [N, 4, 2] top-left (row, column) of each patch
+  shape: tuple[int, int]  # (Py, Px)
+  boxes: np.ndarray  # float32 [N, 4, 4], normalised to the patches
+  valid: np.ndarray  # bool [N, 4]
+
+
+def _patch_boxes(hand_xy_px, hand_valid, crop_size_px, image_size
+                 ) -> _PatchBoxes:
   y0, x0, size, valid, _ = _pixel_boxes(hand_xy_px, hand_valid, crop_size_px,
-                                        (width, height))
-  if y0.shape[0] != n:
-    raise ValueError(f"{n} frames but hands for {y0.shape[0]}")
-  py, px = patch_shape(size) if n else (1, 1)
+                                        image_size)
+  py, px = patch_shape(size) if size.size else (3, 3)
   oy, ox = np.floor(y0), np.floor(x0)
+  boxes = np.stack([(y0 - oy) / (py - 1), (x0 - ox) / (px - 1),
+                    (y0 - oy + size - 1.0) / (py - 1),
+                    (x0 - ox + size - 1.0) / (px - 1)], axis=-1)
+  boxes = np.where(valid[..., None], boxes, 0.0).astype(np.float32)
+  origins = np.stack([oy, ox], axis=-1).astype(np.int64)
+  return _PatchBoxes(origins, (py, px), boxes, valid)
+
+
+def _cut(frames: np.ndarray, origins: np.ndarray, shape: tuple[int, int],
+         bgr: bool) -> np.ndarray:
+  """uint8 ``[N, 4, Py, Px, 3]`` RGB patches at ``origins`` of ``frames``."""
+  n, height, width = frames.shape[:3]
+  py, px = shape
   channels = slice(None, None, -1) if bgr else slice(None)
   patches = np.empty((n, skeletons.NUM_HANDS, py, px, 3), np.uint8)
-  for i, h in np.ndindex(*oy.shape):
-    top, left = int(oy[i, h]), int(ox[i, h])
+  for i, h in np.ndindex(n, skeletons.NUM_HANDS):
+    top, left = (int(v) for v in origins[i, h])
     if 0 <= top <= height - py and 0 <= left <= width - px:
       patches[i, h] = frames[i, top:top + py, left:left + px, channels]
     else:  # near the border: repeat the border pixels
       rows = np.clip(np.arange(top, top + py), 0, height - 1)
       cols = np.clip(np.arange(left, left + px), 0, width - 1)
       patches[i, h] = frames[i][rows[:, None], cols, channels]
-  boxes = np.stack([(y0 - oy) / (py - 1), (x0 - ox) / (px - 1),
-                    (y0 - oy + size - 1.0) / (py - 1),
-                    (x0 - ox + size - 1.0) / (px - 1)], axis=-1)
-  boxes = np.where(valid[..., None], boxes, 0.0).astype(np.float32)
-  return HandPatches(patches, boxes, valid)
+  return patches
 
 
 def resize_patches(patches, boxes, valid, output_size: int) -> tf.Tensor:
@@ -293,19 +316,23 @@ def patch_chunks(frames: Iterable[tuple[int, np.ndarray]],
   """
   if chunk_frames < 1:
     raise ValueError(f"chunk_frames must be >= 1, got {chunk_frames}")
-  indices, parts = [], []
+  clip_boxes: _PatchBoxes | None = None  # once per clip, not per frame
+  indices, patches = [], []
 
   def flush():
-    chunk = HandPatches(*(np.concatenate(field) for field in zip(*parts)))
-    return np.array(indices, np.int64), chunk
+    at = np.array(indices, np.int64)
+    return at, HandPatches(np.concatenate(patches), clip_boxes.boxes[at],
+                           clip_boxes.valid[at])
 
   for index, frame in frames:
-    parts.append(cut_patches(frame[None], hand_xy_px[index:index + 1],
-                             hand_valid[index:index + 1], crop_size_px,
-                             bgr=bgr))
+    if clip_boxes is None:
+      clip_boxes = _patch_boxes(hand_xy_px, hand_valid, crop_size_px,
+                                (frame.shape[1], frame.shape[0]))
+    patches.append(_cut(frame[None], clip_boxes.origins[index:index + 1],
+                        clip_boxes.shape, bgr))
     indices.append(index)
     if len(indices) == chunk_frames:
       yield flush()
-      indices, parts = [], []
+      indices, patches = [], []
   if indices:
     yield flush()
