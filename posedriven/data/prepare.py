@@ -437,7 +437,8 @@ class _Preparer:
 
   def __init__(self, dataset: _Dataset, *, store: str, crop_size_px: float,
                crop_output_size: int, batch_size: int, sensor,
-               decode_threads: int | None, progress: _Progress):
+               decode_threads: int, decode_workers: int,
+               progress: _Progress):
     self.dataset = dataset
     self.store = store
     self.crop_size_px = crop_size_px
@@ -445,6 +446,7 @@ class _Preparer:
     self.frames_per_batch = max(1, batch_size // skeletons.NUM_HANDS)
     self.sensor = sensor
     self.decode_threads = decode_threads
+    self.decode_workers = decode_workers
     self.progress = progress
     self._glimpse_fn = (None if store == tfrecords.STORE_NONE else
                         glimpse_fn(sensor, crop_output_size))
@@ -462,19 +464,41 @@ class _Preparer:
 
   def _chunks(self, states: list[_ClipState]) -> Iterator[dict[str, np.ndarray]]:
     """Yields chunks of decoded frames with their hands, clip by clip."""
-    for slot, state in enumerate(states):
-      clip = self._load(state)
-      if clip is None:
-        continue
-      state.clip = clip
-      if self.store == tfrecords.STORE_NONE:
-        state.video_frames = -1
-        continue
-      try:
-        yield from self._clip_chunks(slot, state, clip)
-      except Exception as e:  # pylint: disable=broad-except
-        state.error = f"video: {type(e).__name__}: {e}"
-        logging.warning("%s: skipped, %s", state.source.name, state.error)
+    if self.decode_workers <= 1 or self.store == tfrecords.STORE_NONE:
+      for slot, state in enumerate(states):
+        yield from self._clip_stream(slot, state)
+      return
+    # Several clips decode at once (OpenCV releases the GIL); a clip's
+    # patches (~3 MB for 100 Full-HD frames) are held until its turn, so
+    # chunks still arrive in slot order.
+    pool = futures.ThreadPoolExecutor(self.decode_workers)
+    try:
+      ahead: collections.deque = collections.deque()
+      for slot, state in enumerate(states):
+        ahead.append(pool.submit(
+            lambda s=slot, c=state: list(self._clip_stream(s, c))))
+        if len(ahead) > self.decode_workers:
+          yield from ahead.popleft().result()
+      while ahead:
+        yield from ahead.popleft().result()
+    finally:
+      pool.shutdown(wait=True, cancel_futures=True)
+
+  def _clip_stream(self, slot: int, state: _ClipState
+                   ) -> Iterator[dict[str, np.ndarray]]:
+    """One clip's chunks; failures are recorded in ``state``, not raised."""
+    clip = self._load(state)
+    if clip is None:
+      return
+    state.clip = clip
+    if self.store == tfrecords.STORE_NONE:
+      state.video_frames = -1
+      return
+    try:
+      yield from self._clip_chunks(slot, state, clip)
+    except Exception as e:  # pylint: disable=broad-except
+      state.error = f"video: {type(e).__name__}: {e}"
+      logging.warning("%s: skipped, %s", state.source.name, state.error)
 
   def _clip_chunks(self, slot: int, state: _ClipState, clip: clip_lib.Clip):
     name = clip.name
@@ -699,6 +723,7 @@ def prepare_dataset(dataset_root: str | os.PathLike,
                     batch_size: int = 64,
                     mixed_precision: str | None = None,
                     decode_threads: int | None = None,
+                    decode_workers: int | None = None,
                     max_clips: int | None = None,
                     log_every_s: float = 30.0,
                     sensor=None) -> dict[str, Any]:
@@ -727,10 +752,13 @@ def prepare_dataset(dataset_root: str | os.PathLike,
       ``crop_size_px`` (native resolution, the sensor resizes).
     batch_size: Crops per sensor batch (``batch_size / 4`` frames).
     mixed_precision: e.g. ``mixed_float16`` for the sensor on a GPU.
-    decode_threads: FFmpeg threads per video. None: 1 when TensorFlow sees
-      no GPU (decoding then shares the cores with the sensor, and one thread
-      spends ~8% less CPU per H.264 frame), else 0 (FFmpeg's choice, one per
-      core).
+    decode_threads: FFmpeg threads per video. None: 1 (one thread spends
+      ~8% less CPU per H.264 frame than FFmpeg's default), except with a
+      GPU and one decode worker: 0 (FFmpeg's choice, one per core).
+    decode_workers: Clips decoded at once in threads. None: 1 when
+      TensorFlow sees no GPU (decoding then shares the cores with the
+      sensor), else half the CPU cores (one H.264 stream decodes ~300
+      frames/s, well below what a GPU sensor takes).
     max_clips: Only the first ``max_clips`` clips by name (smoke runs; it
       changes the file assignment, so use one value per output_dir).
     log_every_s: Seconds between progress lines.
@@ -748,6 +776,8 @@ def prepare_dataset(dataset_root: str | os.PathLike,
       keras.dtype_policies.get(mixed_precision)
     except ValueError as e:
       raise ValueError(f"mixed_precision {mixed_precision!r}: {e}") from None
+  if decode_workers is not None and decode_workers < 1:
+    raise ValueError(f"decode_workers must be >= 1, got {decode_workers}")
   if not 0 <= shard_index < num_shards:
     raise ValueError(
         f"shard_index must be in [0, {num_shards}), got {shard_index}")
@@ -794,13 +824,17 @@ def prepare_dataset(dataset_root: str | os.PathLike,
   logging.info("%s: %d clips in %d files; this worker: %d files, %d already"
                " complete", label, len(sources), len(assignments), len(mine),
                len(mine) - len(todo))
+  has_gpu = bool(tf.config.list_physical_devices("GPU"))
+  if decode_workers is None:
+    decode_workers = max(1, (os.cpu_count() or 1) // 2) if has_gpu else 1
   if decode_threads is None:
-    decode_threads = 0 if tf.config.list_physical_devices("GPU") else 1
+    decode_threads = 0 if has_gpu and decode_workers == 1 else 1
   progress = _Progress(sum(len(a.clips) for a in todo), label, log_every_s)
   preparer = _Preparer(spec, store=store, crop_size_px=crop_size_px,
                        crop_output_size=crop_output_size,
                        batch_size=batch_size, sensor=sensor,
-                       decode_threads=decode_threads, progress=progress)
+                       decode_threads=decode_threads,
+                       decode_workers=decode_workers, progress=progress)
   counts = {STATUS_OK: 0, STATUS_ERROR: 0, STATUS_SKIPPED: 0}
   for assignment in todo:
     path = output_dir / assignment.filename

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import shutil
 
 import cv2
@@ -100,6 +101,18 @@ def test_crops_store_keeps_the_decoded_hand_crops(dataset_root, tmp_path):
       assert record["glimpse_features"].shape[-1] == 0
 
 
+def test_parallel_decoding_writes_the_same_bytes(dataset_root, sensor,
+                                                 tmp_path):
+  one = _prepare(dataset_root, tmp_path / "one", sensor, decode_workers=1)
+  four = _prepare(dataset_root, tmp_path / "four", sensor, decode_workers=4)
+  assert one["clips"] == four["clips"] == {"ok": 6, "error": 0, "skipped": 0}
+  assert (helpers.tfrecord_bytes(tmp_path / "one") ==
+          helpers.tfrecord_bytes(tmp_path / "four"))
+  with pytest.raises(ValueError, match="decode_workers"):
+    _prepare(dataset_root, tmp_path / "zero", sensor, decode_workers=0)
+  assert not (tmp_path / "zero").exists()
+
+
 def test_rebatch_fills_batches_across_chunks_in_order():
   def chunk(start, n, side=2):
     return {"row": np.arange(start, start + n),
@@ -119,8 +132,8 @@ def test_rebatch_fills_batches_across_chunks_in_order():
     list(prepare.rebatch([chunk(0, 1)], 0))
 
 
-def test_decoding_is_single_threaded_without_a_gpu(dataset_root, tmp_path,
-                                                   monkeypatch):
+def test_decode_defaults_follow_the_device(dataset_root, tmp_path,
+                                          monkeypatch):
   threads = []
   reader = video.VideoReader
 
@@ -128,17 +141,31 @@ def test_decoding_is_single_threaded_without_a_gpu(dataset_root, tmp_path,
     threads.append(decode_threads)
     return reader(path, decode_threads=decode_threads)
 
+  def devices(gpus):
+    return lambda kind=None: list(gpus) if kind == "GPU" else []
+
   monkeypatch.setattr(video, "VideoReader", recording_reader)
-  _prepare(dataset_root, tmp_path / "auto", None, store="crops", max_clips=2)
-  # One thread when decoding shares the CPU with the sensor; else FFmpeg's.
-  expected = 0 if tf.config.list_physical_devices("GPU") else 1
-  assert threads == [expected, expected]
+  # No GPU: decoding shares the cores with the sensor, one thread.
+  monkeypatch.setattr(tf.config, "list_physical_devices", devices([]))
+  _prepare(dataset_root, tmp_path / "cpu", None, store="crops", max_clips=2)
+  assert threads == [1, 1]
+  # A GPU and one decode worker (2 cores): FFmpeg's own thread count.
+  monkeypatch.setattr(tf.config, "list_physical_devices", devices(["GPU:0"]))
+  monkeypatch.setattr(os, "cpu_count", lambda: 2)
+  _prepare(dataset_root, tmp_path / "gpu", None, store="crops", max_clips=2)
+  assert threads[2:] == [0, 0]
+  # A GPU and 8 cores: 4 workers decoding one thread each.
+  monkeypatch.setattr(os, "cpu_count", lambda: 8)
+  _prepare(dataset_root, tmp_path / "gpu8", None, store="crops", max_clips=2)
+  assert threads[4:] == [1, 1]
   _prepare(dataset_root, tmp_path / "set", None, store="crops", max_clips=2,
            decode_threads=3)
-  assert threads[2:] == [3, 3]
+  assert threads[6:] == [3, 3]
 
 
-def test_bad_clips_are_reported_and_skipped(dataset_root, sensor, tmp_path):
+@pytest.mark.parametrize("decode_workers", [1, 3])
+def test_bad_clips_are_reported_and_skipped(dataset_root, sensor, tmp_path,
+                                            decode_workers):
   root = tmp_path / "data"
   shutil.copytree(dataset_root, root)
   names = sorted(p.name.split(".")[0]
@@ -150,7 +177,7 @@ def test_bad_clips_are_reported_and_skipped(dataset_root, sensor, tmp_path):
   synthetic.skeleton_path(root, bad_skeleton).write_text("12\n1\nnot numbers\n")
   synthetic.video_path(root, missing).unlink()
   out = tmp_path / "out"
-  summary = _prepare(root, out, sensor)
+  summary = _prepare(root, out, sensor, decode_workers=decode_workers)
   assert summary["clips"] == {"ok": 3, "error": 3, "skipped": 0}
   entries = {e["name"]: e for e in
              json.loads((out / "manifest.json").read_text())["clips"]}
