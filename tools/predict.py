@@ -3,6 +3,9 @@ r"""Classifies one clip (skeleton + RGB video) with an exported model.
   python tools/predict.py --model=export/ntu60_cs \
     --skeleton=S001C001P001R001A001.skeleton \
     --video=S001C001P001R001A001_rgb.avi --attention_png=attention.png
+  python tools/predict.py --model=export/sbu_fold1 --skeleton=sbu/s01s02/03/001
+  python tools/predict.py --model=export/msr_cs \
+    --skeleton=msr/a01_s01_e01_skeleton.txt
 
 Prints the top-5 classes with their probabilities (10 sub-sequences
 averaged, as in evaluation).
@@ -15,9 +18,13 @@ from posedriven.export import predict
 
 flags.DEFINE_string("model", None, "Export directory (tools/export.py).",
                     required=True)
-flags.DEFINE_string("skeleton", None, "NTU-format .skeleton file.",
-                    required=True)
-flags.DEFINE_string("video", None, "The clip's RGB video.", required=True)
+flags.DEFINE_string("skeleton", None,
+                    "NTU .skeleton file, MSR aXX_sYY_eZZ_skeleton.txt or SBU"
+                    " sequence directory (sXXsYY/AA/SSS).", required=True)
+flags.DEFINE_string("video", None,
+                    "The clip's RGB video (default for MSR: the"
+                    " _rgb.avi beside the skeleton; for SBU: the sequence's"
+                    " images; NTU needs it).")
 flags.DEFINE_integer("top_k", 5, "Classes printed.")
 flags.DEFINE_string("attention_png", None,
                     "Write the attention figure here.")

@@ -63,6 +63,7 @@ MSR_CLASS_NAMES = (
 )
 NUM_SUBJECTS = 10
 
+SKELETON_SUFFIX = "_skeleton.txt"
 _NAME_RE = re.compile(r"^a(\d{2})_s(\d{2})_e(\d{2})(?:_skeleton\.txt)?$")
 
 
@@ -279,7 +280,7 @@ def list_skeleton_files(root: str | os.PathLike) -> list[Path]:
   root = Path(root)
   if not root.is_dir():
     raise FileNotFoundError(f"MSR directory {root} does not exist")
-  return sorted(f for f in root.glob("*_skeleton.txt")
+  return sorted(f for f in root.glob(f"*{SKELETON_SUFFIX}")
                 if _NAME_RE.match(f.name))
 
 

@@ -219,8 +219,7 @@ def _frame_source(source: ClipSource, clip: clip_lib.Clip):
   """Video path, or SBU's image list (one image per skeleton frame)."""
   if source.video_path is not None:
     return source.video_path
-  return [sbu.frame_path(source.skeleton_path, f)
-          for f in clip.metadata["frame_index"]]
+  return sbu.clip_frame_paths(source.skeleton_path, clip)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -462,7 +461,8 @@ class _Preparer:
       logging.warning("%s: skipped, %s", state.source.name, state.error)
       return None
 
-  def _chunks(self, states: list[_ClipState]) -> Iterator[dict[str, np.ndarray]]:
+  def _chunks(self, states: list[_ClipState]
+              ) -> Iterator[dict[str, np.ndarray]]:
     """Yields chunks of decoded frames with their hands, clip by clip."""
     if self.decode_workers <= 1 or self.store == tfrecords.STORE_NONE:
       for slot, state in enumerate(states):

@@ -299,6 +299,12 @@ def frame_path(sequence_dir: str | os.PathLike, frame_index: int) -> Path:
   return Path(sequence_dir) / f"rgb_{int(frame_index):06d}.png"
 
 
+def clip_frame_paths(sequence_dir: str | os.PathLike, clip: clip_lib.Clip
+                     ) -> list[Path]:
+  """The RGB image of each frame of ``clip`` (from :func:`load_clip`)."""
+  return [frame_path(sequence_dir, f) for f in clip.metadata["frame_index"]]
+
+
 def fold_split(set_name: str, fold: int) -> str:
   """``"test"`` if ``set_name`` is in fold ``fold`` (1-5), else ``"train"``.
 

@@ -3,7 +3,8 @@
 ``predict_clip`` does for one clip what preparation and evaluation do for a
 dataset, with the same functions:
 
-1. the skeleton file is read (:func:`posedriven.data.ntu.load_clip`);
+1. the skeleton is read with its dataset's reader (NTU ``.skeleton``, MSR
+   ``*_skeleton.txt`` or an SBU sequence directory; :func:`load_skeleton_clip`);
 2. the video is decoded frame by frame (:mod:`posedriven.data.video`) and the
    4 hands of every frame are cropped with preparation's crop function and
    settings (:func:`posedriven.data.glimpse_crops.crop_hands`, crop side and
@@ -27,9 +28,9 @@ Documented fallbacks:
   (``synthetic_meta.json`` two levels up) refers to that dataset's image size.
   ``skeleton_image_size`` overrides both.
 
-Errors name the file: a missing or unreadable skeleton raises
-``ntu.SkeletonFormatError``, a missing or undecodable video
-``video.VideoError``.
+Errors name the file: a missing or unreadable skeleton raises its reader's
+format error (``ntu.SkeletonFormatError``, ``sbu.SbuFormatError``,
+``msr.MsrFormatError``), a missing or undecodable video ``video.VideoError``.
 """
 
 from __future__ import annotations
@@ -46,8 +47,10 @@ import tensorflow as tf
 from posedriven import visualization
 from posedriven.data import clip as clip_lib
 from posedriven.data import glimpse_crops
+from posedriven.data import msr
 from posedriven.data import ntu
 from posedriven.data import pose_tensor
+from posedriven.data import sbu
 from posedriven.data import synthetic
 from posedriven.data import video
 from posedriven.export import saved_model
@@ -82,24 +85,37 @@ class Prediction:
   attention_png: Path | None = None
 
 
+def _dataset_of(skeleton_path: Path) -> str:
+  if skeleton_path.is_dir():
+    return "sbu"
+  if skeleton_path.name.endswith(msr.SKELETON_SUFFIX):
+    return "msr"
+  return "ntu"
+
+
 def load_skeleton_clip(skeleton_path: str | os.PathLike,
                        skeleton_image_size: Sequence[int] | None = None
                        ) -> clip_lib.Clip:
-  """Reads an NTU-format ``.skeleton`` and fixes what its pixels refer to.
+  """Reads a clip's skeleton and fixes what its pixels refer to.
+
+  The dataset is told by the path, as the datasets store it: an SBU
+  sequence directory (``sXXsYY/AA/SSS`` holding ``skeleton_pos.txt``), an
+  MSR ``aXX_sYY_eZZ_skeleton.txt``, else an NTU-format ``.skeleton``.
 
   Args:
-    skeleton_path: The file.
+    skeleton_path: The file (SBU: the sequence directory).
     skeleton_image_size: ``(width, height)`` the file's colour pixels refer
-      to; default: a synthetic dataset's image size when the file lies in
-      one, else NTU's 1920x1080.
+      to; default: the dataset's RGB size (NTU 1920x1080, SBU and MSR
+      640x480), or a synthetic dataset's when the file lies in one.
 
   Raises:
-    ntu.SkeletonFormatError: missing, unreadable or malformed file (the
-      message names it).
+    ntu.SkeletonFormatError, sbu.SbuFormatError, msr.MsrFormatError:
+      missing, unreadable or malformed file (the message names it).
     ntu.EmptySkeletonError: no body tracked.
   """
   path = Path(skeleton_path)
-  clip = ntu.load_clip(path)
+  loaders = {"sbu": sbu.load_clip, "msr": msr.load_clip, "ntu": ntu.load_clip}
+  clip = loaders[_dataset_of(path)](path)
   if skeleton_image_size is not None:
     return dataclasses.replace(
         clip, image_size=tuple(int(v) for v in skeleton_image_size))
@@ -112,14 +128,33 @@ def load_skeleton_clip(skeleton_path: str | os.PathLike,
   return clip
 
 
-def crop_clip_hands(clip: clip_lib.Clip, video_path: str | os.PathLike, *,
+def default_video(skeleton_path: str | os.PathLike, clip: clip_lib.Clip
+                  ) -> Path | list[Path]:
+  """Where the dataset keeps the clip's RGB frames.
+
+  Raises:
+    ValueError: NTU keeps skeletons and videos in separate folders: the
+      video must be given.
+  """
+  path = Path(skeleton_path)
+  dataset = _dataset_of(path)
+  if dataset == "sbu":
+    return sbu.clip_frame_paths(path, clip)
+  if dataset == "msr":
+    return msr.video_path(path)
+  raise ValueError(f"{path}: give the clip's video (NTU keeps videos apart"
+                   " from skeletons)")
+
+
+def crop_clip_hands(clip: clip_lib.Clip,
+                    video_path: str | os.PathLike | Sequence[os.PathLike], *,
                     crop_size_px: float, crop_output_size: int
                     ) -> np.ndarray:
   """The 4 hand crops of every frame of ``clip`` that its video has.
 
   Args:
     clip: The skeleton clip (hand pixels in ``clip.image_size``).
-    video_path: Its RGB video.
+    video_path: Its RGB video, or SBU's list of images.
     crop_size_px: Crop side in pixels of ``clip.image_size``.
     crop_output_size: Side ``S`` of the returned crops.
 
@@ -129,10 +164,11 @@ def crop_clip_hands(clip: clip_lib.Clip, video_path: str | os.PathLike, *,
   Raises:
     video.VideoError: missing or undecodable video (names the file).
   """
-  with video.VideoReader(video_path) as reader:
+  with video.open_source(video_path) as reader:
+    where = reader.path  # the file, or the images' folder
     if tuple(reader.size) != tuple(clip.image_size):
       logging.info("%s: video is %dx%d, hand pixels refer to %dx%d; scaling",
-                   video_path, *reader.size, *clip.image_size)
+                   where, *reader.size, *clip.image_size)
     hand_xy, crop_px = glimpse_crops.scale_to_frames(
         clip.hand_xy_px, crop_size_px, clip.image_size, reader.size)
     _, _, clamped = glimpse_crops.crop_boxes(
@@ -152,10 +188,10 @@ def crop_clip_hands(clip: clip_lib.Clip, video_path: str | os.PathLike, *,
     logging.warning(
         "%s has %d frames but %s decodes only %d (container says %d); using"
         " the first %d frames of both", clip.name, clip.num_frames,
-        video_path, len(crops), container_frames, len(crops))
+        where, len(crops), container_frames, len(crops))
   elif container_frames != clip.num_frames:
     logging.info("%s: skeleton has %d frames, %s %d; using the first %d",
-                 clip.name, clip.num_frames, video_path, container_frames,
+                 clip.name, clip.num_frames, where, container_frames,
                  clip.num_frames)
   return crops
 
@@ -207,7 +243,7 @@ class ClipInputs:
 
 
 def clip_inputs(info: dict[str, Any], skeleton_path: str | os.PathLike,
-                video_path: str | os.PathLike,
+                video_path: str | os.PathLike | None = None,
                 skeleton_image_size: Sequence[int] | None = None
                 ) -> ClipInputs:
   """Pose tensors and hand crops of the ``K`` evaluation sub-sequences.
@@ -221,6 +257,8 @@ def clip_inputs(info: dict[str, Any], skeleton_path: str | os.PathLike,
   if clip.skeleton != info["skeleton"]:
     raise ValueError(f"{skeleton_path}: skeleton {clip.skeleton!r}, the model"
                      f" expects {info['skeleton']!r}")
+  if video_path is None:
+    video_path = default_video(skeleton_path, clip)
   crops = crop_clip_hands(clip, video_path,
                           crop_size_px=info["crop_size_px"],
                           crop_output_size=info["crop_output_size"])
@@ -235,7 +273,7 @@ def clip_inputs(info: dict[str, Any], skeleton_path: str | os.PathLike,
 
 def predict_clip(model_dir: str | os.PathLike,
                  skeleton_path: str | os.PathLike,
-                 video_path: str | os.PathLike, *,
+                 video_path: str | os.PathLike | None = None, *,
                  top_k: int = 5,
                  attention_png: str | os.PathLike | None = None,
                  skeleton_image_size: Sequence[int] | None = None,
@@ -245,8 +283,11 @@ def predict_clip(model_dir: str | os.PathLike,
 
   Args:
     model_dir: Output of :func:`saved_model.export_model`.
-    skeleton_path: NTU-format ``.skeleton`` file.
-    video_path: The clip's RGB video.
+    skeleton_path: NTU-format ``.skeleton`` file, MSR
+      ``aXX_sYY_eZZ_skeleton.txt`` or SBU sequence directory (see
+      :func:`load_skeleton_clip`).
+    video_path: The clip's RGB video; default: where SBU and MSR keep it
+      (:func:`default_video`; required for NTU).
     top_k: Classes returned.
     attention_png: Where to write the attention figure (None: not drawn).
     skeleton_image_size: ``(width, height)`` the skeleton's pixels refer to

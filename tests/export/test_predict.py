@@ -10,16 +10,19 @@ import cv2
 import numpy as np
 import pytest
 
+from posedriven.data import msr
 from posedriven.data import ntu
 from posedriven.data import pipeline
 from posedriven.data import prepare
+from posedriven.data import sbu
 from posedriven.data import synthetic
 from posedriven.data import video
 from posedriven.export import predict
 from posedriven.export import saved_model
 from tests.conftest import NTU_SAMPLES
 from tests.conftest import REPO_ROOT
-from tests.conftest import SHARED_DATA
+from tests import helpers
+from tests.faults import corpus
 
 # The shipped video is A001's; no A001 skeleton ships, and A011 is the same
 # setup, camera, performer and replication (82 skeleton frames, 103 video).
@@ -69,6 +72,60 @@ def test_inputs_are_those_of_preparation(exported, tiny_synthetic, tmp_path):
   assert inputs.crops.shape[-3:] == (info["crop_output_size"],) * 2 + (3,)
   np.testing.assert_array_equal(inputs.crops, rows["crops"].numpy())
   np.testing.assert_array_equal(inputs.pose, rows["pose"].numpy())
+
+
+def _random_frames(n, seed):
+  rng = np.random.default_rng(seed)
+  return [rng.integers(0, 256, (480, 640, 3), dtype=np.uint8)
+          for _ in range(n)]
+
+
+def _sbu_root(root):
+  seq_dir = root / "s01s02" / "03" / "001"
+  seq_dir.mkdir(parents=True)
+  (seq_dir / sbu.SKELETON_FILE).write_text("\n".join(corpus.sbu_rows(3)))
+  for t, frame in enumerate(_random_frames(3, 1)):
+    cv2.imwrite(str(sbu.frame_path(seq_dir, t + 1)), frame)
+  return seq_dir
+
+
+def _msr_root(root):
+  root.mkdir()
+  skeleton = root / "a01_s01_e01_skeleton.txt"
+  skeleton.write_text(corpus.msr_text())
+  helpers.write_video_rgb(msr.video_path(skeleton), _random_frames(3, 2))
+  return skeleton
+
+
+@pytest.mark.parametrize("dataset,protocol,make", [
+    ("sbu", "sbu_fold1", _sbu_root), ("msr", "msr_cs", _msr_root)])
+def test_sbu_and_msr_inputs_are_those_of_preparation(dataset, protocol, make,
+                                                     tmp_path):
+  skeleton_path = make(tmp_path / dataset)
+  out = tmp_path / "prepared"
+  prepare.prepare_dataset(tmp_path / dataset, out, dataset=dataset,
+                          protocol=protocol, store="crops", log_every_s=1e9)
+  files = sorted(str(p) for p in out.glob("*.tfrecord"))
+  rows, _ = next(iter(pipeline.eval_dataset(files, batch_size=1,
+                                            features="crops")))
+  clip = predict.load_skeleton_clip(skeleton_path)
+  info = {"skeleton": clip.skeleton, "crop_size_px": 100.0,
+          "crop_output_size": 100, "num_steps": 20, "num_subsequences": 10,
+          "subsequence_mode": "segments", "joint_order": "topological"}
+  # The video (SBU: the sequence's images) is found beside the skeleton.
+  inputs = predict.clip_inputs(info, skeleton_path)
+  assert inputs.clip.num_frames == 3
+  assert inputs.crops.shape == (10, 20, 4, 100, 100, 3)
+  assert inputs.crops.any()
+  np.testing.assert_array_equal(inputs.crops, rows["crops"].numpy())
+  np.testing.assert_array_equal(inputs.pose, rows["pose"].numpy())
+
+
+def test_ntu_skeleton_needs_its_video(exported, tiny_synthetic):
+  _, skeleton, _ = _clip_files(tiny_synthetic)
+  info = saved_model.read_export_info(exported)
+  with pytest.raises(ValueError, match="give the clip's video"):
+    predict.clip_inputs(info, skeleton)
 
 
 def test_short_video_uses_the_frames_it_has(exported, tiny_synthetic,
