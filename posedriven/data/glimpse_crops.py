@@ -11,7 +11,8 @@ box out of the decoded frame (NumPy, next to the decoder, so whole frames
 never travel further), and :func:`resize_patches` resamples the boxes with
 ``tf.image.crop_and_resize`` (TensorFlow, on the GPU when there is one).
 :func:`crop_hands` is both; :func:`patch_chunks` runs the first over a stream
-of frames.
+of frames, and :func:`clip_patch_chunks` over a clip's video, as preparation
+and prediction do.
 
 Box conventions (those of ``tf.image.crop_and_resize``): normalised
 ``(y1, x1, y2, x2)`` where 0 and 1 are the centres of the first and last pixel
@@ -33,11 +34,13 @@ Documented fallbacks:
 
 from __future__ import annotations
 
+import logging
 from typing import Iterable, Iterator, NamedTuple
 
 import numpy as np
 import tensorflow as tf
 
+from posedriven.data import clip as clip_lib
 from posedriven.data import skeletons
 
 
@@ -336,3 +339,41 @@ def patch_chunks(frames: Iterable[tuple[int, np.ndarray]],
       indices, patches = [], []
   if indices:
     yield flush()
+
+
+def clip_patch_chunks(clip: clip_lib.Clip, reader, crop_size_px: float,
+                      chunk_frames: int
+                      ) -> tuple[float, Iterator[tuple[np.ndarray,
+                                                       HandPatches]]]:
+  """Hand patches of every frame of ``clip`` that its video decodes.
+
+  What preparation and prediction both do per clip: hand positions and the
+  crop side are scaled to the video's resolution (logged when it differs
+  from the skeleton's), hands whose box leaves the frame are logged, and
+  BGR frames decoded into one buffer (no whole-frame colour conversion)
+  are cut by :func:`patch_chunks`.
+
+  Args:
+    clip: The skeleton clip (hand pixels in ``clip.image_size``).
+    reader: An open ``video`` reader of the clip's frames.
+    crop_size_px: Crop side in pixels of ``clip.image_size``.
+    chunk_frames: Frames per chunk.
+
+  Returns:
+    The crop side in video pixels and the ``(frame_indices, HandPatches)``
+    chunks, which stop early if the video has fewer frames.
+  """
+  if tuple(reader.size) != tuple(clip.image_size):
+    logging.warning(
+        "%s: video is %dx%d but hand pixels refer to %dx%d; scaling hand"
+        " positions and crop size", clip.name, *reader.size, *clip.image_size)
+  hand_xy, crop_px = scale_to_frames(clip.hand_xy_px, crop_size_px,
+                                     clip.image_size, reader.size)
+  _, _, clamped = crop_boxes(hand_xy, clip.hand_valid, crop_px, reader.size,
+                             return_clamped=True)
+  if clamped.any():
+    logging.info("%s: %d of %d hand crops leave the frame; shifted inside",
+                 clip.name, int(clamped.sum()), int(clip.hand_valid.sum()))
+  return crop_px, patch_chunks(
+      reader.read_frames(range(clip.num_frames), rgb=False), hand_xy,
+      clip.hand_valid, crop_px, chunk_frames, bgr=True)

@@ -501,30 +501,17 @@ class _Preparer:
       logging.warning("%s: skipped, %s", state.source.name, state.error)
 
   def _clip_chunks(self, slot: int, state: _ClipState, clip: clip_lib.Clip):
-    name = clip.name
     with video.open_source(_frame_source(state.source, clip),
                            decode_threads=self.decode_threads) as reader:
       state.container_frames = reader.num_frames
-      if tuple(reader.size) != tuple(clip.image_size):
-        logging.warning(
-            "%s: video is %dx%d but hand pixels refer to %dx%d; scaling hand"
-            " positions and crop size", name, *reader.size, *clip.image_size)
-      hand_xy, crop_px = glimpse_crops.scale_to_frames(
-          clip.hand_xy_px, self.crop_size_px, clip.image_size, reader.size)
-      state.crop_size_px = crop_px
-      _, _, clamped = glimpse_crops.crop_boxes(
-          hand_xy, clip.hand_valid, crop_px, reader.size, return_clamped=True)
-      if clamped.any():
-        logging.info("%s: %d of %d hand crops leave the frame; shifted inside",
-                     name, int(clamped.sum()), int(clip.hand_valid.sum()))
+      # Hand patches are cut next to the decoder: the whole-frame colour
+      # conversion, a 6 MB copy per frame into TensorFlow and a full-frame
+      # crop_and_resize input would cost more CPU than the sensor saves by
+      # overlapping (BUILD_NOTES).
+      state.crop_size_px, chunks = glimpse_crops.clip_patch_chunks(
+          clip, reader, self.crop_size_px, self.frames_per_batch)
       decoded = 0
-      # Hand patches are cut next to the decoder, from BGR frames decoded
-      # into one buffer: the whole-frame colour conversion, a 6 MB copy per
-      # frame into TensorFlow and a full-frame crop_and_resize input would
-      # cost more CPU than the sensor saves by overlapping (BUILD_NOTES).
-      for indices, patches in glimpse_crops.patch_chunks(
-          reader.read_frames(range(clip.num_frames), rgb=False), hand_xy,
-          clip.hand_valid, crop_px, self.frames_per_batch, bgr=True):
+      for indices, patches in chunks:
         decoded += len(indices)
         yield {
             "patches": patches.patches,

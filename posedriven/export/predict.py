@@ -166,22 +166,10 @@ def crop_clip_hands(clip: clip_lib.Clip,
   """
   with video.open_source(video_path) as reader:
     where = reader.path  # the file, or the images' folder
-    if tuple(reader.size) != tuple(clip.image_size):
-      logging.info("%s: video is %dx%d, hand pixels refer to %dx%d; scaling",
-                   where, *reader.size, *clip.image_size)
-    hand_xy, crop_px = glimpse_crops.scale_to_frames(
-        clip.hand_xy_px, crop_size_px, clip.image_size, reader.size)
-    _, _, clamped = glimpse_crops.crop_boxes(
-        hand_xy, clip.hand_valid, crop_px, reader.size, return_clamped=True)
-    if clamped.any():
-      logging.info("%s: %d of %d hand crops leave the frame; shifted inside",
-                   clip.name, int(clamped.sum()), int(clip.hand_valid.sum()))
-    parts = []
-    for _, patches in glimpse_crops.patch_chunks(
-        reader.read_frames(range(clip.num_frames), rgb=False), hand_xy,
-        clip.hand_valid, crop_px, _CROP_CHUNK_FRAMES, bgr=True):
-      parts.append(glimpse_crops.resize_patches(
-          *patches, crop_output_size).numpy())
+    _, chunks = glimpse_crops.clip_patch_chunks(clip, reader, crop_size_px,
+                                                _CROP_CHUNK_FRAMES)
+    parts = [glimpse_crops.resize_patches(*patches, crop_output_size).numpy()
+             for _, patches in chunks]
     container_frames = reader.num_frames
   crops = np.concatenate(parts)
   if len(crops) < clip.num_frames:
