@@ -12,7 +12,7 @@ setup(
     packages=find_packages(include=["posedriven", "posedriven.*"]) +
     ["posedriven_tools"],
     package_dir={"posedriven_tools": "tools"},
-    package_data={"posedriven.data": ["resources/*.txt"]},
+    package_data={"posedriven.data.formats": ["resources/*.txt"]},
     python_requires=">=3.10",
     # Pinned to the stack measured in BUILD_NOTES.md.
     install_requires=[

@@ -13,7 +13,6 @@ weight there. Chance is 1 / (hands present): 1/2 for one person, 1/4 for two.
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 
@@ -24,7 +23,7 @@ from absl import flags
 import numpy as np
 import tensorflow as tf
 
-from posedriven.data import ntu
+from posedriven.data.formats import ntu
 from posedriven.data import synthetic
 from posedriven.export import predict
 

@@ -106,7 +106,7 @@ def _sensor():
 
 
 def _prepare(root: Path, out: Path, sensor, max_clips=None):
-  from posedriven.data import prepare
+  from posedriven import prepare
   return prepare.prepare_dataset(
       root, out, dataset="synthetic", protocol="synthetic_cv",
       clips_per_file=64, batch_size=FLAGS.batch_size, sensor=sensor,
@@ -194,11 +194,11 @@ def main(argv):
   fps, decode_cpu = decode_fps(clips_root, names)
   fps_1, decode_cpu_1 = decode_fps(clips_root, names, decode_threads=1)
   sensor = _sensor()
-  from posedriven.data import prepare
+  from posedriven.prepare import sensor_pass
   # The sensor's best of one batch at a time and of preparation's in-flight
   # batches: the target must not be eased by a slow sensor baseline.
   sensor_runs = {n: sensor_crops_per_s(sensor, n)
-                 for n in sorted({1, prepare.SENSOR_CALLS_IN_FLIGHT})}
+                 for n in sorted({1, sensor_pass.SENSOR_CALLS_IN_FLIGHT})}
   best = max(sensor_runs, key=lambda n: sensor_runs[n][0])
   crops_s, sensor_cpu = sensor_runs[best]
   passes = []  # (crops/s, clips/s, CPU seconds per crop)

@@ -1,11 +1,20 @@
-"""gin at the edges: parsing config files and flag-style overrides."""
+"""gin at the edges: parsing config files and flag-style overrides.
+
+The convention: a stage's library function is its gin configurable (its
+keyword defaults are the hyper-parameters); a binary defines flags, calls
+:func:`parse_gin` and calls the function; the function saves the operative
+config next to its outputs (:func:`save_operative_config`).
+"""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Mapping, Sequence
 
 import gin
+
+from posedriven import atomic
 
 # Repository configs; `include 'pose/base.gin'` resolves against this folder.
 GIN_CONFIG_DIR = Path(__file__).resolve().parents[1] / "gin_configs"
@@ -50,3 +59,12 @@ def parse_gin(gin_files: Sequence[str] = (),
     except (SyntaxError, ValueError) as e:
       raise ValueError(f"--gin_bindings={binding!r}: {e}") from e
   gin.finalize()
+
+
+OPERATIVE_CONFIG = "operative_config.gin"
+
+
+def save_operative_config(output_dir: str | os.PathLike,
+                          filename: str = OPERATIVE_CONFIG) -> None:
+  """Saves the effective gin configuration next to a stage's outputs."""
+  atomic.write_text(Path(output_dir) / filename, gin.operative_config_str())

@@ -27,8 +27,9 @@ import gin
 import keras
 import numpy as np
 
+from posedriven import atomic
 from posedriven.data import glimpse_crops
-from posedriven.data import prepare
+from posedriven import prepare
 from posedriven.data import synthetic
 from posedriven.data import video
 from posedriven.models import glimpse
@@ -128,7 +129,7 @@ def run_demo(output_dir: str,
     num_subjects, cameras, image_size, num_frames_range: Synthetic dataset
       size.
     uniform_appearance: Everybody dressed alike (see
-      ``synthetic.make_performance``).
+      ``synthetic.motion.make_performance``).
     protocol: ``synthetic_cs`` (odd subjects train) or ``synthetic_cv``.
     glimpse_input_size: Inception input side (paper: 299; 75 keeps the CPU
       demo within minutes).
@@ -217,8 +218,8 @@ def run_demo(output_dir: str,
              "export_dir": str(export_dir) if export_dir else None,
              "tensorboard": str(out / "runs"),
              "protocol": protocol}
-  run_dir.write_text_atomic(out / "demo_results.json",
-                            json.dumps(summary, indent=2, sort_keys=True))
+  atomic.write_text(out / "demo_results.json",
+                    json.dumps(summary, indent=2, sort_keys=True))
   return summary
 
 

@@ -13,6 +13,7 @@ from typing import Sequence
 import cv2
 import numpy as np
 
+from posedriven import atomic
 from posedriven.data import skeletons
 
 _FONT = cv2.FONT_HERSHEY_SIMPLEX
@@ -147,8 +148,6 @@ def confusion_matrix_image(matrix: np.ndarray,
 
 def write_png(path: str | os.PathLike, image: np.ndarray) -> None:
   """Writes an RGB image atomically."""
-  path = os.fspath(path)
-  tmp = path + ".tmp.png"
-  if not cv2.imwrite(tmp, cv2.cvtColor(image, cv2.COLOR_RGB2BGR)):
-    raise OSError(f"could not write {path}")
-  os.replace(tmp, path)
+  with atomic.replacing(path, keep_suffix=True) as tmp:
+    if not cv2.imwrite(str(tmp), cv2.cvtColor(image, cv2.COLOR_RGB2BGR)):
+      raise OSError(f"could not write {path}")

@@ -65,7 +65,7 @@ def tiny_synthetic(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def tiny_prepared(tiny_synthetic, tmp_path_factory) -> Path:
   """``tiny_synthetic`` prepared with a small random-weight glimpse sensor."""
-  from posedriven.data import prepare
+  from posedriven import prepare
   out = tmp_path_factory.mktemp("tiny_prepared")
   prepare.prepare_dataset(tiny_synthetic, out, dataset="synthetic",
                           protocol="synthetic_cs", glimpse_input_size=75,

@@ -1,4 +1,7 @@
-"""Helpers shared by several test packages (prepared files, logs, processes)."""
+"""Helpers shared by several test packages.
+
+Prepared files, training backups, synthetic ground truth, logs, processes.
+"""
 
 from __future__ import annotations
 
@@ -10,12 +13,15 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Callable, Iterator, Sequence
+from typing import Any, Callable, Iterator, NamedTuple, Sequence
 
 import cv2
 import numpy as np
+import tensorflow as tf
 
 from posedriven.data import tfrecords
+from posedriven.data.synthetic import motion as synthetic_motion
+from posedriven.training import loop
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -24,6 +30,14 @@ def tfrecord_bytes(directory: str | os.PathLike) -> dict[str, bytes]:
   """``{file name: bytes}`` of every finished TFRecord file in ``directory``."""
   return {p.name: p.read_bytes()
           for p in sorted(Path(directory).glob("*.tfrecord"))}
+
+
+def read_records(path: str | os.PathLike) -> list[dict[str, np.ndarray]]:
+  """All clips of one TFRecord file, parsed to numpy (small files)."""
+  return [
+      {k: v.numpy() for k, v in tfrecords.parse_clip(record).items()}
+      for record in tf.data.TFRecordDataset(str(path))
+  ]
 
 
 def records_by_name(directory: str | os.PathLike
@@ -35,11 +49,62 @@ def records_by_name(directory: str | os.PathLike
   """
   records = {}
   for path in sorted(Path(directory).glob("*.tfrecord")):
-    for record in tfrecords.read_records(str(path)):
+    for record in read_records(path):
       name = record["name"].decode()
       assert name not in records, f"{name} written twice ({path.name})"
       records[name] = record
   return records
+
+
+def backup_model_path(output_dir: str | os.PathLike) -> Path | None:
+  """The model file of ``loop.fit_resumable``'s last complete backup.
+
+  None before the first.
+  """
+  state_path = Path(output_dir) / "backup" / "state.json"
+  if not state_path.exists():
+    return None
+  return state_path.parent / loop.LoopState.load(state_path).model
+
+
+class ObjectBox(NamedTuple):
+  """A drawn object: hand index, object id, box ``(x0, y0, x1, y1)`` px."""
+
+  hand: int
+  object_id: int
+  box: tuple[int, int, int, int]
+
+
+def object_boxes(clip_meta: dict[str, Any], frame: int,
+                 object_size: int) -> list[ObjectBox]:
+  """Ground truth: the objects visible in ``frame`` and their pixel boxes.
+
+  Args:
+    clip_meta: ``load_meta(root)["clips"][name]``.
+    frame: 0-based frame index.
+    object_size: ``load_meta(root)["object_size_px"]``.
+
+  Returns:
+    One :class:`ObjectBox` per hand holding a visible object, in drawing
+    order: a later box covers an earlier one where they overlap. Boxes are
+    inclusive pixel bounds (they may extend past the image edge).
+  """
+  if not 0 <= frame < clip_meta["num_frames"]:
+    raise IndexError(
+        f"{clip_meta['name']}: frame {frame} out of range"
+        f" 0..{clip_meta['num_frames'] - 1}")
+  half = object_size // 2
+  boxes = []
+  for hand in clip_meta["draw_order"]:
+    info = clip_meta["hands"][hand]
+    start, stop = info["frames"]
+    if (info["object"] == synthetic_motion.NO_OBJECT
+        or not start <= frame < stop):
+      continue
+    x, y = clip_meta["hand_xy_px"][frame][hand]
+    boxes.append(ObjectBox(hand, info["object"],
+                           (x - half, y - half, x + half, y + half)))
+  return boxes
 
 
 class LogRecords(logging.Handler):

@@ -5,10 +5,12 @@ import pytest
 
 from posedriven import config
 from posedriven import demo  # pylint: disable=unused-import  (run_demo)
+from posedriven import prepare  # pylint: disable=unused-import
 from posedriven.training import train_pose  # pylint: disable=unused-import
 from posedriven.training import train_rgb  # pylint: disable=unused-import
 from posedriven.training import evaluate  # pylint: disable=unused-import
-from tools import prepare_data  # pylint: disable=unused-import
+from posedriven.export import saved_model  # pylint: disable=unused-import
+from posedriven.data import synthetic  # pylint: disable=unused-import
 
 CONFIGS = sorted(
     str(p.relative_to(config.GIN_CONFIG_DIR))

@@ -7,44 +7,33 @@ Example (4 independent workers; rerun any of them to resume)::
 
 ``--dataset`` and ``--protocol`` are shorthands for the gin bindings of the
 same names. Every other setting is a keyword of
-``posedriven.data.prepare.prepare_dataset`` bound with gin
+``posedriven.prepare.prepare_dataset`` bound with gin
 (``prepare_dataset.store = "crops"``, ...).
 """
-
-from __future__ import annotations
-
-from pathlib import Path
 
 from absl import app
 from absl import flags
 from absl import logging
-import gin
 
 from posedriven import config
-from posedriven.data import prepare
-from posedriven.data import protocols
-from posedriven.training import run_dir
+from posedriven import prepare
+from posedriven.data.formats import registry
 
 flags.DEFINE_string("dataset_root", None, "Dataset directory.", required=True)
 flags.DEFINE_string("output_dir", None, "TFRecord output directory.",
                     required=True)
 flags.DEFINE_multi_string("gin_files", [], "Gin config files.")
 flags.DEFINE_multi_string("gin_bindings", [], "Gin bindings.")
-flags.DEFINE_enum("dataset", None, list(prepare.DATASETS),
-                  "Dataset layout (overrides gin).")
-flags.DEFINE_enum("protocol", None, sorted(protocols.PROTOCOLS),
+flags.DEFINE_enum("dataset", None, list(registry.DATASETS),
+                  "Dataset layout (overrides gin): "
+                  + registry.datasets_help() + ".")
+flags.DEFINE_enum("protocol", None, list(registry.PROTOCOLS),
                   "Train/test protocol (overrides gin).")
 flags.DEFINE_integer("num_shards", 1, "Independent workers sharing the work.",
                      lower_bound=1)
 flags.DEFINE_integer("shard_index", 0, "This worker, in [0, num_shards).",
                      lower_bound=0)
 FLAGS = flags.FLAGS
-
-# The run's operational arguments come from flags; the rest is gin's.
-configurable_prepare_dataset = gin.external_configurable(
-    prepare.prepare_dataset, name="prepare_dataset",
-    denylist=["dataset_root", "output_dir", "num_shards", "shard_index",
-              "sensor"])
 
 
 def main(argv):
@@ -56,12 +45,9 @@ def main(argv):
   config.parse_gin(FLAGS.gin_files, FLAGS.gin_bindings, {
       "prepare_dataset.dataset": FLAGS.dataset,
       "prepare_dataset.protocol": FLAGS.protocol})
-  summary = configurable_prepare_dataset(
+  summary = prepare.prepare_dataset(
       FLAGS.dataset_root, FLAGS.output_dir, num_shards=FLAGS.num_shards,
       shard_index=FLAGS.shard_index)
-  run_dir.write_text_atomic(
-      Path(FLAGS.output_dir) / f"operative_config-{FLAGS.shard_index}.gin",
-      gin.operative_config_str())
   logging.info("done: %s", {k: v for k, v in summary.items()
                             if k != "manifest"})
 

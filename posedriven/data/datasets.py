@@ -8,27 +8,8 @@ import os
 from pathlib import Path
 from typing import Any
 
-from posedriven.data import msr
-from posedriven.data import ntu_classes
 from posedriven.data import protocols
-from posedriven.data import sbu
-from posedriven.data import synthetic
-
-CLASS_NAMES: dict[str, tuple[str, ...]] = {
-    "ntu60": ntu_classes.NTU60_CLASS_NAMES,
-    "ntu120": ntu_classes.NTU120_CLASS_NAMES,
-    "sbu": tuple(sbu.SBU_CLASS_NAMES),
-    "msr": tuple(msr.MSR_CLASS_NAMES),
-    "synthetic": tuple(synthetic.SYNTHETIC_CLASS_NAMES),
-}
-
-
-def class_names(dataset: str) -> tuple[str, ...]:
-  try:
-    return CLASS_NAMES[dataset]
-  except KeyError:
-    raise ValueError(f"unknown dataset {dataset!r}; expected one of "
-                     f"{sorted(CLASS_NAMES)}") from None
+from posedriven.data.formats import registry
 
 
 @dataclasses.dataclass(frozen=True)
@@ -37,7 +18,7 @@ class PreparedData:
 
   Attributes:
     data_dir: The directory.
-    dataset: ``ntu60``, ``ntu120``, ``sbu``, ``msr`` or ``synthetic``.
+    dataset: A ``registry.DATASETS`` name.
     class_names: One name per label.
     manifest: The parsed ``manifest.json``.
   """
@@ -83,4 +64,5 @@ def load_prepared(data_dir: str | os.PathLike) -> PreparedData:
         f"{data_dir}: preparation is incomplete (files missing); rerun"
         " tools/prepare_data.py, it resumes where it stopped")
   dataset = (manifest.get("settings") or {}).get("dataset")
-  return PreparedData(data_dir, dataset, class_names(dataset), manifest)
+  return PreparedData(data_dir, dataset, registry.class_names(dataset),
+                      manifest)

@@ -19,7 +19,7 @@ Evaluation (:func:`eval_dataset`) takes the 10 fixed sub-sequences of
 ``k * K .. k * K + K - 1`` are the ``K`` sub-sequences of clip ``k``, and the
 labels are repeated per row ``[B * K]``. The model runs on the batch as is;
 :func:`average_logits_per_clip` turns its ``[B * K, C]`` logits into
-``[B, C]`` and :func:`clip_labels` the labels into ``[B]``.
+``[B, C]``; the clip labels ``[B]`` are ``labels[::K]``.
 
 Validation: the paper holds out 5% of the training set. Preparation writes
 only train / test files; the held-out clips are chosen by a stable hash of
@@ -315,9 +315,3 @@ def average_logits_per_clip(logits, num_subsequences: int =
   logits = tf.convert_to_tensor(logits)
   shape = tf.concat([[-1, num_subsequences], tf.shape(logits)[1:]], 0)
   return tf.reduce_mean(tf.reshape(logits, shape), axis=1)
-
-
-def clip_labels(labels, num_subsequences: int =
-                pose_tensor.NUM_EVAL_SUBSEQUENCES):
-  """``[N * K]`` row labels of :func:`eval_dataset` -> ``[N]`` clip labels."""
-  return labels[::num_subsequences]

@@ -383,20 +383,6 @@ def clip_pose_tensor(clip: clip_lib.Clip,
     raise ValueError(f"{clip.name}: {e}") from e
 
 
-def clip_hand_positions(clip: clip_lib.Clip,
-                        frame_indices: Sequence[int] | np.ndarray
-                        ) -> tuple[np.ndarray, np.ndarray]:
-  """The 4 hands' RGB-frame positions at the sampled frames (glimpse centres).
-
-  Returns:
-    ``hand_xy_px`` float32 ``[L, 4, 2]`` and ``hand_valid`` bool ``[L, 4]``,
-    in :data:`skeletons.HAND_NAMES` order.
-  """
-  frame_indices = _check_indices(clip, frame_indices)
-  return (clip.hand_xy_px[frame_indices].astype(np.float32),
-          clip.hand_valid[frame_indices].astype(bool))
-
-
 # ---------------------------------------------------------------------------
 # Transfer between skeletons.
 

@@ -1,7 +1,9 @@
 """Evaluation protocols: clip metadata -> ``"train"`` or ``"test"``.
 
-Each protocol reads one metadata key that the dataset's reader puts into
-``Clip.metadata``:
+A :class:`Protocol` reads one metadata key that the dataset's reader puts
+into ``Clip.metadata``. Each dataset format declares its protocols in its
+own module; :mod:`posedriven.data.formats.registry` collects them
+(``registry.PROTOCOLS``, ``registry.get_protocol``):
 
 =================  ============  ===============================================
 protocol           key           train split
@@ -19,7 +21,7 @@ synthetic_cv       camera        cameras 2 and 3 (synthetic data, NTU keys)
 =================  ============  ===============================================
 
 The paper (section 4) holds out 5% of the training set for validation:
-:func:`validation_split` picks it by a stable hash of the clip name.
+:func:`is_validation` picks it by a stable hash of the clip name.
 """
 
 from __future__ import annotations
@@ -27,34 +29,15 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import re
-import types
-from typing import Any, Callable, Mapping, Sequence
-
-from posedriven.data import msr
-from posedriven.data import sbu
-
-NTU60_CS_TRAIN_SUBJECTS = frozenset(
-    (1, 2, 4, 5, 8, 9, 13, 14, 15, 16, 17, 18, 19, 25, 27, 28, 31, 34, 35, 38))
-NTU_CV_TRAIN_CAMERAS = frozenset((2, 3))
-NTU_CAMERAS = frozenset((1, 2, 3))
-NTU120_CSUB_TRAIN_SUBJECTS = frozenset((
-    1, 2, 4, 5, 8, 9, 13, 14, 15, 16, 17, 18, 19, 25, 27, 28, 31, 34, 35, 38,
-    45, 46, 47, 49, 50, 52, 53, 54, 55, 56, 57, 58, 59, 70, 74, 78, 80, 81, 82,
-    83, 84, 85, 86, 89, 91, 92, 93, 94, 95, 97, 98, 100, 103))
+from typing import Any, Callable, Mapping
 
 TRAIN = "train"
 TEST = "test"
 
 
-def _split(is_train: bool) -> str:
+def split(is_train: bool) -> str:
+  """``"train"`` or ``"test"``."""
   return TRAIN if is_train else TEST
-
-
-def _ntu_cv(camera: Any) -> str:
-  camera = int(camera)
-  if camera not in NTU_CAMERAS:
-    raise ValueError(f"NTU camera must be 1, 2 or 3, got {camera}")
-  return _split(camera in NTU_CV_TRAIN_CAMERAS)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -62,7 +45,7 @@ class Protocol:
   """One train/test split rule.
 
   Attributes:
-    name: Key in :data:`PROTOCOLS`.
+    name: Key in ``registry.PROTOCOLS``.
     key: The ``Clip.metadata`` key the rule reads.
     description: One line for logs and ``--help`` texts.
     rule: Maps the metadata value to ``"train"`` or ``"test"``.
@@ -85,67 +68,6 @@ class Protocol:
       raise ValueError(
           f"protocol {self.name!r}: bad metadata {self.key}={value!r}: {e}"
       ) from e
-
-
-def _sbu_fold(fold: int) -> Protocol:
-  return Protocol(
-      f"sbu_fold{fold}", "set_name",
-      f"SBU 5-fold cross-validation, fold {fold} sets are the test split",
-      lambda set_name: sbu.fold_split(str(set_name), fold))
-
-
-_ALL = [
-    Protocol("ntu60_cs", "subject",
-             "NTU RGB+D cross-subject: 20 official training subjects",
-             lambda s: _split(int(s) in NTU60_CS_TRAIN_SUBJECTS)),
-    Protocol("ntu60_cv", "camera",
-             "NTU RGB+D cross-view: cameras 2, 3 train, camera 1 test",
-             _ntu_cv),
-    Protocol("ntu120_csub", "subject",
-             "NTU RGB+D 120 cross-subject: 53 official training subjects",
-             lambda s: _split(int(s) in NTU120_CSUB_TRAIN_SUBJECTS)),
-    Protocol("ntu120_cset", "setup",
-             "NTU RGB+D 120 cross-setup: even setup ids train",
-             lambda s: _split(int(s) % 2 == 0)),
-    *(_sbu_fold(k) for k in range(1, sbu.NUM_FOLDS + 1)),
-    Protocol("msr_cs", "subject",
-             "MSR Daily Activity 3D cross-subject: odd subjects train",
-             msr.cross_subject_split),
-    # The synthetic dataset reuses the NTU metadata keys but not NTU's subject
-    # list: its subjects are numbered 1..N, so "odd trains" splits any N.
-    Protocol("synthetic_cs", "subject",
-             "synthetic cross-subject: odd subjects train, even test",
-             lambda s: _split(int(s) % 2 == 1)),
-    Protocol("synthetic_cv", "camera",
-             "synthetic cross-view: cameras 2, 3 train, every other test",
-             lambda c: _split(int(c) in NTU_CV_TRAIN_CAMERAS)),
-]
-
-PROTOCOLS: Mapping[str, Protocol] = types.MappingProxyType(
-    {p.name: p for p in _ALL})
-
-
-def get_protocol(protocol: str) -> Protocol:
-  """The :class:`Protocol` named ``protocol``.
-
-  Raises:
-    ValueError: unknown name; the message lists the valid ones.
-  """
-  try:
-    return PROTOCOLS[protocol]
-  except KeyError:
-    raise ValueError(f"unknown protocol {protocol!r}; expected one of"
-                     f" {list(PROTOCOLS)}") from None
-
-
-def split_of(protocol: str, metadata: Mapping[str, Any]) -> str:
-  """``"train"`` or ``"test"`` for a clip's metadata under ``protocol``.
-
-  Raises:
-    ValueError: unknown protocol, missing metadata key, or a value outside
-      the dataset's range (e.g. NTU camera 4, an unknown SBU set).
-  """
-  return get_protocol(protocol).split(metadata)
 
 
 def _unit_hash(name: str, seed: int) -> float:
@@ -180,15 +102,3 @@ def is_validation(name: str, fraction: float = 0.05, seed: int = 0) -> bool:
   if not 0.0 <= fraction <= 1.0:
     raise ValueError(f"validation fraction must be in [0, 1], got {fraction}")
   return _unit_hash(performance_key(name), seed) < fraction
-
-
-def validation_split(names: Sequence[str], fraction: float = 0.05,
-                     seed: int = 0) -> set[str]:
-  """Picks about ``fraction`` of training clip ``names`` for validation.
-
-  Each name is kept or not by its own stable hash (:func:`is_validation`):
-  the result does not depend on the order or on the other names, and the
-  held-out share is ``fraction`` on average (a binomial draw, so a tiny list
-  may get none).
-  """
-  return {name for name in names if is_validation(name, fraction, seed)}

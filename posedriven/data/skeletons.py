@@ -53,12 +53,6 @@ class SkeletonDef:
   def children(self, joint: int) -> list[int]:
     return [c for c, p in enumerate(self.parents) if p == joint]
 
-  def adjacent(self, a: int, b: int) -> bool:
-    return self.parents[a] == b or self.parents[b] == a
-
-  def joint_index(self, name: str) -> int:
-    return self.joint_names.index(name)
-
 
 def _make(name: str, joints: Sequence[tuple[str, str | None]], spine_mid: str,
           left_hand: str, right_hand: str) -> SkeletonDef:

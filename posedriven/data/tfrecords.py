@@ -239,11 +239,3 @@ def to_clip(parsed: Mapping[str, Any]) -> clip_lib.Clip:
       image_size=(width, height),
       metadata=json.loads(text(METADATA)),
   )
-
-
-def read_records(path: str) -> list[dict[str, np.ndarray]]:
-  """All clips of one TFRecord file, parsed to numpy (tests, small files)."""
-  return [
-      {k: v.numpy() for k, v in parse_clip(record).items()}
-      for record in tf.data.TFRecordDataset(path)
-  ]

@@ -26,7 +26,6 @@ from typing import Callable, Iterable, Iterator, Sequence
 
 import cv2
 import numpy as np
-import tensorflow as tf
 
 
 class VideoError(ValueError):
@@ -355,31 +354,3 @@ def open_source(source: str | os.PathLike | Sequence[str | os.PathLike], *,
   if isinstance(source, (str, os.PathLike)):
     return VideoReader(source, decode_threads=decode_threads)
   return ImageSequenceReader(list(source))
-
-
-def frame_dataset(source: str | os.PathLike | Sequence[str | os.PathLike],
-                  frame_indices: Sequence[int] | None = None
-                  ) -> tf.data.Dataset:
-  """A ``tf.data`` source of the needed frames of one video, decoded lazily.
-
-  Args:
-    source: Video file, or a list of image files (one per frame).
-    frame_indices: Non-decreasing frame indices; ``None`` for all frames.
-
-  Returns:
-    Dataset of ``(frame_index int64 [], frame uint8 [H, W, 3])``. Frames past
-    the decodable end are left out (logged). A missing or undecodable file
-    raises :class:`VideoError` when iterated (inside tf.data it surfaces as
-    ``tf.errors.InvalidArgumentError`` / ``UnknownError`` carrying the
-    message).
-  """
-  indices = None if frame_indices is None else [int(i) for i in frame_indices]
-
-  def generate():
-    with open_source(source) as reader:
-      yield from reader.read_frames(indices)
-
-  return tf.data.Dataset.from_generator(
-      generate,
-      output_signature=(tf.TensorSpec([], tf.int64),
-                        tf.TensorSpec([None, None, 3], tf.uint8)))

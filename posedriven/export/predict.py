@@ -29,8 +29,9 @@ Documented fallbacks:
   ``skeleton_image_size`` overrides both.
 
 Errors name the file: a missing or unreadable skeleton raises its reader's
-format error (``ntu.SkeletonFormatError``, ``sbu.SbuFormatError``,
-``msr.MsrFormatError``), a missing or undecodable video ``video.VideoError``.
+format error (a ``text.FormatError``: ``ntu.SkeletonFormatError``,
+``sbu.SbuFormatError``, ``msr.MsrFormatError``), a missing or undecodable
+video ``video.VideoError``.
 """
 
 from __future__ import annotations
@@ -47,12 +48,10 @@ import tensorflow as tf
 from posedriven import visualization
 from posedriven.data import clip as clip_lib
 from posedriven.data import glimpse_crops
-from posedriven.data import msr
-from posedriven.data import ntu
+from posedriven.data import pipeline
 from posedriven.data import pose_tensor
-from posedriven.data import sbu
-from posedriven.data import synthetic
 from posedriven.data import video
+from posedriven.data.formats import registry
 from posedriven.export import saved_model
 
 _CROP_CHUNK_FRAMES = 64  # frames whose hand patches are resized at once
@@ -85,46 +84,37 @@ class Prediction:
   attention_png: Path | None = None
 
 
-def _dataset_of(skeleton_path: Path) -> str:
-  if skeleton_path.is_dir():
-    return "sbu"
-  if skeleton_path.name.endswith(msr.SKELETON_SUFFIX):
-    return "msr"
-  return "ntu"
-
-
 def load_skeleton_clip(skeleton_path: str | os.PathLike,
                        skeleton_image_size: Sequence[int] | None = None
                        ) -> clip_lib.Clip:
-  """Reads a clip's skeleton and fixes what its pixels refer to.
+  """Reads a clip's skeleton with its dataset's reader.
 
-  The dataset is told by the path, as the datasets store it: an SBU
+  The dataset is told by the path (``registry.format_of_skeleton``): an SBU
   sequence directory (``sXXsYY/AA/SSS`` holding ``skeleton_pos.txt``), an
-  MSR ``aXX_sYY_eZZ_skeleton.txt``, else an NTU-format ``.skeleton``.
+  MSR ``aXX_sYY_eZZ_skeleton.txt``, a ``.skeleton`` inside a synthetic
+  dataset (its pixels refer to that dataset's image size), else an
+  NTU-format ``.skeleton``.
 
   Args:
     skeleton_path: The file (SBU: the sequence directory).
     skeleton_image_size: ``(width, height)`` the file's colour pixels refer
-      to; default: the dataset's RGB size (NTU 1920x1080, SBU and MSR
-      640x480), or a synthetic dataset's when the file lies in one.
+      to; default: the dataset's (NTU 1920x1080, SBU and MSR 640x480, a
+      synthetic dataset's own).
 
   Raises:
-    ntu.SkeletonFormatError, sbu.SbuFormatError, msr.MsrFormatError:
-      missing, unreadable or malformed file (the message names it).
+    text.FormatError: missing, unreadable or malformed file (its subclass
+      for the format; the message names the file).
     ntu.EmptySkeletonError: no body tracked.
   """
   path = Path(skeleton_path)
-  loaders = {"sbu": sbu.load_clip, "msr": msr.load_clip, "ntu": ntu.load_clip}
-  clip = loaders[_dataset_of(path)](path)
+  fmt = registry.format_of_skeleton(path)
+  clip = fmt.load_clip(path)
   if skeleton_image_size is not None:
     return dataclasses.replace(
         clip, image_size=tuple(int(v) for v in skeleton_image_size))
-  root = path.parent.parent
-  if (root / synthetic.META_FILE).is_file():
-    size = tuple(synthetic.load_meta(root)["image_size"])
+  if fmt.name == "synthetic":
     logging.info("%s: in a synthetic dataset, pixels refer to %dx%d", path,
-                 *size)
-    return dataclasses.replace(clip, image_size=size)
+                 *clip.image_size)
   return clip
 
 
@@ -137,13 +127,11 @@ def default_video(skeleton_path: str | os.PathLike, clip: clip_lib.Clip
       video must be given.
   """
   path = Path(skeleton_path)
-  dataset = _dataset_of(path)
-  if dataset == "sbu":
-    return sbu.clip_frame_paths(path, clip)
-  if dataset == "msr":
-    return msr.video_path(path)
-  raise ValueError(f"{path}: give the clip's video (NTU keeps videos apart"
-                   " from skeletons)")
+  frames = registry.format_of_skeleton(path).frames_beside(path, clip)
+  if frames is None:
+    raise ValueError(f"{path}: give the clip's video (NTU keeps videos apart"
+                     " from skeletons)")
+  return frames
 
 
 def crop_clip_hands(clip: clip_lib.Clip,
@@ -301,7 +289,8 @@ def predict_clip(model_dir: str | os.PathLike,
     for key in ("logits", "spatial_attention", "temporal_attention"):
       outputs.setdefault(key, []).append(result[key].numpy())
   # Paper, section 4: the sub-sequences' logits are averaged per clip.
-  logits = np.concatenate(outputs["logits"]).mean(axis=0)
+  logits = pipeline.average_logits_per_clip(
+      np.concatenate(outputs["logits"]), len(inputs.pose))[0]
   probabilities = tf.nn.softmax(logits).numpy()
   order = np.argsort(-probabilities)[:top_k]
   prediction = Prediction(

@@ -45,12 +45,16 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+import gin
 import keras
 import tensorflow as tf
 
+from posedriven import config
 from posedriven.data import datasets
 from posedriven.data import pose_tensor
 from posedriven.data import skeletons
+from posedriven.data.formats import registry
+from posedriven.models import fusion
 from posedriven.models import glimpse
 from posedriven.models import streams
 from posedriven.training import common
@@ -132,12 +136,13 @@ class TwoStreamModule(tf.Module):
 
 
 def load_two_stream(pose_dir: str | os.PathLike, rgb_dir: str | os.PathLike,
-                    fusion_weight: float = 0.5) -> keras.Model:
+                    pose_weight: float = fusion.PAPER_POSE_WEIGHT
+                    ) -> keras.Model:
   """The fused Keras model of two finished runs (what gets exported)."""
   pose_model = common.load_best_model(pose_dir)
   rgb_model = common.load_best_model(rgb_dir)
   return streams.build_two_stream(pose_model, rgb_model,
-                                  fusion_weight=fusion_weight)
+                                  pose_weight=pose_weight)
 
 
 def _check_target(export_dir: str | os.PathLike, overwrite: bool) -> Path:
@@ -181,6 +186,7 @@ def write_saved_model(export_dir: str | os.PathLike, model: keras.Model,
     os.chmod(tmp, 0o755)  # mkdtemp's directory is owner-only
     tf.saved_model.save(module, str(tmp), signatures=signatures)
     (tmp / EXPORT_INFO).write_text(json.dumps(info, indent=2, sort_keys=True))
+    config.save_operative_config(tmp)
     if export_dir.exists():
       old = export_dir.with_name(f".{export_dir.name}.old-{os.getpid()}")
       os.replace(export_dir, old)
@@ -213,12 +219,13 @@ def _same_weights(a: str | None, b: str | None) -> bool:
   return Path(a).resolve() == Path(b).resolve()
 
 
+@gin.configurable(denylist=["export_dir", "pose_dir", "rgb_dir"])
 def export_model(export_dir: str | os.PathLike, *,
                  pose_dir: str | os.PathLike,
                  rgb_dir: str | os.PathLike,
-                 glimpse_weights: str | os.PathLike | None,
+                 glimpse_weights: str | os.PathLike | None = "imagenet",
                  glimpse_input_size: int | None = None,
-                 fusion_weight: float = 0.5,
+                 pose_weight: float = fusion.PAPER_POSE_WEIGHT,
                  data_dir: str | os.PathLike | None = None,
                  overwrite: bool = False) -> Path:
   """Exports the fused pose + RGB model of two finished runs.
@@ -231,7 +238,7 @@ def export_model(export_dir: str | os.PathLike, *,
       ``"imagenet"``, a weights file, or None (random weights; tests only).
       A value other than the one recorded by preparation is logged.
     glimpse_input_size: Sensor input side; default: preparation's.
-    fusion_weight: Weight of the pose logits (paper: 0.5).
+    pose_weight: Weight of the pose logits (paper: 0.5).
     data_dir: The prepared data of the RGB run; default: the one recorded in
       its ``stage.json`` (give it when the data moved).
     overwrite: Replace an existing ``export_dir``.
@@ -270,7 +277,7 @@ def export_model(export_dir: str | os.PathLike, *,
         " right if they are the same network", weights,
         settings.get("glimpse_weights"))
 
-  model = load_two_stream(pose_dir, rgb_dir, fusion_weight)
+  model = load_two_stream(pose_dir, rgb_dir, pose_weight)
   sensor = glimpse.GlimpseSensor(weights=weights,
                                  input_size=int(glimpse_input_size))
   crop_size = int(settings["crop_output_size"])
@@ -286,7 +293,7 @@ def export_model(export_dir: str | os.PathLike, *,
   info = {
       "format": EXPORT_FORMAT,
       "dataset": pose_info["dataset"],
-      "class_names": list(datasets.class_names(pose_info["dataset"])),
+      "class_names": list(registry.class_names(pose_info["dataset"])),
       "num_classes": int(pose_info["num_classes"]),
       "skeleton": pose_info["skeleton"],
       "joint_order": pose_info["joint_order"],
@@ -301,7 +308,7 @@ def export_model(export_dir: str | os.PathLike, *,
       "glimpse_input_size": int(glimpse_input_size),
       "glimpse_weights": weights,
       "prepared_glimpse_weights": settings.get("glimpse_weights"),
-      "fusion_weight": float(fusion_weight),
+      "pose_weight": float(pose_weight),
       "ablation": ablation,
       "conditioning": rgb_info.get("conditioning"),
       "attention": {

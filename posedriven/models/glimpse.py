@@ -4,7 +4,7 @@
 Inception input size (299 in the paper) and mapped to the 2048-d output of
 the global-average-pooled last block. The sensor is trained on ILSVRC 2012
 only and stays frozen, which is why its features can be computed once by
-``posedriven.data.prepare`` and stored.
+``posedriven.prepare`` and stored.
 """
 
 from __future__ import annotations

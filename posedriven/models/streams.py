@@ -11,9 +11,6 @@ Every model takes a dict of inputs and returns a dict of outputs:
   pose still accept (and ignore) ``"pose"``.
 * two-stream (``build_two_stream``): the RGB stream's inputs -> its outputs
   with fused ``"logits"`` plus ``"pose_logits"`` and ``"rgb_logits"``.
-* end to end (``build_rgb_stream_from_crops``): ``{"pose", "crops": [B, T, N,
-  H, W, 3] uint8}`` -> the RGB stream's outputs, glimpses computed by a frozen
-  glimpse sensor.
 
 Logits, softmaxes and attention weights are float32 under a mixed policy.
 
@@ -43,6 +40,7 @@ from typing import Any, Sequence
 import keras
 from keras import ops
 
+from posedriven.models import fusion
 from posedriven.models.attention_cell import DEFAULT_UNROLL
 from posedriven.models.attention_cell import SpatialAttentionLSTM
 from posedriven.models.pose_cnn import PoseClassifier, PoseConvNet
@@ -94,63 +92,6 @@ class IntegrateHands(keras.layers.Layer):
   def get_config(self) -> dict[str, Any]:
     config = super().get_config()
     config.update(mode=self.mode)
-    return config
-
-
-@keras.saving.register_keras_serializable(package="posedriven")
-class LogitFusion(keras.layers.Layer):
-  """Logit-level fusion (paper, section 3.4).
-
-  ``logits = w * pose_logits + (1 - w) * rgb_logits``; the paper averages
-  the two streams (w = 0.5).
-
-  Args:
-    fusion_weight: ``w``, the weight of the pose stream.
-    **kwargs: Base layer arguments.
-  """
-
-  def __init__(self, fusion_weight: float = 0.5, **kwargs):
-    kwargs.setdefault("dtype", "float32")
-    super().__init__(**kwargs)
-    if not 0.0 <= fusion_weight <= 1.0:
-      raise ValueError(f"fusion_weight must be in [0, 1], got {fusion_weight}")
-    self.fusion_weight = float(fusion_weight)
-
-  def call(self, inputs):
-    """Args: inputs ``[pose_logits [B, C], rgb_logits [B, C]]``."""
-    pose_logits, rgb_logits = inputs
-    return (self.fusion_weight * ops.cast(pose_logits, "float32") +
-            (1.0 - self.fusion_weight) * ops.cast(rgb_logits, "float32"))
-
-  def get_config(self) -> dict[str, Any]:
-    config = super().get_config()
-    config.update(fusion_weight=self.fusion_weight)
-    return config
-
-
-@keras.saving.register_keras_serializable(package="posedriven")
-class BatchReshape(keras.layers.Layer):
-  """Reshapes to ``[-1, *target_shape]``, folding or unfolding the batch.
-
-  ``keras.layers.Reshape`` keeps the batch axis; crops ``[B, T, N, H, W, 3]``
-  must become one image batch ``[B*T*N, H, W, 3]`` for the glimpse sensor and
-  its features ``[B*T*N, D]`` must come back as ``[B, T, N, D]``.
-
-  Args:
-    target_shape: Shape after the (new) leading axis.
-    **kwargs: Base layer arguments.
-  """
-
-  def __init__(self, target_shape: Sequence[int], **kwargs):
-    super().__init__(**kwargs)
-    self.target_shape = tuple(int(d) for d in target_shape)
-
-  def call(self, inputs):
-    return ops.reshape(inputs, (-1,) + self.target_shape)
-
-  def get_config(self) -> dict[str, Any]:
-    config = super().get_config()
-    config.update(target_shape=list(self.target_shape))
     return config
 
 
@@ -308,16 +249,16 @@ def build_rgb_stream(num_classes: int,
 def build_two_stream(pose_model: keras.Model,
                      rgb_model: keras.Model,
                      *,
-                     fusion_weight: float = 0.5,
+                     pose_weight: float = fusion.PAPER_POSE_WEIGHT,
                      name: str = "two_stream") -> keras.Model:
   """Fuses a pose stream and an RGB stream at logit level (section 3.4).
 
   Args:
     pose_model: ``{"pose"} -> {"logits"}`` (``build_pose_stream``).
-    rgb_model: An RGB stream (``build_rgb_stream`` or
-      ``build_rgb_stream_from_crops``).
-    fusion_weight: Weight of the pose logits; the RGB logits get
-      ``1 - fusion_weight``. 0.5 is the paper's average.
+    rgb_model: An RGB stream (``build_rgb_stream``).
+    pose_weight: Weight of the pose logits; the RGB logits get
+      ``1 - pose_weight``. 0.5 is the paper's average
+      (:func:`fusion.fuse_logits`).
     name: Model name.
 
   Returns:
@@ -331,7 +272,7 @@ def build_two_stream(pose_model: keras.Model,
   }
   pose_logits = pose_model({"pose": inputs["pose"]})["logits"]
   rgb_outputs = rgb_model(inputs)
-  logits = LogitFusion(fusion_weight, name="fusion")(
+  logits = fusion.LogitFusion(pose_weight, name="fusion")(
       [pose_logits, rgb_outputs["logits"]])
   return keras.Model(
       inputs=inputs,
@@ -341,43 +282,3 @@ def build_two_stream(pose_model: keras.Model,
                "spatial_attention": rgb_outputs["spatial_attention"],
                "temporal_attention": rgb_outputs["temporal_attention"]},
       name=name)
-
-
-def build_rgb_stream_from_crops(glimpse_sensor: keras.layers.Layer,
-                                rgb_stream: keras.Model,
-                                *,
-                                crop_size: Sequence[int] = (50, 50),
-                                name: str = "rgb_stream_from_crops"
-                               ) -> keras.Model:
-  """The RGB stream fed with raw hand crops through a frozen glimpse sensor.
-
-  Args:
-    glimpse_sensor: f_g, images ``[M, H, W, 3]`` -> ``[M, D]`` (e.g.
-      ``posedriven.models.glimpse.GlimpseSensor``); frozen here
-      (``trainable=False`` is set on this instance), as in the paper.
-    rgb_stream: A ``build_rgb_stream`` model whose ``glimpse_dim`` is D.
-    crop_size: (H, W) of the crops (paper: 50x50 NTU, 100x100 SBU and MSR).
-    name: Model name.
-
-  Returns:
-    ``{"pose": [B, T, W, 3], "crops": [B, T, N, H, W, 3] uint8}`` ->
-    ``rgb_stream``'s outputs.
-  """
-  pose_spec = rgb_stream.input["pose"]
-  glimpse_spec = rgb_stream.input["glimpses"]
-  num_steps, num_hands, glimpse_dim = glimpse_spec.shape[1:]
-  height, width = (int(d) for d in crop_size)
-  pose = keras.Input(pose_spec.shape[1:], name="pose")
-  crops = keras.Input((num_steps, num_hands, height, width, 3), dtype="uint8",
-                      name="crops")
-  images = BatchReshape((height, width, 3), name="crops_to_images")(crops)
-  features = glimpse_sensor(images, training=False)
-  glimpse_sensor.trainable = False
-  if features.shape[-1] != glimpse_dim:
-    raise ValueError(f"glimpse sensor gives {features.shape[-1]} features, "
-                     f"the RGB stream expects glimpse_dim={glimpse_dim}")
-  glimpses = BatchReshape((num_steps, num_hands, glimpse_dim),
-                          name="images_to_glimpses")(features)
-  outputs = rgb_stream({"pose": pose, "glimpses": glimpses})
-  return keras.Model(inputs={"pose": pose, "crops": crops},
-                     outputs=dict(outputs), name=name)

@@ -13,6 +13,7 @@ import numpy as np
 import tensorflow as tf
 
 # Registers the custom layers that saved models reference.
+from posedriven import atomic
 from posedriven.models import streams  # pylint: disable=unused-import
 
 PRECISIONS = (None, "float32", "mixed_bfloat16", "mixed_float16")
@@ -110,10 +111,8 @@ def predict_dataset(model: keras.Model, dataset: tf.data.Dataset,
 
 
 def write_stage_info(output_dir: str | Path, info: dict[str, Any]) -> None:
-  from posedriven.training import run_dir  # pylint: disable=g-import-not-at-top
-  run_dir.write_text_atomic(Path(output_dir) / STAGE_FILE,
-                            json.dumps(info, indent=2, sort_keys=True,
-                                       default=str))
+  atomic.write_text(Path(output_dir) / STAGE_FILE,
+                    json.dumps(info, indent=2, sort_keys=True, default=str))
 
 
 def read_stage_info(run: str | Path) -> dict[str, Any]:

@@ -3,9 +3,12 @@
 Writes to ``output_dir``:
 
 * ``metrics.json``: top-1 / top-5 / mean-class accuracy per stream;
+* ``logits.npz``: clip-level logits per stream (``pose``, ``rgb``,
+  ``fused``) with ``names`` and ``labels``;
 * ``per_class_<stream>.csv`` and ``confusion_<stream>.png``;
 * ``attention/<clip>.png``: spatial and temporal attention of a few clips;
-* ``tensorboard/``: the same figures as images.
+* ``tensorboard/``: the same figures as images;
+* ``operative_config.gin``.
 """
 
 from __future__ import annotations
@@ -20,13 +23,15 @@ import gin
 import numpy as np
 import tensorflow as tf
 
+from posedriven import config
+from posedriven import atomic
 from posedriven import visualization
 from posedriven.data import datasets
 from posedriven.data import pipeline
 from posedriven.data import protocols
+from posedriven.models import fusion
 from posedriven.training import common
 from posedriven.training import metrics
-from posedriven.training import run_dir
 
 
 def _stream_logits(model, data_pattern: str, *, features: str,
@@ -44,6 +49,10 @@ def _clip_level(rows: np.ndarray, k: int) -> np.ndarray:
   return pipeline.average_logits_per_clip(rows, k) if len(rows) else rows
 
 
+# Clip-level logits of each stream, with clip names and labels.
+LOGITS_FILE = "logits.npz"
+
+
 @gin.configurable(denylist=["output_dir", "data_dir", "pose_dir", "rgb_dir"])
 def evaluate(output_dir: str | os.PathLike,
              data_dir: str | os.PathLike,
@@ -52,7 +61,7 @@ def evaluate(output_dir: str | os.PathLike,
              *,
              split: str = "test",
              num_subsequences: int = 10,
-             rgb_weight: float = 0.5,
+             pose_weight: float = fusion.PAPER_POSE_WEIGHT,
              batch_size: int = 16,
              num_attention_images: int = 8) -> dict[str, Any]:
   """Evaluates one or both streams and their logit-level fusion.
@@ -64,7 +73,8 @@ def evaluate(output_dir: str | os.PathLike,
     rgb_dir: A finished ``train_rgb`` run (or None).
     split: ``test`` (or ``train``).
     num_subsequences: Sub-sequences averaged per clip (paper: 10).
-    rgb_weight: Fusion weight of the RGB logits (paper: plain average 0.5).
+    pose_weight: Fusion weight of the pose logits (paper: plain average
+      0.5; :func:`fusion.fuse_logits`).
     batch_size: Clips per batch.
     num_attention_images: Clips whose attention maps are drawn.
 
@@ -107,11 +117,11 @@ def evaluate(output_dir: str | os.PathLike,
     labels, names = row_labels[::k], row_names[::k]
     attention = (out["spatial_attention"][::k], out["temporal_attention"][::k])
   if "pose" in clip_logits and "rgb" in clip_logits:
-    clip_logits["fused"] = metrics.fuse_logits(
-        clip_logits["pose"], clip_logits["rgb"], rgb_weight)
+    clip_logits["fused"] = fusion.fuse_logits(
+        clip_logits["pose"], clip_logits["rgb"], pose_weight)
 
   results: dict[str, Any] = {"num_clips": int(len(labels)), "split": split,
-                             "num_subsequences": k, "rgb_weight": rgb_weight}
+                             "num_subsequences": k, "pose_weight": pose_weight}
   writer = tf.summary.create_file_writer(str(output_dir / "tensorboard"))
   with writer.as_default():
     for stream, logits in clip_logits.items():
@@ -140,6 +150,9 @@ def evaluate(output_dir: str | os.PathLike,
                                 image)
         tf.summary.image(f"attention/{names[i]}", image[None], step=0)
   writer.close()
-  run_dir.write_text_atomic(output_dir / "metrics.json",
-                            json.dumps(results, indent=2, sort_keys=True))
+  with atomic.replacing(output_dir / LOGITS_FILE, keep_suffix=True) as tmp:
+    np.savez(tmp, names=np.array(names), labels=labels, **clip_logits)
+  atomic.write_text(output_dir / "metrics.json",
+                    json.dumps(results, indent=2, sort_keys=True))
+  config.save_operative_config(output_dir)
   return results

@@ -25,13 +25,13 @@ import math
 import os
 import time
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Callable, Sequence
 
 import keras
 import numpy as np
 import tensorflow as tf
 
-from posedriven.training import run_dir
+from posedriven import atomic
 
 
 class EpochSeeds(keras.callbacks.Callback):
@@ -87,22 +87,12 @@ class LoopState:
     return cls(**json.loads(path.read_text()))
 
   def save(self, path: Path) -> None:
-    run_dir.write_text_atomic(path, json.dumps(dataclasses.asdict(self),
-                                               indent=1))
-
-
-def backup_model_path(output_dir: str | os.PathLike) -> Path | None:
-  """The model file of the last complete backup; None before the first."""
-  state_path = Path(output_dir) / "backup" / "state.json"
-  if not state_path.exists():
-    return None
-  return state_path.parent / LoopState.load(state_path).model
+    atomic.write_text(path, json.dumps(dataclasses.asdict(self), indent=1))
 
 
 def _save_model_atomic(model: keras.Model, path: Path) -> None:
-  tmp = path.with_name(path.stem + ".tmp.keras")
-  model.save(tmp)
-  os.replace(tmp, path)
+  with atomic.replacing(path, keep_suffix=True) as tmp:
+    model.save(tmp)
 
 
 def _should_stop(state: LoopState, patience: int | None) -> bool:

@@ -8,34 +8,7 @@ from typing import Sequence
 
 import numpy as np
 
-
-def average_logits(logits: np.ndarray, clip_ids: np.ndarray
-                   ) -> tuple[np.ndarray, np.ndarray]:
-  """Averages the logits of each clip's sub-sequences (paper, section 4).
-
-  Args:
-    logits: ``[N, C]`` one row per sub-sequence.
-    clip_ids: ``[N]`` the clip each row belongs to.
-
-  Returns:
-    ``(unique_clip_ids [K], mean_logits [K, C])`` in order of first appearance.
-  """
-  clip_ids = np.asarray(clip_ids)
-  _, first, inverse = np.unique(clip_ids, return_index=True,
-                                return_inverse=True)
-  sums = np.zeros((len(first), logits.shape[1]), np.float64)
-  np.add.at(sums, inverse, logits)
-  counts = np.bincount(inverse, minlength=len(first))[:, None]
-  order = np.argsort(first)
-  return clip_ids[first[order]], (sums / counts)[order].astype(np.float32)
-
-
-def fuse_logits(pose_logits: np.ndarray, rgb_logits: np.ndarray,
-                rgb_weight: float = 0.5) -> np.ndarray:
-  """Logit-level two-stream fusion (paper, section 3.4): a weighted average."""
-  if not 0.0 <= rgb_weight <= 1.0:
-    raise ValueError(f"rgb_weight must be in [0, 1], got {rgb_weight}")
-  return (1.0 - rgb_weight) * pose_logits + rgb_weight * rgb_logits
+from posedriven import atomic
 
 
 def top_k_accuracy(logits: np.ndarray, labels: np.ndarray, k: int) -> float:
@@ -85,8 +58,7 @@ def write_per_class_csv(path: str | os.PathLike, matrix: np.ndarray,
   support = matrix.sum(axis=1)
   predicted = matrix.sum(axis=0)
   correct = np.diag(matrix)
-  tmp = f"{path}.tmp"
-  with open(tmp, "w", newline="") as f:
+  with atomic.replacing(path) as tmp, open(tmp, "w", newline="") as f:
     writer = csv.writer(f)
     writer.writerow(["class_index", "class_name", "support", "correct",
                      "recall", "precision"])
@@ -95,4 +67,3 @@ def write_per_class_csv(path: str | os.PathLike, matrix: np.ndarray,
       precision = correct[c] / predicted[c] if predicted[c] else float("nan")
       writer.writerow([c, name, int(support[c]), int(correct[c]),
                        f"{recall:.4f}", f"{precision:.4f}"])
-  os.replace(tmp, path)

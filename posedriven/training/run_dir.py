@@ -7,7 +7,8 @@ import os
 from pathlib import Path
 from typing import Any
 
-import gin
+
+from posedriven import atomic
 
 FINISHED = "FINISHED.json"
 
@@ -36,23 +37,10 @@ def prepare_run_dir(output_dir: str | os.PathLike, overwrite: bool = False
   return output_dir
 
 
-def write_operative_config(output_dir: str | os.PathLike) -> None:
-  """Saves the effective gin configuration next to the run's outputs."""
-  write_text_atomic(Path(output_dir) / "operative_config.gin",
-                    gin.operative_config_str())
-
-
 def mark_finished(output_dir: str | os.PathLike, summary: dict[str, Any]) -> None:
-  write_text_atomic(Path(output_dir) / FINISHED,
+  atomic.write_text(Path(output_dir) / FINISHED,
                     json.dumps(summary, indent=2, sort_keys=True))
 
 
 def is_finished(output_dir: str | os.PathLike) -> bool:
   return (Path(output_dir) / FINISHED).exists()
-
-
-def write_text_atomic(path: str | os.PathLike, text: str) -> None:
-  path = Path(path)
-  tmp = path.with_name(path.name + ".tmp")
-  tmp.write_text(text)
-  os.replace(tmp, path)

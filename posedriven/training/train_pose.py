@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import logging
 import os
-from pathlib import Path
 from typing import Any, Sequence
 
 import gin
 import keras
-import tensorflow as tf
 
+from posedriven import config
 from posedriven.data import datasets
 from posedriven.data import pipeline
 from posedriven.data import pose_tensor
@@ -118,7 +117,7 @@ def train_pose(output_dir: str | os.PathLike,
         "skeleton": skeleton.name, "dataset": data.dataset,
         "num_classes": data.num_classes, "data_dir": str(data_dir),
         "params": params})
-    run_dir.write_operative_config(output_dir)
+    config.save_operative_config(output_dir)
     _, state = loop.fit_resumable(
         build_model=build, train_dataset_fn=train_ds, val_dataset=val_ds,
         output_dir=output_dir, epochs=epochs, seed=seed, patience=patience,

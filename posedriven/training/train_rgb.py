@@ -10,6 +10,7 @@ import gin
 import keras
 import tensorflow as tf
 
+from posedriven import config
 from posedriven.data import datasets
 from posedriven.data import pipeline
 from posedriven.models import streams
@@ -133,7 +134,7 @@ def train_rgb(output_dir: str | os.PathLike,
         "dataset": data.dataset, "num_classes": data.num_classes,
         "glimpse_dim": info["glimpse_dim"], "data_dir": str(data_dir),
         "params": params})
-    run_dir.write_operative_config(output_dir)
+    config.save_operative_config(output_dir)
     _, state = loop.fit_resumable(
         build_model=build, train_dataset_fn=train_ds, val_dataset=val_ds,
         output_dir=output_dir, epochs=epochs, seed=seed, patience=patience,

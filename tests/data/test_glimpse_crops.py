@@ -9,6 +9,7 @@ import tensorflow as tf
 from posedriven.data import glimpse_crops
 from posedriven.data import synthetic
 from posedriven.data import video
+from tests import helpers
 
 
 def _hands(xy, valid=(True, True, True, True)):
@@ -207,8 +208,8 @@ def test_crops_land_on_the_objects_in_the_hands(tmp_path):
     shifted = glimpse_crops.crop_hands(frames, clip.hand_xy_px + 2 * size,
                                        clip.hand_valid, size, size).numpy()
     for t in range(clip.num_frames):
-      for box in synthetic.object_boxes(meta["clips"][name], t,
-                                        meta["object_size_px"]):
+      for box in helpers.object_boxes(meta["clips"][name], t,
+                                      meta["object_size_px"]):
         expected_rgb = np.array(
             meta["object_center_bgr"][str(box.object_id)][::-1], np.float32)
         checked += 1

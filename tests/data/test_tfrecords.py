@@ -10,6 +10,7 @@ import tensorflow as tf
 
 from posedriven.data import clip as clip_lib
 from posedriven.data import tfrecords
+from tests import helpers
 
 
 def _clip(t=7, name="S001C002P003R001A004", seed=0):
@@ -84,7 +85,7 @@ def test_file_round_trip(tmp_path):
   path = str(tmp_path / "a.tfrecord")
   with tf.io.TFRecordWriter(path) as writer:
     writer.write(tfrecords.serialize_clip(clip))
-  (record,) = tfrecords.read_records(path)
+  (record,) = helpers.read_records(path)
   np.testing.assert_array_equal(record["xyz"], clip.xyz)
 
 

@@ -144,13 +144,6 @@ def test_truncated_file_yields_what_decodes_and_logs(tmp_path, caplog):
              for r in caplog.records)
 
 
-def test_frame_dataset_yields_only_needed_frames(tmp_path):
-  path = write_video_rgb(tmp_path / "ids.avi", _flat_frames(10))
-  ds = video.frame_dataset(path, [2, 5, 9])
-  got = [(int(i), _frame_id(f.numpy())) for i, f in ds]
-  assert got == [(2, 2), (5, 5), (9, 9)]
-
-
 def test_image_sequence_reader(tmp_path, caplog):
   paths = []
   for i, frame in enumerate(_flat_frames(5)):

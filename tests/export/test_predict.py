@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import shutil
 import subprocess
 import sys
 
@@ -10,12 +11,13 @@ import cv2
 import numpy as np
 import pytest
 
-from posedriven.data import msr
-from posedriven.data import ntu
+from posedriven.data.formats import msr
+from posedriven.data.formats import ntu
 from posedriven.data import pipeline
-from posedriven.data import prepare
-from posedriven.data import sbu
+from posedriven import prepare
+from posedriven.data.formats import sbu
 from posedriven.data import synthetic
+from posedriven.data.synthetic import render as synthetic_render
 from posedriven.data import video
 from posedriven.export import predict
 from posedriven.export import saved_model
@@ -121,11 +123,18 @@ def test_sbu_and_msr_inputs_are_those_of_preparation(dataset, protocol, make,
   np.testing.assert_array_equal(inputs.pose, rows["pose"].numpy())
 
 
-def test_ntu_skeleton_needs_its_video(exported, tiny_synthetic):
-  _, skeleton, _ = _clip_files(tiny_synthetic)
+def test_ntu_skeleton_needs_its_video(exported, tiny_synthetic, tmp_path):
+  _, skeleton, video_path = _clip_files(tiny_synthetic)
   info = saved_model.read_export_info(exported)
+  # Outside its synthetic dataset the file is an NTU skeleton, whose video
+  # lives in another folder.
+  alone = tmp_path / skeleton.name
+  shutil.copy(skeleton, alone)
   with pytest.raises(ValueError, match="give the clip's video"):
-    predict.clip_inputs(info, skeleton)
+    predict.clip_inputs(info, alone, skeleton_image_size=(480, 270))
+  # Inside it, the registry knows where the synthetic set keeps videos.
+  clip = predict.load_skeleton_clip(skeleton)
+  assert predict.default_video(skeleton, clip) == video_path
 
 
 def test_short_video_uses_the_frames_it_has(exported, tiny_synthetic,
@@ -135,7 +144,7 @@ def test_short_video_uses_the_frames_it_has(exported, tiny_synthetic,
   frames = [capture.read()[1] for _ in range(12)]
   capture.release()
   short = tmp_path / "short_rgb.avi"
-  synthetic.write_video(short, frames, frames[0].shape[1::-1])
+  synthetic_render.write_video(short, frames, frames[0].shape[1::-1])
   info = saved_model.read_export_info(exported)
   with caplog.at_level(logging.WARNING):
     inputs = predict.clip_inputs(info, skeleton, short)

@@ -12,9 +12,12 @@ import tensorflow as tf
 
 from posedriven.data import datasets
 from posedriven.data import pipeline
+from posedriven.data.formats import registry
 from posedriven.export import saved_model
+from posedriven.models import fusion
 from posedriven.models import glimpse
 from posedriven.models import streams
+from posedriven.training import evaluate
 from tests.export.conftest import GLIMPSE_INPUT_SIZE
 
 # Reloads the export in a fresh interpreter (nothing registered, no Keras
@@ -54,7 +57,7 @@ def _np(x):
 
 def test_export_info_describes_the_model(exported, runs, sensor_weights):
   info = saved_model.read_export_info(exported)
-  assert info["class_names"] == list(datasets.class_names("synthetic"))
+  assert info["class_names"] == list(registry.class_names("synthetic"))
   assert info["num_classes"] == 8 and info["skeleton"] == "kinect_v2"
   assert info["joint_order"] == "topological" and info["pose_width"] == 300
   assert info["num_steps"] == 20 and info["num_subsequences"] == 10
@@ -119,6 +122,39 @@ def test_fresh_process_matches_keras_model(exported, runs, sensor_weights,
       served["features/logits"],
       0.5 * served["features/pose_logits"] +
       0.5 * served["features/rgb_logits"], atol=1e-5)
+
+
+def test_evaluation_and_export_fuse_alike(runs, sensor_weights, tiny_prepared,
+                                          tmp_path):
+  """One fusion: evaluate and the exported model agree at pose_weight 0.3."""
+  evaluate.evaluate(tmp_path / "eval", tiny_prepared, *runs, pose_weight=0.3,
+                    num_attention_images=0)
+  evaluated = np.load(tmp_path / "eval" / evaluate.LOGITS_FILE)
+  export_dir = saved_model.export_model(
+      tmp_path / "export", pose_dir=runs[0], rgb_dir=runs[1],
+      glimpse_weights=str(sensor_weights), pose_weight=0.3)
+  assert saved_model.read_export_info(export_dir)["pose_weight"] == 0.3
+  loaded = tf.saved_model.load(str(export_dir))
+  pattern = datasets.load_prepared(tiny_prepared).pattern("test")
+  served, names = [], []
+  for inputs, _ in pipeline.eval_dataset(pattern, batch_size=2,
+                                         with_names=True):
+    out = loaded.signatures["from_features"](
+        pose=inputs["pose"], glimpse_features=inputs["glimpses"])
+    served.append(out["logits"].numpy())
+    names.extend(inputs["name"].numpy()[::10].astype(str))
+  served = pipeline.average_logits_per_clip(np.concatenate(served))
+  assert names == list(evaluated["names"]) and len(names) >= 2
+  np.testing.assert_allclose(served, evaluated["fused"], rtol=1e-4,
+                             atol=1e-5)
+  np.testing.assert_allclose(
+      evaluated["fused"],
+      0.3 * evaluated["pose"] + 0.7 * evaluated["rgb"], rtol=1e-5)
+  # The weight matters on these logits, so agreeing at 0.3 means something.
+  assert not np.allclose(
+      evaluated["fused"],
+      fusion.fuse_logits(evaluated["pose"], evaluated["rgb"], 0.5),
+      rtol=1e-3, atol=1e-4)
 
 
 def test_ablation_without_attention_exports_uniform_weights(tmp_path):

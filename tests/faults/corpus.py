@@ -16,7 +16,7 @@ from typing import Callable
 import cv2
 import numpy as np
 
-from posedriven.data import ntu
+from posedriven.data.formats import ntu
 from posedriven.data import skeletons
 from tests.helpers import write_video_rgb
 

@@ -18,15 +18,17 @@ import numpy as np
 import pytest
 
 from posedriven.data import glimpse_crops
-from posedriven.data import ntu
-from posedriven.data import prepare
+from posedriven.data.formats import ntu
+from posedriven import prepare
+from posedriven.data.formats import registry
 from posedriven.data import synthetic
+from posedriven.data.synthetic import render as synthetic_render
 from posedriven.data import video
 from tests import helpers
 from tests.faults import corpus
 
 IMAGE_SIZE = (320, 180)  # tiny_synthetic's frames.
-CROP = synthetic.crop_size_for_width(IMAGE_SIZE[0])
+CROP = synthetic_render.crop_size_for_width(IMAGE_SIZE[0])
 SHORTER_BY = 5
 LONGER_BY = 4
 NAN_FRAMES = (2, 3)
@@ -124,7 +126,7 @@ def broken(tiny_synthetic, tmp_path_factory):
   """Breaks clip k with case k, adds a stray file, runs once."""
   root = tmp_path_factory.mktemp("broken") / "data"
   shutil.copytree(tiny_synthetic, root)
-  names = sorted(s.name for s in prepare.list_clips(root, "synthetic"))
+  names = sorted(s.name for s in registry.list_clips(root, "synthetic"))
   assert len(names) == len(CASES)
   clip_of = dict(zip(CASES, names))
   for case, name in clip_of.items():

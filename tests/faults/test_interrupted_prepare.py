@@ -17,7 +17,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from posedriven.data import prepare
+from posedriven import prepare
+from posedriven.data.formats import registry
 from posedriven.data import synthetic
 from posedriven.models import glimpse
 from tests import helpers
@@ -26,7 +27,8 @@ PREPARE = """
 import json, sys
 from tests.faults import sigkill
 sigkill.install(json.loads(sys.argv[1]))
-from posedriven.data import prepare
+from posedriven import prepare
+from posedriven.data.formats import registry
 prepare.prepare_dataset(**json.loads(sys.argv[2]))
 """
 
@@ -102,7 +104,7 @@ def test_killed_runs_resume_to_identical_files(dataset_root, sensor_weights,
 
   # 1. Half-way through the first file (its 2nd clip is being read).
   helpers.run_until_killed(_command(settings, {
-      "call": "posedriven.data.synthetic:load_clip", "nth": 2}))
+      "call": "posedriven.data.synthetic.dataset:load_clip", "nth": 2}))
   assert _names(out, "*.tfrecord") == []
   assert _names(out, "*.tmp") == [f"{TRAIN_0}.tmp"]
 
@@ -133,7 +135,7 @@ def test_killed_runs_resume_to_identical_files(dataset_root, sensor_weights,
   assert helpers.tfrecord_bytes(out) == helpers.tfrecord_bytes(reference)
   records = helpers.records_by_name(out)  # asserts each clip appears once
   assert sorted(records) == sorted(
-      s.name for s in prepare.list_clips(dataset_root, "synthetic"))
+      s.name for s in registry.list_clips(dataset_root, "synthetic"))
   assert summary["manifest"]["complete"]
   assert summary["manifest"]["clips"] == expected["manifest"]["clips"]
   assert summary["manifest"]["counts"] == {"ok": 6, "error": 0,

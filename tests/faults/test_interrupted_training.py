@@ -10,8 +10,7 @@ import keras
 import numpy as np
 import pytest
 
-from posedriven.data import prepare
-from posedriven.training import loop
+from posedriven import prepare
 from posedriven.training import train_pose
 from tests import helpers
 
@@ -43,7 +42,7 @@ def _command(run, data, kill_point=None):
 
 
 def _final_state(run):
-  model = keras.models.load_model(loop.backup_model_path(run))
+  model = keras.models.load_model(helpers.backup_model_path(run))
   state = json.loads((run / "backup" / "state.json").read_text())
   history = [{k: v for k, v in h.items() if k != "seconds"}
              for h in state["history"]]

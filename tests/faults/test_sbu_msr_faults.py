@@ -7,10 +7,10 @@ import cv2
 import numpy as np
 import pytest
 
-from posedriven.data import msr
-from posedriven.data import ntu
-from posedriven.data import prepare
-from posedriven.data import sbu
+from posedriven.data.formats import msr
+from posedriven.data.formats import ntu
+from posedriven import prepare
+from posedriven.data.formats import sbu
 from tests import helpers
 from tests.faults import corpus
 

@@ -8,7 +8,7 @@ import logging
 import numpy as np
 import pytest
 
-from posedriven.data import ntu
+from posedriven.data.formats import ntu
 from tests.faults import corpus
 
 # fault -> (words the message must hold, besides the file name).

@@ -11,8 +11,9 @@ import cv2
 import numpy as np
 import pytest
 
-from posedriven.data import ntu
-from posedriven.data import prepare
+from posedriven.data.formats import ntu
+from posedriven import prepare
+from posedriven.data.formats import registry
 from posedriven.data import video
 from tests import helpers
 from tests.faults import corpus
@@ -145,7 +146,7 @@ def test_smaller_video_gets_scaled_hands_and_crop(ntu_run):
                        "hand pixels refer to 1920x1080", "scaling",
                        level=logging.WARNING)
   # 50 px of the Full-HD frame are 12.5 px of the 480x270 one.
-  assert float(record["crop_size_px"]) == prepare.NTU_CROP_SIZE_PX * SCALE
+  assert float(record["crop_size_px"]) == registry.NTU_CROP_SIZE_PX * SCALE
   assert record["image_size"].tolist() == [1920, 1080]
   # The crops land on the squares drawn at the scaled hand positions.
   np.testing.assert_allclose(_centre_colour(record["crops"][:, 0]), RED,

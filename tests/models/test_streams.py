@@ -8,8 +8,6 @@ import pytest
 import tensorflow as tf
 
 from posedriven.models import streams
-from posedriven.models.glimpse import GlimpseSensor
-from posedriven.models.pose_cnn import PoseClassifier
 from posedriven.models.pose_cnn import PoseConvNet
 
 CLASSES, T, N, D, W = 5, 20, 4, 8, 16
@@ -21,26 +19,6 @@ SMALL_RGB = dict(lstm_units=7, glimpse_dim=D, spatial_attention_units=5,
                  temporal_attention_units=6, feature_units=9, pose_width=W,
                  unroll=False)
 
-
-
-@keras.saving.register_keras_serializable(package="posedriven_tests")
-class TinyGlimpseSensor(keras.layers.Layer):
-  """Stand-in for GlimpseSensor: uint8 crops [M, H, W, 3] -> [M, dim]."""
-
-  def __init__(self, dim: int = D, **kwargs):
-    super().__init__(**kwargs)
-    self.dim = dim
-    self.dense = keras.layers.Dense(dim, activation="relu")
-
-  def build(self, input_shape):
-    self.dense.build((None, 3))
-
-  def call(self, inputs):
-    x = keras.ops.cast(inputs, self.compute_dtype) / 255.0
-    return self.dense(keras.ops.mean(x, axis=(1, 2)))
-
-  def get_config(self):
-    return {**super().get_config(), "dim": self.dim}
 
 
 def _np(x):
@@ -194,7 +172,7 @@ def test_two_stream_fusion_and_round_trip(tmp_path):
   inputs = _inputs(2, seed=4)
   for weight in (0.5, 0.25):
     model = streams.build_two_stream(pose_model, rgb_model,
-                                     fusion_weight=weight)
+                                     pose_weight=weight)
     outputs = model(inputs)
     assert set(outputs) == {"logits", "pose_logits", "rgb_logits",
                             "spatial_attention", "temporal_attention"}
@@ -214,63 +192,8 @@ def test_two_stream_fusion_and_round_trip(tmp_path):
   loaded = keras.models.load_model(path)
   for key, value in model(inputs).items():
     np.testing.assert_array_equal(_np(loaded(inputs)[key]), _np(value))
-  with pytest.raises(ValueError, match="fusion_weight"):
-    streams.build_two_stream(pose_model, rgb_model, fusion_weight=1.5)
-
-
-def _crops(batch, height=6, width=5, num_steps=T, seed=5):
-  rng = np.random.default_rng(seed)
-  return rng.integers(0, 256, size=(batch, num_steps, N, height, width, 3),
-                      dtype=np.uint8)
-
-
-def test_rgb_stream_from_crops_with_stand_in_sensor(tmp_path):
-  sensor = TinyGlimpseSensor(D)
-  rgb_model = _rgb("G")
-  model = streams.build_rgb_stream_from_crops(sensor, rgb_model,
-                                              crop_size=(6, 5))
-  assert sensor.trainable_weights == []
-  pose = _inputs(2, seed=6)["pose"]
-  crops = _crops(2)
-  outputs = model({"pose": pose, "crops": crops})
-  _check_attention(outputs, 2)
-  glimpses = _np(sensor(crops.reshape(-1, 6, 5, 3))).reshape(2, T, N, D)
-  expected = rgb_model({"pose": pose, "glimpses": glimpses})
-  for key in expected:
-    np.testing.assert_allclose(_np(outputs[key]), _np(expected[key]),
-                               atol=1e-6)
-  assert len(model.trainable_weights) == len(rgb_model.trainable_weights)
-
-  path = tmp_path / "crops.keras"
-  model.save(path)
-  loaded = keras.models.load_model(path)
-  reloaded = loaded({"pose": pose, "crops": crops})
-  for key in outputs:
-    np.testing.assert_array_equal(_np(reloaded[key]), _np(outputs[key]))
-  with pytest.raises(ValueError, match="glimpse_dim"):
-    streams.build_rgb_stream_from_crops(TinyGlimpseSensor(D + 1), rgb_model)
-
-  pose_model = streams.build_pose_stream(CLASSES, W, **SMALL_POSE)
-  two_stream = streams.build_two_stream(pose_model, model)
-  assert two_stream.input["crops"].dtype == "uint8"
-  fused = two_stream({"pose": pose, "crops": crops})
-  np.testing.assert_allclose(
-      _np(fused["logits"]),
-      0.5 * _np(pose_model({"pose": pose})["logits"]) +
-      0.5 * _np(outputs["logits"]), atol=1e-6)
-
-
-def test_rgb_stream_from_crops_with_inception_sensor():
-  sensor = GlimpseSensor(input_size=75, weights=None)
-  rgb_model = _rgb("G", glimpse_dim=2048, num_steps=4)
-  model = streams.build_rgb_stream_from_crops(sensor, rgb_model,
-                                              crop_size=(50, 50))
-  assert sensor.trainable_weights == []
-  outputs = model({"pose": _inputs(1)["pose"][:, :4],
-                   "crops": _crops(1, 50, 50, num_steps=4)})
-  assert outputs["logits"].shape == (1, CLASSES)
-  assert outputs["spatial_attention"].shape == (1, 4, N)
-  assert len(model.trainable_weights) == len(rgb_model.trainable_weights)
+  with pytest.raises(ValueError, match="pose_weight"):
+    streams.build_two_stream(pose_model, rgb_model, pose_weight=1.5)
 
 
 def test_mixed_bfloat16_trains(mixed_bfloat16):

@@ -8,6 +8,7 @@ import pytest
 import tensorflow as tf
 
 from posedriven.training import loop
+from tests import helpers
 
 X = np.random.default_rng(0).normal(size=(48, 6)).astype(np.float32)
 Y = (np.arange(48) % 3).astype(np.int32)
@@ -40,7 +41,7 @@ def _fit(output_dir, epochs, patience=None):
 
 
 def _last_weights(output_dir):
-  model = keras.models.load_model(loop.backup_model_path(output_dir))
+  model = keras.models.load_model(helpers.backup_model_path(output_dir))
   return model.get_weights()
 
 

@@ -44,22 +44,6 @@ def test_confusion_matrix_rows_are_true_classes():
   np.testing.assert_array_equal(m, [[1, 1, 0], [0, 1, 0], [1, 0, 0]])
 
 
-def test_average_logits_per_clip_keeps_first_appearance_order():
-  logits = np.array([[1, 0], [3, 0], [0, 2], [0, 4], [5, 5]], np.float32)
-  ids, mean = metrics.average_logits(logits, np.array([7, 7, 3, 3, 9]))
-  np.testing.assert_array_equal(ids, [7, 3, 9])
-  np.testing.assert_allclose(mean, [[2, 0], [0, 3], [5, 5]])
-
-
-def test_fusion_is_average_of_logits():
-  a = np.random.default_rng(0).normal(size=(5, 4)).astype(np.float32)
-  b = np.random.default_rng(1).normal(size=(5, 4)).astype(np.float32)
-  np.testing.assert_allclose(metrics.fuse_logits(a, b), (a + b) / 2, rtol=1e-6)
-  np.testing.assert_allclose(metrics.fuse_logits(a, b, 1.0), b)
-  with pytest.raises(ValueError, match="rgb_weight"):
-    metrics.fuse_logits(a, b, 1.5)
-
-
 def test_per_class_csv(tmp_path):
   m = metrics.confusion_matrix([0, 0, 1], [0, 1, 1], 3)
   path = tmp_path / "per_class.csv"

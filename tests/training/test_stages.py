@@ -12,10 +12,10 @@ import pytest
 
 from posedriven.training import common
 from posedriven.training import evaluate
-from posedriven.training import loop
 from posedriven.training import run_dir
 from posedriven.training import train_pose
 from posedriven.training import train_rgb
+from tests import helpers
 from tests.conftest import REPO_ROOT
 
 SMALL_POSE = dict(batch_size=8, epochs=2, filters=(4, 4), features=16,
@@ -75,8 +75,8 @@ def test_resume_after_interrupt_gives_same_weights(tiny_prepared, tmp_path):
   (tmp_path / "b" / run_dir.FINISHED).unlink()
   summary = train_pose.train_pose(tmp_path / "b", tiny_prepared, **config)
   assert summary["epochs"] == 3
-  for wa, wb in zip(_weights(loop.backup_model_path(tmp_path / "a")),
-                    _weights(loop.backup_model_path(tmp_path / "b"))):
+  for wa, wb in zip(_weights(helpers.backup_model_path(tmp_path / "a")),
+                    _weights(helpers.backup_model_path(tmp_path / "b"))):
     np.testing.assert_array_equal(wa, wb)
 
 

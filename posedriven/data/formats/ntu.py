@@ -26,12 +26,15 @@ import logging
 import os
 import re
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Any, Iterable
 
 import numpy as np
 
+from posedriven import atomic
 from posedriven.data import clip as clip_lib
+from posedriven.data import protocols
 from posedriven.data import skeletons
+from posedriven.data.formats import text
 
 NUM_JOINTS = 25
 RGB_SIZE = (1920, 1080)  # (width, height) of NTU RGB videos.
@@ -46,14 +49,8 @@ _JOINT_FIELDS = 12
 _NAME_RE = re.compile(r"S(\d{3})C(\d{3})P(\d{3})R(\d{3})A(\d{3})")
 
 
-class SkeletonFormatError(ValueError):
+class SkeletonFormatError(text.FormatError):
   """A ``.skeleton`` file does not follow the format; names file and line."""
-
-  def __init__(self, path: str | os.PathLike, line: int | None, message: str):
-    self.path = str(path)
-    self.line = line
-    where = f"{self.path}:{line}" if line is not None else self.path
-    super().__init__(f"{where}: {message}")
 
 
 @dataclasses.dataclass
@@ -139,79 +136,6 @@ def parse_sample_name(name: str | os.PathLike) -> SampleName:
   return SampleName(*(int(g) for g in match.groups()))
 
 
-class _Lines:
-  """Line cursor that turns every format problem into SkeletonFormatError."""
-
-  def __init__(self, path, text: str):
-    self.path = path
-    self.lines = text.splitlines()
-    self.pos = 0
-
-  def next_tokens(self, what: str) -> list[str]:
-    while self.pos < len(self.lines):
-      line = self.lines[self.pos]
-      self.pos += 1
-      tokens = line.split()
-      if tokens:
-        return tokens
-    if not any(line.strip() for line in self.lines):
-      # "Truncated after line 0" would send one looking for a partial copy.
-      raise SkeletonFormatError(self.path, None, "file is empty (no data)")
-    raise SkeletonFormatError(
-        self.path, self.pos,
-        f"file is truncated: expected {what} after the last line")
-
-  def error(self, message: str) -> SkeletonFormatError:
-    return SkeletonFormatError(self.path, self.pos, message)
-
-  def count(self, what: str, limit: int) -> int:
-    tokens = self.next_tokens(what)
-    if len(tokens) != 1:
-      raise self.error(f"expected a single {what}, got {len(tokens)} values")
-    try:
-      value = int(tokens[0])
-    except ValueError:
-      raise self.error(f"{what} {tokens[0]!r} is not an integer") from None
-    if value < 0:
-      raise self.error(f"{what} is negative ({value})")
-    if value > limit:
-      raise self.error(f"{what} {value} is implausibly large (limit {limit})")
-    return value
-
-  def values(self, what: str, n: int) -> list[str]:
-    tokens = self.next_tokens(what)
-    if len(tokens) != n:
-      raise self.error(f"{what} has {len(tokens)} values, expected {n}")
-    return tokens
-
-  def floats(self, tokens: Sequence[str], what: str) -> list[float]:
-    try:
-      return [float(t) for t in tokens]
-    except ValueError:
-      bad = next(t for t in tokens if not _is_float(t))
-      raise self.error(f"non-numeric value {bad!r} in {what}") from None
-
-  def int_value(self, token: str, what: str) -> int:
-    try:
-      return int(token)
-    except ValueError:
-      try:
-        value = float(token)
-      except ValueError:
-        raise self.error(f"non-numeric value {token!r} in {what}") from None
-      if not value.is_integer():
-        raise self.error(f"{what} {token!r} is not an integer") from None
-      return int(value)
-
-
-def _is_float(token: str) -> bool:
-  try:
-    float(token)
-    return True
-  except ValueError:
-    return False
-
-
 def load_skeleton(path: str | os.PathLike) -> SkeletonSequence:
   """Reads an NTU RGB+D ``.skeleton`` file completely.
 
@@ -224,11 +148,8 @@ def load_skeleton(path: str | os.PathLike) -> SkeletonSequence:
       than 25, negative or implausible counts. The message names file and line.
   """
   path = Path(path)
-  try:
-    text = path.read_text(encoding="ascii", errors="replace")
-  except OSError as e:
-    raise SkeletonFormatError(path, None, f"cannot read file: {e}") from e
-  lines = _Lines(path, text)
+  lines = text.Lines(path, text.read_text(path, SkeletonFormatError),
+                     SkeletonFormatError)
   name = path.name.split(".")[0]
 
   num_frames = lines.count("frame count", MAX_FRAMES)
@@ -343,10 +264,7 @@ def write_skeleton(path: str | os.PathLike, seq: SkeletonSequence) -> None:
                   *seq.color_xy[t, b, j], *seq.orientation[t, b, j]]
         out.append(" ".join(_fmt(v) for v in values) +
                    f" {int(seq.tracking_state[t, b, j])}")
-  path = Path(path)
-  tmp = path.with_name(path.name + ".tmp")
-  tmp.write_text("\n".join(out) + "\n", encoding="ascii")
-  os.replace(tmp, path)
+  atomic.write_text(path, "\n".join(out) + "\n", encoding="ascii")
 
 
 # Body selection thresholds, after the NTU denoising used by the
@@ -461,32 +379,38 @@ def load_clip(path: str | os.PathLike, label: int | None = None
   return to_clip(load_skeleton(path), label)
 
 
-def missing_skeleton_samples(dataset: str = "ntu60") -> frozenset[str]:
+# The official lists of samples whose skeletons are missing or empty, by the
+# number of actions of the release (NTU RGB+D: 60, NTU RGB+D 120: 120).
+_MISSING_SKELETON_LISTS = {
+    60: "NTU_RGBD_samples_with_missing_skeletons.txt",
+    120: "NTU_RGBD120_samples_with_missing_skeletons.txt",
+}
+
+
+def missing_skeleton_samples(num_actions: int = 60) -> frozenset[str]:
   """The official list of samples whose skeletons are missing or empty.
 
   Args:
-    dataset: ``ntu60`` or ``ntu120``.
+    num_actions: The release: 60 (NTU RGB+D) or 120 (NTU RGB+D 120).
   """
-  files = {
-      "ntu60": "NTU_RGBD_samples_with_missing_skeletons.txt",
-      "ntu120": "NTU_RGBD120_samples_with_missing_skeletons.txt",
-  }
-  if dataset not in files:
-    raise ValueError(f"dataset must be one of {sorted(files)}, got {dataset!r}")
-  text = (importlib.resources.files("posedriven.data") / "resources" /
-          files[dataset]).read_text()
-  return frozenset(line.strip() for line in text.splitlines() if line.strip())
+  if num_actions not in _MISSING_SKELETON_LISTS:
+    raise ValueError(f"num_actions must be one of"
+                     f" {sorted(_MISSING_SKELETON_LISTS)}, got {num_actions!r}")
+  listing = (importlib.resources.files("posedriven.data.formats") /
+             "resources" / _MISSING_SKELETON_LISTS[num_actions]).read_text()
+  return frozenset(
+      line.strip() for line in listing.splitlines() if line.strip())
 
 
 def list_skeleton_files(skeleton_dir: str | os.PathLike,
-                        dataset: str = "ntu60",
+                        num_actions: int = 60,
                         skip_missing: bool = True,
                         actions: Iterable[int] | None = None) -> list[Path]:
   """Sorted ``*.skeleton`` files of a dataset directory.
 
   Args:
     skeleton_dir: e.g. ``.../nturgb+d_skeletons``.
-    dataset: ``ntu60`` keeps A001-A060 only; ``ntu120`` keeps all.
+    num_actions: The release: 60 keeps A001-A060 only, 120 keeps all.
     skip_missing: drop the official samples with missing skeletons.
     actions: optional 1-based action ids to keep.
   """
@@ -494,10 +418,10 @@ def list_skeleton_files(skeleton_dir: str | os.PathLike,
   if not skeleton_dir.is_dir():
     raise FileNotFoundError(f"skeleton directory {skeleton_dir} does not exist")
   files = sorted(skeleton_dir.glob("*.skeleton"))
-  max_action = 60 if dataset == "ntu60" else 120
   wanted = set(actions) if actions is not None else None
   kept, skipped = [], 0
-  missing = missing_skeleton_samples(dataset) if skip_missing else frozenset()
+  missing = (missing_skeleton_samples(num_actions) if skip_missing
+             else frozenset())
   for f in files:
     stem = f.name.split(".")[0]
     try:
@@ -505,7 +429,7 @@ def list_skeleton_files(skeleton_dir: str | os.PathLike,
     except ValueError:
       logging.warning("%s: not an NTU sample name; skipped", f.name)
       continue
-    if action > max_action or (wanted is not None and action not in wanted):
+    if action > num_actions or (wanted is not None and action not in wanted):
       continue
     if stem in missing:
       skipped += 1
@@ -515,3 +439,43 @@ def list_skeleton_files(skeleton_dir: str | os.PathLike,
     logging.info("%s: %d samples listed, %d skipped as missing skeletons",
                  skeleton_dir, len(kept) + skipped, skipped)
   return kept
+
+
+# Official splits (Shahroudy et al. 2016; Liu et al. 2019).
+NTU60_CS_TRAIN_SUBJECTS = frozenset(
+    (1, 2, 4, 5, 8, 9, 13, 14, 15, 16, 17, 18, 19, 25, 27, 28, 31, 34, 35, 38))
+NTU_CV_TRAIN_CAMERAS = frozenset((2, 3))
+NTU_CAMERAS = frozenset((1, 2, 3))
+NTU120_CSUB_TRAIN_SUBJECTS = frozenset((
+    1, 2, 4, 5, 8, 9, 13, 14, 15, 16, 17, 18, 19, 25, 27, 28, 31, 34, 35, 38,
+    45, 46, 47, 49, 50, 52, 53, 54, 55, 56, 57, 58, 59, 70, 74, 78, 80, 81, 82,
+    83, 84, 85, 86, 89, 91, 92, 93, 94, 95, 97, 98, 100, 103))
+
+
+def cross_view_split(camera: Any) -> str:
+  camera = int(camera)
+  if camera not in NTU_CAMERAS:
+    raise ValueError(f"NTU camera must be 1, 2 or 3, got {camera}")
+  return protocols.split(camera in NTU_CV_TRAIN_CAMERAS)
+
+
+NTU60_PROTOCOLS = (
+    protocols.Protocol(
+        "ntu60_cs", "subject",
+        "NTU RGB+D cross-subject: 20 official training subjects",
+        lambda s: protocols.split(int(s) in NTU60_CS_TRAIN_SUBJECTS)),
+    protocols.Protocol(
+        "ntu60_cv", "camera",
+        "NTU RGB+D cross-view: cameras 2, 3 train, camera 1 test",
+        cross_view_split),
+)
+NTU120_PROTOCOLS = (
+    protocols.Protocol(
+        "ntu120_csub", "subject",
+        "NTU RGB+D 120 cross-subject: 53 official training subjects",
+        lambda s: protocols.split(int(s) in NTU120_CSUB_TRAIN_SUBJECTS)),
+    protocols.Protocol(
+        "ntu120_cset", "setup",
+        "NTU RGB+D 120 cross-setup: even setup ids train",
+        lambda s: protocols.split(int(s) % 2 == 0)),
+)

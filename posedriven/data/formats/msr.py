@@ -31,8 +31,10 @@ from pathlib import Path
 import numpy as np
 
 from posedriven.data import clip as clip_lib
+from posedriven.data import protocols
 from posedriven.data import skeletons
-from posedriven.data.ntu import EmptySkeletonError
+from posedriven.data.formats import text
+from posedriven.data.formats.ntu import EmptySkeletonError
 
 NUM_JOINTS = 20
 RGB_SIZE = (640, 480)  # (width, height) of MSR RGB videos.
@@ -67,14 +69,8 @@ SKELETON_SUFFIX = "_skeleton.txt"
 _NAME_RE = re.compile(r"^a(\d{2})_s(\d{2})_e(\d{2})(?:_skeleton\.txt)?$")
 
 
-class MsrFormatError(ValueError):
+class MsrFormatError(text.FormatError):
   """A skeleton file does not follow the format; names file and line."""
-
-  def __init__(self, path: str | os.PathLike, line: int | None, message: str):
-    self.path = str(path)
-    self.line = line
-    where = f"{self.path}:{line}" if line is not None else self.path
-    super().__init__(f"{where}: {message}")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -141,50 +137,6 @@ class MsrSkeletons:
     return (self.screen_uvd[..., :2] * scale).astype(np.float32)
 
 
-class _Lines:
-  """Cursor over non-blank lines that turns problems into MsrFormatError."""
-
-  def __init__(self, path: Path, text: str):
-    self.path = path
-    self.lines = text.splitlines()
-    self.pos = 0  # 1-based number of the last line returned.
-
-  def error(self, message: str) -> MsrFormatError:
-    return MsrFormatError(self.path, self.pos, message)
-
-  def next_tokens(self, what: str) -> list[str]:
-    while self.pos < len(self.lines):
-      self.pos += 1
-      tokens = self.lines[self.pos - 1].split()
-      if tokens:
-        return tokens
-    if not any(line.strip() for line in self.lines):
-      raise MsrFormatError(self.path, None, "file is empty (no data)")
-    raise self.error(f"file is truncated: expected {what} after the last line")
-
-  def numbers(self, what: str, n: int) -> list[float]:
-    tokens = self.next_tokens(what)
-    if len(tokens) != n:
-      raise self.error(f"{what} has {len(tokens)} values, expected {n}")
-    values = []
-    for token in tokens:
-      try:
-        values.append(float(token))
-      except ValueError:
-        raise self.error(f"non-numeric value {token!r} in {what}") from None
-    return values
-
-  def integers(self, what: str, n: int) -> list[int]:
-    values = self.numbers(what, n)
-    for v in values:
-      if not v.is_integer():
-        raise self.error(f"{what} value {v!r} is not an integer")
-    return [int(v) for v in values]
-
-  def has_more(self) -> bool:
-    return any(line.strip() for line in self.lines[self.pos:])
-
-
 def load_skeleton_file(path: str | os.PathLike) -> MsrSkeletons:
   """Reads one ``*_skeleton.txt`` completely.
 
@@ -197,11 +149,8 @@ def load_skeleton_file(path: str | os.PathLike) -> MsrSkeletons:
       row without 4 values, a non-numeric value. Names the file and line.
   """
   path = Path(path)
-  try:
-    text = path.read_text(encoding="ascii", errors="replace")
-  except OSError as e:
-    raise MsrFormatError(path, None, f"cannot read file: {e}") from e
-  lines = _Lines(path, text)
+  lines = text.Lines(path, text.read_text(path, MsrFormatError),
+                     MsrFormatError)
   num_frames, second = lines.integers("header <num_frames> <num_joints>", 2)
   if not 0 <= num_frames <= MAX_FRAMES:
     raise lines.error(f"frame count {num_frames} is outside 0-{MAX_FRAMES}")
@@ -301,3 +250,11 @@ def cross_subject_split(subject: int) -> str:
   if not 1 <= subject <= NUM_SUBJECTS:
     raise ValueError(f"MSR subject must be 1-{NUM_SUBJECTS}, got {subject}")
   return "train" if subject % 2 == 1 else "test"
+
+
+PROTOCOLS = (
+    protocols.Protocol(
+        "msr_cs", "subject",
+        "MSR Daily Activity 3D cross-subject: odd subjects train",
+        cross_subject_split),
+)

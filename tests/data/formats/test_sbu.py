@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from posedriven.data import sbu
+from posedriven.data.formats import sbu
 from posedriven.data import skeletons
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from posedriven.data import ntu
-from posedriven.data import ntu_classes
+from posedriven.data.formats import ntu
+from posedriven.data.formats import ntu_classes
 
 
 def _joint_line(x=0.1, y=0.2, z=3.0, cx=900.0, cy=500.0, state=2):
@@ -243,8 +243,8 @@ def test_class_names():
 
 
 def test_missing_lists_shipped_and_applied(tmp_path):
-  missing60 = ntu.missing_skeleton_samples("ntu60")
-  missing120 = ntu.missing_skeleton_samples("ntu120")
+  missing60 = ntu.missing_skeleton_samples(60)
+  missing120 = ntu.missing_skeleton_samples(120)
   assert len(missing60) == 302 and len(missing120) == 535
   assert "S001C002P005R002A008" in missing60
   assert missing60 <= missing120
@@ -253,6 +253,6 @@ def test_missing_lists_shipped_and_applied(tmp_path):
     (tmp_path / f"{name}.skeleton").write_text("0\n")
   kept = ntu.list_skeleton_files(tmp_path)
   assert [p.stem for p in kept] == ["S001C001P001R001A001"]
-  kept120 = ntu.list_skeleton_files(tmp_path, dataset="ntu120",
+  kept120 = ntu.list_skeleton_files(tmp_path, num_actions=120,
                                     skip_missing=False)
   assert len(kept120) == 3

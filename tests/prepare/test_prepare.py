@@ -1,4 +1,4 @@
-"""Tests for posedriven.data.prepare and tools/prepare_data.py."""
+"""Tests for posedriven.prepare and tools/prepare_data.py."""
 
 from __future__ import annotations
 
@@ -13,9 +13,11 @@ import pytest
 import tensorflow as tf
 
 from posedriven.data import glimpse_crops
-from posedriven.data import prepare
+from posedriven import prepare
+from posedriven.prepare import sensor_pass
+from posedriven.data.formats import registry
 from posedriven.data import synthetic
-from posedriven.data import tfrecords
+from posedriven.data.synthetic import dataset as synthetic_dataset
 from posedriven.data import video
 from posedriven.models import glimpse
 from tests import helpers
@@ -73,7 +75,7 @@ def test_features_are_the_sensor_on_the_hand_crops(dataset_root, sensor,
     assert entry["frames"] == entry["skeleton_frames"] == entry["video_frames"]
     assert entry["label"] == int(entry["name"][-3:]) - 1
 
-  records = tfrecords.read_records(
+  records = helpers.read_records(
       str(tmp_path / "train-00000-of-00002.tfrecord"))
   assert len(records) == 2
   record = records[0]
@@ -95,7 +97,7 @@ def test_crops_store_keeps_the_decoded_hand_crops(dataset_root, tmp_path):
   assert summary["clips"]["ok"] == 6
   size = synthetic.load_meta(dataset_root)["crop_size_px"]
   for path in sorted(tmp_path.glob("*.tfrecord")):
-    for record in tfrecords.read_records(str(path)):
+    for record in helpers.read_records(str(path)):
       crops = _decoded_crops(dataset_root, record["name"].decode(), size)
       np.testing.assert_array_equal(record["crops"], crops)
       assert record["glimpse_features"].shape[-1] == 0
@@ -118,18 +120,18 @@ def test_rebatch_fills_batches_across_chunks_in_order():
     return {"row": np.arange(start, start + n),
             "patch": np.zeros((n, side, side), np.uint8)}
 
-  out = list(prepare.rebatch([chunk(0, 5), chunk(5, 7), chunk(12, 3)], 4))
+  out = list(sensor_pass.rebatch([chunk(0, 5), chunk(5, 7), chunk(12, 3)], 4))
   assert [len(c["row"]) for c in out] == [4, 4, 4, 3]
   np.testing.assert_array_equal(np.concatenate([c["row"] for c in out]),
                                 np.arange(15))
   assert all(c["patch"].shape[1:] == (2, 2) for c in out)
   # Patches of another size cannot share a batch: the rows before flush.
-  out = list(prepare.rebatch([chunk(0, 3), chunk(3, 3, side=5)], 4))
+  out = list(sensor_pass.rebatch([chunk(0, 3), chunk(3, 3, side=5)], 4))
   assert [(len(c["row"]), c["patch"].shape[1]) for c in out] == [(3, 2),
                                                                   (3, 5)]
-  assert not list(prepare.rebatch([], 4))
+  assert not list(sensor_pass.rebatch([], 4))
   with pytest.raises(ValueError, match="size"):
-    list(prepare.rebatch([chunk(0, 1)], 0))
+    list(sensor_pass.rebatch([chunk(0, 1)], 0))
 
 
 def test_decode_defaults_follow_the_device(dataset_root, tmp_path,
@@ -187,7 +189,7 @@ def test_bad_clips_are_reported_and_skipped(dataset_root, sensor, tmp_path,
   assert "SkeletonFormatError" in entries[bad_skeleton]["reason"]
   assert "does not exist" in entries[missing]["reason"]
   written = [r["name"].decode() for path in sorted(out.glob("*.tfrecord"))
-             for r in tfrecords.read_records(str(path))]
+             for r in helpers.read_records(str(path))]
   assert sorted(written) == sorted(set(names) - {corrupt, bad_skeleton,
                                                  missing})
 
@@ -210,7 +212,7 @@ def test_shorter_video_is_aligned_and_logged(dataset_root, sensor, tmp_path,
   out = tmp_path / "out"
   with caplog.at_level(logging.WARNING):
     _prepare(root, out, sensor, max_clips=1)
-  (record,) = tfrecords.read_records(
+  (record,) = helpers.read_records(
       str(out / "train-00000-of-00001.tfrecord"))
   assert int(record["num_frames"]) == len(frames) - 3
   assert record["xyz"].shape[0] == len(frames) - 3
@@ -229,7 +231,7 @@ def test_killed_run_resumes_to_identical_files(dataset_root, sensor, tmp_path,
   _prepare(dataset_root, reference, sensor)
 
   out = tmp_path / "resumed"
-  real_load = synthetic.load_clip
+  real_load = synthetic_dataset.load_clip
   loads = []
 
   def dying_load(root, name):
@@ -238,7 +240,7 @@ def test_killed_run_resumes_to_identical_files(dataset_root, sensor, tmp_path,
       raise _Killed()
     return real_load(root, name)
 
-  monkeypatch.setattr(synthetic, "load_clip", dying_load)
+  monkeypatch.setattr(synthetic_dataset, "load_clip", dying_load)
   with pytest.raises(BaseException) as info:
     _prepare(dataset_root, out, sensor)
   # tf.data re-raises what the decode thread hit as a tf.errors.UnknownError.
@@ -251,7 +253,7 @@ def test_killed_run_resumes_to_identical_files(dataset_root, sensor, tmp_path,
   first_file = out / "train-00000-of-00002.tfrecord"
   first_mtime = first_file.stat().st_mtime_ns
 
-  monkeypatch.setattr(synthetic, "load_clip", real_load)
+  monkeypatch.setattr(synthetic_dataset, "load_clip", real_load)
   # A stale temp file of a later shard must not survive either.
   (out / "test-00001-of-00002.tfrecord.tmp").write_bytes(b"half a file")
   summary = _prepare(dataset_root, out, sensor)
@@ -285,7 +287,7 @@ def test_workers_share_files_without_coordination(dataset_root, tmp_path):
         shard_index=shard)
   assert last["manifest"]["complete"]
   assert helpers.tfrecord_bytes(sharded) == helpers.tfrecord_bytes(single)
-  record = tfrecords.read_records(
+  record = helpers.read_records(
       str(single / "test-00000-of-00002.tfrecord"))[0]
   assert record["store"] == b"none" and int(record["video_frames"]) == -1
 
@@ -312,9 +314,9 @@ def test_real_ntu_files(ntu_samples, sensor, tmp_path, caplog):
   assert (ok["skeleton_frames"], ok["container_frames"], ok["frames"]) == (
       82, 103, 82)
   assert "does not exist" in entries["S002C001P003R001A003"]["reason"]
-  (record,) = tfrecords.read_records(str(out / "test-00000-of-00001.tfrecord"))
+  (record,) = helpers.read_records(str(out / "test-00000-of-00001.tfrecord"))
   assert record["glimpse_features"].shape == (82, 4, 2048)
-  assert float(record["crop_size_px"]) == prepare.NTU_CROP_SIZE_PX
+  assert float(record["crop_size_px"]) == registry.NTU_CROP_SIZE_PX
   assert record["image_size"].tolist() == [1920, 1080]
 
 

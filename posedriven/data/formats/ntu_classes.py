@@ -48,6 +48,3 @@ NTU120_CLASS_NAMES = (
 )
 
 NTU60_CLASS_NAMES = NTU120_CLASS_NAMES[:60]
-
-# 1-based action ids performed by two people.
-NTU_MUTUAL_ACTIONS = frozenset(list(range(50, 61)) + list(range(106, 121)))

@@ -13,11 +13,15 @@ import cv2
 import numpy as np
 import pytest
 
-from posedriven.data import ntu
+from posedriven.data.formats import ntu
 from posedriven.data import skeletons
 from posedriven.data import synthetic
+from posedriven.data.synthetic import motion as synthetic_motion
+from posedriven.data.synthetic import render as synthetic_render
+from posedriven.data.synthetic import views as synthetic_views
+from tests import helpers
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+REPO_ROOT = Path(__file__).resolve().parents[3]
 # A small set: 2 subjects x 2 views x 8 classes = 32 clips of 10-14 frames.
 SMALL = dict(num_subjects=2, cameras=(1, 2), image_size=(320, 180),
              num_frames_range=(10, 14), seed=3)
@@ -62,7 +66,7 @@ def _object_offset(frame: np.ndarray, xy, target_bgr: np.ndarray,
 
 def _on_top(clip: dict, frame: int, size: int, hand: int) -> bool:
   """No object drawn later covers the 3x3 pixels around ``hand``."""
-  boxes = synthetic.object_boxes(clip, frame, size)
+  boxes = helpers.object_boxes(clip, frame, size)
   hands = [b.hand for b in boxes]
   x, y = clip["hand_xy_px"][frame][hand]
   for box in boxes[hands.index(hand) + 1:]:
@@ -85,10 +89,10 @@ def test_class_names_and_helpers():
     motion, obj = synthetic.class_parts(label)
     assert synthetic.class_index(motion, obj) == label
     assert synthetic.SYNTHETIC_CLASS_NAMES[label] == (
-        f"{synthetic.MOTION_NAMES[motion]}+{synthetic.OBJECT_NAMES[obj]}")
-  assert synthetic.crop_size_for_width(1920) == 50
-  assert synthetic.crop_size_for_width(3840) == 100
-  assert synthetic.crop_size_for_width(480) == synthetic.MIN_CROP_SIZE_PX
+        f"{synthetic_motion.MOTION_NAMES[motion]}+{synthetic_motion.OBJECT_NAMES[obj]}")
+  assert synthetic_render.crop_size_for_width(1920) == 50
+  assert synthetic_render.crop_size_for_width(3840) == 100
+  assert synthetic_render.crop_size_for_width(480) == synthetic_render.MIN_CROP_SIZE_PX
   with pytest.raises(ValueError, match="label 8"):
     synthetic.class_parts(8)
 
@@ -137,11 +141,11 @@ def test_skeletons_round_trip_exactly(dataset):
   meta = synthetic.load_meta(root)
   for name in names:
     sample = ntu.parse_sample_name(name)
-    performance = synthetic.make_performance(
+    performance = synthetic_motion.make_performance(
         3, sample.setup, sample.subject, sample.replication, sample.action,
         num_frames_range=(10, 14))
-    expected = synthetic.skeleton_sequence(
-        name, performance, synthetic.camera_view(3, 1, sample.camera),
+    expected = synthetic_views.skeleton_sequence(
+        name, performance, synthetic_views.camera_view(3, 1, sample.camera),
         (320, 180))
     loaded = ntu.load_skeleton(synthetic.skeleton_path(root, name))
     for field in dataclasses.fields(ntu.SkeletonSequence):
@@ -162,7 +166,7 @@ def test_skeleton_values_are_kinect_like(dataset):
   for name in names:
     seq = ntu.load_skeleton(synthetic.skeleton_path(root, name))
     people[seq.num_bodies] += 1
-    assert np.all(seq.body_ids >= synthetic.BODY_ID_BASE)
+    assert np.all(seq.body_ids >= synthetic_motion.BODY_ID_BASE)
     assert len(set(seq.body_ids.tolist())) == seq.num_bodies
     assert np.all(seq.tracking_state == 2) and np.all(seq.present)
     # Standing 2.5-4 m in front of the camera, 1.5-1.95 m tall.
@@ -170,7 +174,7 @@ def test_skeleton_values_are_kinect_like(dataset):
     height = seq.xyz[:, :, 3, 1] - seq.xyz[:, :, 15, 1]  # Head - FootLeft.
     assert np.all((height > 1.3) & (height < 1.95)), name
     norms = np.linalg.norm(seq.orientation, axis=-1)
-    leaves = [skeletons.KINECT_V2.joint_index(j) for j in (
+    leaves = [skeletons.KINECT_V2.joint_names.index(j) for j in (
         "Head", "FootLeft", "FootRight", "HandTipLeft", "ThumbLeft",
         "HandTipRight", "ThumbRight")]
     inner = [j for j in range(25) if j not in leaves]
@@ -208,7 +212,7 @@ def test_objects_are_drawn_at_the_hand_pixels(dataset):
   for name in names:
     clip = meta["clips"][name]
     seq = ntu.load_skeleton(synthetic.skeleton_path(root, name))
-    hands = synthetic.hand_pixels(seq)
+    hands = synthetic_views.hand_pixels(seq)
     present = np.zeros((seq.num_frames, 4), bool)
     present[:, :2 * seq.num_bodies] = True
     inside = ((hands >= 12) & (hands < np.array([320, 180]) - 12)).all(-1)
@@ -217,7 +221,7 @@ def test_objects_are_drawn_at_the_hand_pixels(dataset):
     np.testing.assert_array_equal(np.round(hands), clip["hand_xy_px"])
     active, (start, stop) = clip["active_hand"], clip["motion_frames"]
     assert 0 < start < stop < clip["num_frames"]
-    target = np.array(synthetic.OBJECT_CENTER_BGR[clip["object"]], float)
+    target = np.array(synthetic_render.OBJECT_CENTER_BGR[clip["object"]], float)
     for t, frame in enumerate(_frames(synthetic.video_path(root, name))):
       center = _center_bgr(frame, hands[t, active].round())
       error = np.abs(center - target).max()
@@ -241,28 +245,28 @@ def test_object_boxes_ground_truth(dataset):
   root, names = dataset
   meta = synthetic.load_meta(root)
   size = meta["object_size_px"]
-  assert size == synthetic.object_size_px(meta["crop_size_px"])
+  assert size == synthetic_render.object_size_px(meta["crop_size_px"])
   # Cards overhang the crop so that a hand glimpse sees only the object.
   assert meta["crop_size_px"] + 6 <= size <= 1.3 * meta["crop_size_px"]
   for name in names[:8]:
     clip = meta["clips"][name]
     seq = ntu.load_skeleton(synthetic.skeleton_path(root, name))
-    hands = np.round(synthetic.hand_pixels(seq))
+    hands = np.round(synthetic_views.hand_pixels(seq))
     start, stop = clip["motion_frames"]
     for t in range(clip["num_frames"]):
-      boxes = synthetic.object_boxes(clip, t, size)
+      boxes = helpers.object_boxes(clip, t, size)
       by_hand = {b.hand: b for b in boxes}
       assert (clip["active_hand"] in by_hand) == (start <= t < stop)
       for box in boxes:
         info = clip["hands"][box.hand]
-        assert box.object_id == info["object"] != synthetic.NO_OBJECT
+        assert box.object_id == info["object"] != synthetic_motion.NO_OBJECT
         assert info["frames"][0] <= t < info["frames"][1]
         x0, y0, x1, y1 = box.box
         assert x1 - x0 == y1 - y0 == 2 * (size // 2)
         np.testing.assert_array_equal([(x0 + x1) / 2, (y0 + y1) / 2],
                                       hands[t, box.hand])
   with pytest.raises(IndexError, match=names[0]):
-    synthetic.object_boxes(meta["clips"][names[0]], 99, size)
+    helpers.object_boxes(meta["clips"][names[0]], 99, size)
 
 
 def test_every_clip_shows_both_class_objects(dataset):
@@ -278,7 +282,7 @@ def test_every_clip_shows_both_class_objects(dataset):
     # hands' features, or looking at the whole frame, cannot tell the class.
     assert objects.count(0) == objects.count(1) >= 1, (name, objects)
     if clip["num_people"] == 1:
-      assert objects[2:] == [synthetic.NO_OBJECT] * 2
+      assert objects[2:] == [synthetic_motion.NO_OBJECT] * 2
       assert not clip["hands"][2]["present"]
     windows = [h["frames"] for h in clip["hands"] if h["object"] >= 0]
     lengths = [b - a for a, b in windows]
@@ -308,12 +312,13 @@ def test_same_seed_same_bytes_other_seed_differs(tmp_path):
   second = synthetic.generate_dataset(tmp_path / "b", **TINY)
   assert first == second
   a, b = _tree_bytes(tmp_path / "a"), _tree_bytes(tmp_path / "b")
-  assert len(a) == 2 * len(first) + 1 and a == b
+  # Skeleton and video per clip, the meta file and the operative config.
+  assert len(a) == 2 * len(first) + 2 and a == b
   synthetic.generate_dataset(tmp_path / "c", **dict(TINY, seed=6))
   c = _tree_bytes(tmp_path / "c")
   assert set(c) == set(a)
   for key in a:
-    if key != synthetic.META_FILE:
+    if key not in (synthetic.META_FILE, "operative_config.gin"):
       assert a[key] != c[key], key
 
 
@@ -370,9 +375,9 @@ def test_full_hd_clip(tmp_path):
   assert len(frames) == 8 and frames[0].shape == (1080, 1920, 3)
   seq = ntu.load_skeleton(synthetic.skeleton_path(tmp_path, names[0]))
   np.testing.assert_allclose(
-      seq.color_xy, synthetic.project_color(seq.xyz.astype(float),
+      seq.color_xy, synthetic_views.project_color(seq.xyz.astype(float),
                                             ntu.RGB_SIZE), atol=1e-3)
-  target = np.array(synthetic.OBJECT_CENTER_BGR[clip["object"]], float)
+  target = np.array(synthetic_render.OBJECT_CENTER_BGR[clip["object"]], float)
   start, stop = clip["motion_frames"]
   offsets = []
   for t in range(start, stop):
@@ -395,13 +400,13 @@ def _run_tool(*args: str) -> subprocess.CompletedProcess:
 
 def test_binary_with_gin(tmp_path):
   gin_file = tmp_path / "small.gin"
-  gin_file.write_text("make_synthetic.num_subjects = 1\n"
-                      "make_synthetic.cameras = (1,)\n"
-                      "make_synthetic.image_size = (128, 96)\n")
+  gin_file.write_text("generate_dataset.num_subjects = 1\n"
+                      "generate_dataset.cameras = (1,)\n"
+                      "generate_dataset.image_size = (128, 96)\n")
   result = _run_tool(f"--output_dir={tmp_path / 'out'}",
                      f"--gin_files={gin_file}",
-                     "--gin_bindings=make_synthetic.actions = (3, 5)",
-                     "--gin_bindings=make_synthetic.num_frames_range = (8, 9)")
+                     "--gin_bindings=generate_dataset.actions = (3, 5)",
+                     "--gin_bindings=generate_dataset.num_frames_range = (8, 9)")
   assert result.returncode == 0, result.stderr
   assert "clips/s" in result.stderr
   meta = synthetic.load_meta(tmp_path / "out")
@@ -409,18 +414,18 @@ def test_binary_with_gin(tmp_path):
                                    "S001C001P001R001A005"]
   assert meta["image_size"] == [128, 96]
   operative = (tmp_path / "out" / "operative_config.gin").read_text()
-  assert "make_synthetic.actions = (3, 5)" in operative
+  assert "generate_dataset.actions = (3, 5)" in operative
   bad = _run_tool(f"--output_dir={tmp_path / 'bad'}",
-                  "--gin_bindings=make_synthetic.no_such_arg = 1")
+                  "--gin_bindings=generate_dataset.no_such_arg = 1")
   assert bad.returncode != 0 and "no_such_arg" in bad.stderr
 
 
 def test_uniform_appearance_dresses_everybody_alike_and_keeps_the_motion():
   looks = set()
   for subject in (1, 2, 3):
-    varied = synthetic.make_performance(0, 1, subject, 1, 5,
+    varied = synthetic_motion.make_performance(0, 1, subject, 1, 5,
                                         second_person_probability=1.0)
-    uniform = synthetic.make_performance(0, 1, subject, 1, 5,
+    uniform = synthetic_motion.make_performance(0, 1, subject, 1, 5,
                                          second_person_probability=1.0,
                                          uniform_appearance=True)
     assert len({(p.shirt_bgr, p.skin_bgr) for p in varied.people}) == 2

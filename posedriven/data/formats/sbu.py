@@ -37,7 +37,9 @@ from pathlib import Path
 import numpy as np
 
 from posedriven.data import clip as clip_lib
+from posedriven.data import protocols
 from posedriven.data import skeletons
+from posedriven.data.formats import text
 
 NUM_JOINTS = 15
 RGB_SIZE = (640, 480)  # (width, height) of SBU RGB frames.
@@ -73,14 +75,8 @@ _ACTION_RE = re.compile(r"^(\d{2})$")
 _SEQUENCE_RE = re.compile(r"^(\d{3})$")
 
 
-class SbuFormatError(ValueError):
+class SbuFormatError(text.FormatError):
   """A ``skeleton_pos.txt`` does not follow the format; names file and line."""
-
-  def __init__(self, path: str | os.PathLike, line: int | None, message: str):
-    self.path = str(path)
-    self.line = line
-    where = f"{self.path}:{line}" if line is not None else self.path
-    super().__init__(f"{where}: {message}")
 
 
 @dataclasses.dataclass
@@ -135,13 +131,10 @@ def load_skeleton_file(path: str | os.PathLike) -> SbuSkeletons:
       file and the 1-based line.
   """
   path = Path(path)
-  try:
-    text = path.read_text(encoding="ascii", errors="replace")
-  except OSError as e:
-    raise SbuFormatError(path, None, f"cannot read file: {e}") from e
+  content = text.read_text(path, SbuFormatError)
   frames: list[int] = []
   rows: list[list[float]] = []
-  for line_no, line in enumerate(text.splitlines(), start=1):
+  for line_no, line in enumerate(content.splitlines(), start=1):
     if not line.strip():
       continue
     tokens = [t.strip() for t in line.split(",")]
@@ -154,7 +147,7 @@ def load_skeleton_file(path: str | os.PathLike) -> SbuSkeletons:
     try:
       values = [float(t) for t in tokens]
     except ValueError:
-      bad = next(t for t in tokens if not _is_float(t))
+      bad = next(t for t in tokens if not text.is_float(t))
       raise SbuFormatError(path, line_no,
                            f"non-numeric value {bad!r}") from None
     if not float(values[0]).is_integer():
@@ -173,14 +166,6 @@ def load_skeleton_file(path: str | os.PathLike) -> SbuSkeletons:
       xyz=denormalize(normalized),
       color_xy_px=to_pixels(normalized),
   )
-
-
-def _is_float(token: str) -> bool:
-  try:
-    float(token)
-    return True
-  except ValueError:
-    return False
 
 
 @dataclasses.dataclass(frozen=True)
@@ -317,3 +302,13 @@ def fold_split(set_name: str, fold: int) -> str:
     raise ValueError(
         f"unknown SBU set {set_name!r}; expected one of {list(SBU_SETS)}")
   return "test" if set_name in SBU_FOLDS[fold - 1] else "train"
+
+
+def _fold_protocol(fold: int) -> protocols.Protocol:
+  return protocols.Protocol(
+      f"sbu_fold{fold}", "set_name",
+      f"SBU 5-fold cross-validation, fold {fold} sets are the test split",
+      lambda set_name: fold_split(str(set_name), fold))
+
+
+PROTOCOLS = tuple(_fold_protocol(k) for k in range(1, NUM_FOLDS + 1))

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from posedriven.data import msr
-from posedriven.data import ntu
+from posedriven.data.formats import msr
+from posedriven.data.formats import ntu
 from posedriven.data import skeletons
 
 

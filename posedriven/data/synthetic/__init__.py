@@ -1,0 +1,78 @@
+"""A synthetic dataset in the NTU RGB+D on-disk layout, for demos and tests.
+
+Nothing can be downloaded here, so the end-to-end demo and the tests run on
+data this module draws. It is written exactly like NTU RGB+D::
+
+  <root>/nturgb+d_skeletons/S001C001P001R001A001.skeleton
+  <root>/nturgb+d_rgb/S001C001P001R001A001_rgb.avi    (MJPG, 30 fps)
+  <root>/synthetic_meta.json                           (ground truth)
+
+so every NTU reader works on it unchanged, except that ``colorX/colorY`` are
+pixels of the written videos (``image_size`` in the meta file), not of a
+1920x1080 frame; ``load_clip`` sets ``Clip.image_size`` accordingly.
+
+Why the data needs the paper's mechanism (Baradel et al., BMVC 2018, eq. 3-6):
+
+* A class is a *motion* (what the active hand does) times an *object* (what
+  it holds): 4 x 2 = 8 classes. Pose alone sees the motion but never the
+  object, so it is capped near 50% accuracy.
+* Every clip shows both class objects: the active hand holds the class
+  object, another hand holds the other one, and in two-person clips the
+  remaining two hands hold a pair that is symmetric in the two objects (a
+  green-triangle distractor, both objects, or nothing). Summing, averaging
+  or concatenating the hands' glimpse features, or looking at the whole
+  frame, therefore tells nothing about which object matters; only knowing
+  which hand moves - from the pose - does (spatial attention conditioned on
+  pose features).
+* Objects are visible only during a window of about 60% of the clip: the
+  active hand's window is its motion phase, the other hands' windows are
+  drawn from the same distribution, so the timing of a crop's content does
+  not reveal the active hand either, and temporal attention has frames to
+  prefer.
+* Objects are cards a few pixels larger than a hand crop, so a glimpse
+  centred on a hand sees the object only, never the arm or the background
+  that would tell a moving hand from a still one; where cards overlap they
+  occlude each other in a random order. Their patterns differ in colour,
+  shape and texture (red disc on white, blue/yellow stripes, green triangle
+  on white), so even a randomly initialised CNN separates them; they stay
+  small relative to the frame.
+
+  A probe on the default set with 10 subjects (random 2-layer CNN features
+  of the decoded hand crops, mean + max over time, ridge classifier,
+  cross-subject) predicts the class object at chance from the sum or the
+  concatenation of the 4 hands (51% / 48%) and at 100% from the active
+  hand's crops alone.
+
+* With ``uniform_appearance=True`` (what the demo uses) everybody wears the
+  same clothes and skin tone. Otherwise the empty-handed glimpses (sleeve,
+  skin) identify the subject, and with six training subjects the RGB stream
+  memorised its training clips from them instead of learning the objects.
+  Measured on the demo: spatial attention highest on the active hand in 21%
+  of the test clips with varied looks vs 60% with uniform ones (chance 37%;
+  ``benchmarks/attention_on_active_hand.py``).
+
+Camera views C001-C003 film the same performance from yaw 0, +45 and -45
+degrees (as NTU's three Kinects do), so cross-view evaluation is meaningful.
+Every random choice comes from a generator seeded by ``seed`` and the
+sample's own keys, so any clip can be regenerated alone and an interrupted
+run resumes to byte-identical files.
+
+The package's modules follow the generator's stages: :mod:`.motion`
+(classes, bodies, motion and arm IK), :mod:`.views` (cameras, projection,
+skeleton files), :mod:`.render` (video frames) and :mod:`.dataset` (names,
+paths, ground truth, :func:`generate_dataset`). What a user of the dataset
+needs is imported here.
+"""
+
+from posedriven.data.synthetic.dataset import generate_dataset
+from posedriven.data.synthetic.dataset import load_clip
+from posedriven.data.synthetic.dataset import load_meta
+from posedriven.data.synthetic.dataset import META_FILE
+from posedriven.data.synthetic.dataset import RGB_DIR
+from posedriven.data.synthetic.dataset import SKELETON_DIR
+from posedriven.data.synthetic.dataset import skeleton_path
+from posedriven.data.synthetic.dataset import video_path
+from posedriven.data.synthetic.motion import class_index
+from posedriven.data.synthetic.motion import class_parts
+from posedriven.data.synthetic.motion import NUM_CLASSES
+from posedriven.data.synthetic.motion import SYNTHETIC_CLASS_NAMES

@@ -1,0 +1,205 @@
+"""Video frames of the synthetic set: object cards, background, people."""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import Iterable
+
+import cv2
+import numpy as np
+
+from posedriven import atomic
+from posedriven.data.formats import ntu
+from posedriven.data import skeletons
+from posedriven.data.synthetic import motion
+from posedriven.data.synthetic import views
+
+_J = motion.JOINT_INDEX
+
+# NTU crops 50x50 px hand glimpses in 1920-wide frames (paper, section 4).
+_NTU_CROP_PX = 50
+MIN_CROP_SIZE_PX = 24
+# Objects are cards a few pixels larger than a hand crop, so a crop centred
+# on the hand sees only the object: the glimpse then carries no context
+# (arm angle, background) that could tell the moving hand from the others.
+_OBJECT_MARGIN = 0.1
+
+# Drawing colours, BGR.
+_RED = (40, 30, 225)
+_BLUE = (215, 70, 20)
+_YELLOW = (20, 215, 240)
+_GREEN = (40, 190, 30)
+_CARD = (235, 235, 235)
+_OUTLINE = (25, 25, 25)
+# The colour a decoded frame shows at an object's centre (tests, checks).
+OBJECT_CENTER_BGR = {0: _RED, 1: _BLUE, 2: _GREEN}
+
+def crop_size_for_width(width: int) -> int:
+  """Hand glimpse size in pixels: NTU's 50 px scaled to ``width``, >= 24."""
+  return max(MIN_CROP_SIZE_PX,
+             int(round(_NTU_CROP_PX * width / ntu.RGB_SIZE[0])))
+
+# ----------------------------------------------------------------------------
+# Video frames.
+
+
+def object_size_px(crop_size_px: int) -> int:
+  """Side of a drawn object card: a hand crop plus a margin on each side."""
+  return crop_size_px + 2 * max(3, int(round(_OBJECT_MARGIN * crop_size_px)))
+
+
+def draw_object(image: np.ndarray, object_id: int, center: tuple[int, int],
+                size: int) -> None:
+  """Draws object ``object_id``, a ``size`` px card, on ``center`` (in place).
+
+  The card patterns differ in colour, shape and texture: a red disc on white,
+  blue/yellow stripes, a green triangle on white.
+  """
+  x, y = center
+  half = size // 2
+  x0, y0, x1, y1 = x - half, y - half, x + half, y + half
+  if object_id == 0:
+    cv2.rectangle(image, (x0, y0), (x1, y1), _CARD, -1)
+    cv2.circle(image, (x, y), int(round(0.43 * size)), _RED, -1, cv2.LINE_AA)
+  elif object_id == 1:
+    # An odd number of horizontal stripes, >= 5 px each so that JPEG chroma
+    # subsampling keeps them; the middle one (at the hand) is blue.
+    stripes = max(3, (size // 6) | 1)
+    edges = np.linspace(y0, y1 + 1, stripes + 1).round().astype(int)
+    for i in range(stripes):
+      cv2.rectangle(image, (x0, int(edges[i])), (x1, int(edges[i + 1]) - 1),
+                    _BLUE if (i - stripes // 2) % 2 == 0 else _YELLOW, -1)
+  elif object_id == motion.DISTRACTOR_OBJECT:
+    cv2.rectangle(image, (x0, y0), (x1, y1), _CARD, -1)
+    # Upward triangle whose centroid is the hand.
+    third = half * 2 // 3
+    pts = np.array([[x, y - 2 * third], [x - half + 1, y + third],
+                    [x + half - 1, y + third]], np.int32)
+    cv2.fillPoly(image, [pts], _GREEN, cv2.LINE_AA)
+  else:
+    raise ValueError(f"unknown object id {object_id}")
+  cv2.rectangle(image, (x0, y0), (x1, y1), _OUTLINE, 1)
+
+
+def make_background(seed: int, setup: int, camera: int,
+                    image_size: tuple[int, int]) -> np.ndarray:
+  """A muted, textured room (uint8 BGR ``[H, W, 3]``), fixed per view."""
+  width, height = image_size
+  rng = np.random.default_rng([seed, motion.TAG_VIEW, setup, camera, 1])
+  wall = np.array(motion.muted_bgr(rng, (120, 200)), np.float32)
+  floor = np.array(motion.muted_bgr(rng, (60, 120)), np.float32)
+  horizon = int(height * rng.uniform(0.55, 0.7))
+  ys = np.arange(height, dtype=np.float32)[:, None, None]
+  gradient = 1.0 + 0.15 * (ys / height - 0.5)
+  image = np.where(ys < horizon, wall, floor) * gradient
+  image = np.broadcast_to(image, (height, width, 3)).copy()
+  # A few pieces of furniture (doors, cabinets) on the wall.
+  for _ in range(int(rng.integers(2, 5))):
+    w = int(width * rng.uniform(0.08, 0.25))
+    h = int(height * rng.uniform(0.2, 0.5))
+    x0 = int(rng.integers(0, max(1, width - w)))
+    y0 = max(0, horizon - h + int(height * rng.uniform(0.0, 0.1)))
+    image[y0:y0 + h, x0:x0 + w] = np.array(motion.muted_bgr(rng, (50, 170)),
+                                           np.float32)
+  # Blotches and grain mostly in brightness: colour noise would make
+  # object-like colours appear in the background.
+  coarse = (rng.normal(0.0, 16.0, (9, 16, 1)) +
+            rng.normal(0.0, 4.0, (9, 16, 3))).astype(np.float32)
+  image += cv2.resize(coarse, (width, height), interpolation=cv2.INTER_CUBIC)
+  image += rng.normal(0.0, 3.0, (height, width, 1)).astype(np.float32)
+  return np.clip(image, 0, 255).astype(np.uint8)
+
+
+_BONES = tuple(skeletons.KINECT_V2.edges)
+_ARM_JOINTS = {_J[n] for n in ("ShoulderLeft", "ElbowLeft", "WristLeft",
+                               "HandLeft", "ShoulderRight", "ElbowRight",
+                               "WristRight", "HandRight", "HandTipLeft",
+                               "ThumbLeft", "HandTipRight", "ThumbRight")}
+_LEG_JOINTS = {_J[n] for n in ("HipLeft", "KneeLeft", "AnkleLeft", "FootLeft",
+                               "HipRight", "KneeRight", "AnkleRight",
+                               "FootRight")}
+
+
+def _draw_person(image: np.ndarray, xy: np.ndarray, z: np.ndarray,
+                 person: motion.Person, focal: float) -> None:
+  """A thick stick figure from joint pixels ``xy`` [25, 2], depths ``z``."""
+  pts = np.round(xy).astype(np.int32)
+
+  def width(metres: float, joint: int) -> int:
+    return max(1, int(round(metres * focal / z[joint])))
+
+  torso = pts[[_J["ShoulderLeft"], _J["ShoulderRight"], _J["HipRight"],
+               _J["HipLeft"]]]
+  cv2.fillConvexPoly(image, torso, person.shirt_bgr, cv2.LINE_AA)
+  for parent, child in _BONES:
+    if child in _LEG_JOINTS:
+      color, metres = person.trousers_bgr, 0.12
+    elif child in _ARM_JOINTS:
+      color, metres = person.shirt_bgr, 0.08
+      if child in (_J["HandTipLeft"], _J["HandTipRight"], _J["ThumbLeft"],
+                   _J["ThumbRight"], _J["HandLeft"], _J["HandRight"]):
+        color, metres = person.skin_bgr, 0.04
+    elif child in (_J["Head"], _J["Neck"]):
+      color, metres = person.skin_bgr, 0.08
+    else:
+      color, metres = person.shirt_bgr, 0.14
+    cv2.line(image, tuple(pts[parent]), tuple(pts[child]), color,
+             width(metres, child), cv2.LINE_AA)
+  head = _J["Head"]
+  cv2.circle(image, tuple(pts[head]), width(0.11, head), person.skin_bgr, -1,
+             cv2.LINE_AA)
+
+
+def render_frames(performance: motion.Performance, seq: ntu.SkeletonSequence,
+                  background: np.ndarray, object_size: int
+                  ) -> Iterable[np.ndarray]:
+  """Yields the BGR frames of a view: people, then objects on the hands."""
+  height, width = background.shape[:2]
+  fx = views.color_intrinsics((width, height))[0]
+  hands = np.round(views.hand_pixels(seq)).astype(int)
+  for t in range(seq.num_frames):
+    image = background.copy()
+    depth = seq.xyz[t, :, _J["SpineMid"], 2]
+    for p in np.argsort(-depth, kind="stable"):
+      _draw_person(image, seq.color_xy[t, p], seq.xyz[t, p, :, 2],
+                   performance.people[p], fx)
+    for hand in performance.draw_order:
+      start, stop = performance.hand_windows[hand]
+      obj = performance.hand_objects[hand]
+      if obj != motion.NO_OBJECT and start <= t < stop:
+        draw_object(image, obj, (int(hands[t, hand, 0]),
+                                 int(hands[t, hand, 1])), object_size)
+    yield image
+
+
+def _open_writer(tmp: Path, image_size: tuple[int, int]) -> cv2.VideoWriter:
+  fourcc = cv2.VideoWriter_fourcc(*"MJPG")
+  # FFmpeg's MJPEG encoder makes files ~4x smaller than OpenCV's built-in
+  # one; the built-in one is the fallback for builds without FFmpeg.
+  for api in (cv2.CAP_FFMPEG, cv2.CAP_OPENCV_MJPEG):
+    writer = cv2.VideoWriter(str(tmp), api, fourcc, motion.FPS, image_size)
+    if writer.isOpened():
+      if api != cv2.CAP_FFMPEG:
+        logging.warning("%s: OpenCV has no FFmpeg writer; using its built-in"
+                        " MJPEG encoder (larger files)", tmp.name)
+      return writer
+  raise OSError(f"{tmp.name}: OpenCV cannot open an MJPG AVI writer")
+
+
+def write_video(path: str | os.PathLike, frames: Iterable[np.ndarray],
+                image_size: tuple[int, int]) -> int:
+  """Writes an MJPG AVI at ``motion.FPS`` atomically; returns frames written."""
+  path = Path(path)
+  count = 0
+  # OpenCV picks the container from the extension.
+  with atomic.replacing(path, keep_suffix=True) as tmp:
+    writer = _open_writer(tmp, image_size)
+    try:
+      for frame in frames:
+        writer.write(frame)
+        count += 1
+    finally:
+      writer.release()
+  return count

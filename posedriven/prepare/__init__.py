@@ -1,0 +1,13 @@
+"""Dataset preparation: skeletons + video -> glimpse features -> TFRecords.
+
+A stage above the data layer and the glimpse sensor: :mod:`.sharding`
+(which clips go in which file, the manifest), :mod:`.sensor_pass` (hand
+patches -> crops -> features in full batches), :mod:`.progress` and
+:mod:`.preparer` (:func:`prepare_dataset`, the threaded decode + sensor
+pipeline that writes the files).
+"""
+
+from posedriven.prepare.preparer import prepare_dataset
+from posedriven.prepare.sharding import MANIFEST
+from posedriven.prepare.sharding import MANIFEST_PARTS
+from posedriven.prepare.sharding import merge_manifest
