@@ -59,3 +59,17 @@ def write_json(path: str | os.PathLike, value: Any) -> None:
   # Shard workers may write the same manifest file at once.
   with replacing(path, per_process=True) as tmp:
     tmp.write_text(json.dumps(value, indent=1, sort_keys=True))
+
+
+class OutputExistsError(FileExistsError):
+  """An existing output that a job will not replace silently.
+
+  Every binary words it the same way: the message names the path, what it
+  holds and how to proceed (another output path, or ``--overwrite``).
+  """
+
+  def __init__(self, path: str | os.PathLike, holds: str):
+    self.path = str(path)
+    super().__init__(
+        f"{self.path} already holds {holds}; choose another output path or"
+        " pass --overwrite (overwrite=True) to replace it")
