@@ -38,19 +38,6 @@ SUBSEQUENCE_LENGTH = 20
 NUM_EVAL_SUBSEQUENCES = 10
 NUM_CHANNELS = 3  # coordinates, velocity, acceleration
 
-# Joints that sit at the same place on the body under different names in the
-# three skeletons; the first name of a group is the canonical one. The OpenNI
-# "Torso" (SBU) and the Kinect v1 "Spine" are the middle of the spine like
-# Kinect v2's "SpineMid"; v1's "HipCenter"/"ShoulderCenter" are v2's
-# "SpineBase"/"SpineShoulder". Hands, feet and SBU's "Neck" share their names
-# with Kinect v2 and need no entry.
-JOINT_SYNONYMS: tuple[tuple[str, ...], ...] = (
-    ("SpineMid", "Torso", "Spine"),
-    ("SpineBase", "HipCenter"),
-    ("SpineShoulder", "ShoulderCenter"),
-)
-
-
 # ---------------------------------------------------------------------------
 # Joint paths.
 
@@ -381,40 +368,3 @@ def clip_pose_tensor(clip: clip_lib.Clip,
                              joint_path(skeleton, order))
   except ValueError as e:
     raise ValueError(f"{clip.name}: {e}") from e
-
-
-# ---------------------------------------------------------------------------
-# Transfer between skeletons.
-
-
-def _canonical_joint_name(name: str) -> str:
-  for group in JOINT_SYNONYMS:
-    if name in group:
-      return group[0]
-  return name
-
-
-def joint_mapping(source: skeletons.SkeletonDef,
-                  target: skeletons.SkeletonDef) -> dict[int, int]:
-  """Which source joint stands for each target joint, by name.
-
-  Used to transfer a pose network trained on one skeleton (NTU, Kinect v2) to
-  another (SBU, MSR): names match directly or through
-  :data:`JOINT_SYNONYMS` (SBU ``Torso`` and Kinect v1 ``Spine`` ~ ``SpineMid``,
-  ``HipCenter`` ~ ``SpineBase``, ``ShoulderCenter`` ~ ``SpineShoulder``; SBU
-  ``Hand*``, ``Foot*``, ``Neck`` share Kinect v2's names).
-
-  Returns:
-    ``{target joint index: source joint index}``; target joints with no
-    counterpart in ``source`` (e.g. Kinect v1 ``WristLeft`` when the source is
-    SBU) are absent.
-  """
-  by_name = {}
-  for index, name in enumerate(source.joint_names):
-    by_name.setdefault(_canonical_joint_name(name), index)
-  mapping = {}
-  for index, name in enumerate(target.joint_names):
-    source_index = by_name.get(_canonical_joint_name(name))
-    if source_index is not None:
-      mapping[index] = source_index
-  return mapping

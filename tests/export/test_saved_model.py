@@ -58,6 +58,8 @@ def _np(x):
 def test_export_info_describes_the_model(exported, runs, sensor_weights):
   info = saved_model.read_export_info(exported)
   assert info["class_names"] == list(registry.class_names("synthetic"))
+  assert "export_model.pose_weight = 0.5" in (
+      exported / "operative_config.gin").read_text()
   assert info["num_classes"] == 8 and info["skeleton"] == "kinect_v2"
   assert info["joint_order"] == "topological" and info["pose_width"] == 300
   assert info["num_steps"] == 20 and info["num_subsequences"] == 10

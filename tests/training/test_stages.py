@@ -135,6 +135,13 @@ def test_evaluate_writes_every_figure(tiny_prepared, pose_run, rgb_run,
   assert results["num_clips"] == 8
   assert json.loads((tmp_path / "metrics.json").read_text()) == results
   assert len(list((tmp_path / "attention").glob("*.png"))) >= 1
+  logits = np.load(tmp_path / evaluate.LOGITS_FILE)
+  assert len(logits["names"]) == 8 and logits["fused"].shape == (8, 8)
+  assert results["fused"]["top1"] == pytest.approx(
+      np.mean(logits["fused"].argmax(1) == logits["labels"]))
+  # The stage saves the configuration it ran with.
+  assert "evaluate.pose_weight = 0.5" in (
+      tmp_path / "operative_config.gin").read_text()
 
 
 def test_binaries_run_and_reject_bad_flags(tiny_prepared, tmp_path):
