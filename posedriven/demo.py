@@ -32,6 +32,7 @@ from posedriven.data import glimpse_crops
 from posedriven import prepare
 from posedriven.data import synthetic
 from posedriven.data import video
+from posedriven.export import saved_model
 from posedriven.models import glimpse
 from posedriven.training import evaluate as evaluate_lib
 from posedriven.training import run_dir
@@ -206,7 +207,6 @@ def run_demo(output_dir: str,
   export_dir = None
   if export and "G" in ablations:
     start = _stage("5/5 SavedModel export (A+G)")
-    from posedriven.export import saved_model  # pylint: disable=g-import-not-at-top
     export_dir = out / "export"
     if not export_dir.exists():
       saved_model.export_model(export_dir, pose_dir=pose_dir,

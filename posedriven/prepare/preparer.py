@@ -73,6 +73,7 @@ from posedriven.data import skeletons
 from posedriven.data import tfrecords
 from posedriven.data import video
 from posedriven.data.formats import registry
+from posedriven.models import glimpse
 from posedriven.prepare import progress as progress_lib
 from posedriven.prepare import sensor_pass
 from posedriven.prepare import sharding
@@ -396,7 +397,6 @@ def prepare_dataset(dataset_root: str | os.PathLike,
                           for s in sharding.SPLITS}})
 
   if store == tfrecords.STORE_FEATURES and sensor is None:
-    from posedriven.models import glimpse  # pylint: disable=g-import-not-at-top
     sensor = glimpse.GlimpseSensor(
         weights=glimpse_weights, input_size=glimpse_input_size,
         dtype=mixed_precision)
