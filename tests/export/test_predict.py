@@ -176,7 +176,8 @@ def test_predict_binary_on_real_ntu_sample(exported, tmp_path):
   cmd = [sys.executable, str(REPO_ROOT / "tools" / "predict.py"),
          f"--model={exported}", f"--skeleton={REAL_SKELETON}",
          f"--video={REAL_VIDEO}", f"--attention_png={png}"]
-  out = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+  out = subprocess.run(cmd, capture_output=True, text=True, timeout=300,
+                       env=helpers.subprocess_env())
   assert out.returncode == 0, out.stderr[-3000:]
   assert "Traceback" not in out.stderr
   lines = out.stdout.strip().splitlines()
