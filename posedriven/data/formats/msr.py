@@ -134,7 +134,10 @@ class MsrSkeletons:
   def color_xy_px(self) -> np.ndarray:
     """float32 ``[T, 2, 20, 2]`` pixels in the 640x480 RGB frame."""
     scale = np.array(RGB_SIZE, np.float32)
-    return (self.screen_uvd[..., :2] * scale).astype(np.float32)
+    # A huge u or v overflows to inf here: the hand is then invalid
+    # (clip.hands_from_people), the documented fallback.
+    with np.errstate(over="ignore", invalid="ignore"):
+      return (self.screen_uvd[..., :2] * scale).astype(np.float32)
 
 
 def load_skeleton_file(path: str | os.PathLike) -> MsrSkeletons:
