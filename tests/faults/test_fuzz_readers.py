@@ -149,7 +149,7 @@ def _read_ntu(path: Path) -> None:
   assert set(np.unique(seq.tracking_state)) <= {0, 1, 2}
   assert set(np.unique(seq.body_tracking_state)) <= {0, 1, 2}
   assert seq.body_ids.dtype == np.uint64
-  _check_clip(ntu.to_clip(seq), 120)
+  _check_clip(ntu.load_clip(path), 120)
 
 
 def _read_sbu(path: Path) -> None:
@@ -181,7 +181,7 @@ def _check_mutant(path: Path, data: bytes, read: Callable[[Path], None]
     assert e.path == str(path) and str(path) in str(e)
     outcome = "refused"
   except ntu.EmptySkeletonError as e:  # documented: no tracked body
-    assert path.name.split(".")[0].split("_skeleton")[0] in str(e)
+    assert str(path) in str(e)
     outcome = "refused"
   finally:
     seconds = time.perf_counter() - start

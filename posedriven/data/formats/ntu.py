@@ -418,8 +418,20 @@ def to_clip(seq: SkeletonSequence, label: int | None = None) -> clip_lib.Clip:
 
 def load_clip(path: str | os.PathLike, label: int | None = None
               ) -> clip_lib.Clip:
-  """``to_clip(load_skeleton(path))``."""
-  return to_clip(load_skeleton(path), label)
+  """``to_clip(load_skeleton(path))``; errors name the file.
+
+  Raises:
+    SkeletonFormatError: see :func:`load_skeleton`.
+    EmptySkeletonError: no body is tracked in any frame.
+  """
+  seq = load_skeleton(path)
+  try:
+    return to_clip(seq, label)
+  except EmptySkeletonError:
+    # to_clip only knows the sample name; the caller needs the file.
+    raise EmptySkeletonError(
+        f"{path}: no body is tracked in any frame ({seq.num_frames} frames)"
+    ) from None
 
 
 # The official lists of samples whose skeletons are missing or empty, by the
