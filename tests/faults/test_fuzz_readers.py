@@ -107,7 +107,8 @@ def mutate(data: bytes, kind: str, position: float, byte: int,
 # Value mutations count thrice: most structural ones are refused outright,
 # and the values are where dtype overflow hides in a file that parses.
 mutation = st.tuples(
-    st.sampled_from(KINDS + ("scale", "set_number") * 2), st.floats(0, 1), st.integers(0, 255),
+    st.sampled_from(KINDS + ("scale", "set_number") * 2), st.floats(0, 1),
+    st.integers(0, 255),
     st.sampled_from(HOSTILE_VALUES), st.sampled_from(SCALE_FACTORS),
     st.sampled_from(ENCODINGS))
 mutations = st.lists(mutation, min_size=1, max_size=3)

@@ -62,7 +62,7 @@ def _entries(summary):
   return {e["name"]: e for e in summary["manifest"]["clips"]}
 
 
-# -- labels and degraded clips --------------------------------------------------
+# -- labels and degraded clips -----------------------------------------------
 
 
 def test_label_outside_the_classes_is_an_error_not_a_record(tmp_path):
@@ -211,7 +211,7 @@ def test_one_pixel_video_is_too_small_to_crop_from(tmp_path):
   assert "crop_size_px must be" not in reason
 
 
-# -- output paths ----------------------------------------------------------------
+# -- output paths -------------------------------------------------------------
 
 
 def test_output_file_checks(tmp_path):
