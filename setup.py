@@ -23,7 +23,8 @@ setup(
         "absl-py>=2.1",
         "gin-config==0.5.0",
     ],
-    extras_require={"test": ["pytest>=8"]},
+    # hypothesis: the readers' fuzz suite (tests/faults/test_fuzz_readers.py).
+    extras_require={"test": ["pytest>=8", "hypothesis>=6.150,<7"]},
     entry_points={
         "console_scripts": [
             "posedriven-make-synthetic=posedriven_tools.make_synthetic:run",

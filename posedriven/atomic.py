@@ -36,16 +36,23 @@ def temp_path(path: str | os.PathLike, *, keep_suffix: bool = False,
 
 @contextlib.contextmanager
 def replacing(path: str | os.PathLike, *, keep_suffix: bool = False,
-              per_process: bool = False) -> Iterator[Path]:
+              per_process: bool = False,
+              discard_on_error: bool = False) -> Iterator[Path]:
   """Yields the temporary path; renames it onto ``path`` if the block ends.
 
   On an exception nothing is renamed: ``path`` keeps its old content (or
   stays absent) and the temporary file is left as a killed job would leave
-  it.
+  it (a resumable job replaces it on its next write), or removed with
+  ``discard_on_error`` (one-shot outputs that nothing resumes).
   """
   tmp = temp_path(path, keep_suffix=keep_suffix, per_process=per_process)
-  yield tmp
-  os.replace(tmp, path)
+  try:
+    yield tmp
+    os.replace(tmp, path)
+  except Exception:
+    if discard_on_error:
+      tmp.unlink(missing_ok=True)
+    raise
 
 
 def write_text(path: str | os.PathLike, text: str,
@@ -73,3 +80,32 @@ class OutputExistsError(FileExistsError):
     super().__init__(
         f"{self.path} already holds {holds}; choose another output path or"
         " pass --overwrite (overwrite=True) to replace it")
+
+
+def check_output_file(path: str | os.PathLike, overwrite: bool = False
+                      ) -> Path:
+  """Refuses, before any work is done, a file path that will not be written.
+
+  Binaries call it on every output file before computing what goes there, so
+  that a bad path never costs a result already computed.
+
+  Raises:
+    OutputExistsError: ``path`` exists and ``overwrite`` is False.
+    IsADirectoryError: ``path`` is a directory.
+    NotADirectoryError: a parent of ``path`` is a file.
+    PermissionError: the nearest existing parent is not writable.
+  """
+  path = Path(path)
+  if path.is_dir():
+    raise IsADirectoryError(
+        f"{path} is a directory; give a file path for the output")
+  if path.exists() and not overwrite:
+    raise OutputExistsError(path, "a file")
+  parent = path.parent
+  while not parent.exists() and parent != parent.parent:
+    parent = parent.parent
+  if not parent.is_dir():
+    raise NotADirectoryError(f"{path}: {parent} is not a directory")
+  if not os.access(parent, os.W_OK | os.X_OK):
+    raise PermissionError(f"{path}: cannot write in {parent}")
+  return path

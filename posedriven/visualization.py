@@ -148,6 +148,7 @@ def confusion_matrix_image(matrix: np.ndarray,
 
 def write_png(path: str | os.PathLike, image: np.ndarray) -> None:
   """Writes an RGB image atomically."""
-  with atomic.replacing(path, keep_suffix=True) as tmp:
+  # A figure is written once, not resumed: a failed write leaves nothing.
+  with atomic.replacing(path, keep_suffix=True, discard_on_error=True) as tmp:
     if not cv2.imwrite(str(tmp), cv2.cvtColor(image, cv2.COLOR_RGB2BGR)):
       raise OSError(f"could not write {path}")

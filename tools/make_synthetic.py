@@ -26,13 +26,18 @@ _GIN_FILES = flags.DEFINE_multi_string("gin_files", [],
                                        "Gin configuration files.")
 _GIN_BINDINGS = flags.DEFINE_multi_string(
     "gin_bindings", [], "Gin bindings, e.g. 'generate_dataset.seed = 1'.")
+_OVERWRITE = flags.DEFINE_boolean(
+    "overwrite", None,
+    "Replace a dataset made in output_dir with other settings (overrides"
+    " gin).")
 
 
 def main(argv: Sequence[str]) -> None:
   if len(argv) > 1:
     raise app.UsageError(f"unexpected arguments: {argv[1:]}")
   logging.set_verbosity(logging.INFO)
-  config.parse_gin(_GIN_FILES.value, _GIN_BINDINGS.value)
+  config.parse_gin(_GIN_FILES.value, _GIN_BINDINGS.value,
+                   {"generate_dataset.overwrite": _OVERWRITE.value})
   synthetic.generate_dataset(_OUTPUT_DIR.value)
 
 

@@ -11,13 +11,21 @@ Prints the top-5 classes with their probabilities (10 sub-sequences
 averaged, as in evaluation).
 """
 
+import sys
+
 from absl import app
 from absl import flags
 
 from posedriven.export import predict
 
-flags.DEFINE_string("model", None, "Export directory (tools/export.py).",
-                    required=True)
+flags.DEFINE_string(
+    "model", None,
+    "Export directory (tools/export.py). A SavedModel is code: its graph can"
+    " read and write files with this process's rights, so only use a"
+    " directory from a trusted source. predict checks that it is an intact"
+    " export of this project (format and SHA-256 fingerprint in"
+    " export_info.json) before loading it; that check is no signature"
+    " (README, 'Trust model').", required=True)
 flags.DEFINE_string("skeleton", None,
                     "NTU .skeleton file, MSR aXX_sYY_eZZ_skeleton.txt or SBU"
                     " sequence directory (sXXsYY/AA/SSS).", required=True)
@@ -27,7 +35,10 @@ flags.DEFINE_string("video", None,
                     " images; NTU needs it).")
 flags.DEFINE_integer("top_k", 5, "Classes printed.")
 flags.DEFINE_string("attention_png", None,
-                    "Write the attention figure here.")
+                    "Write the attention figure here (checked before the"
+                    " prediction is computed).")
+flags.DEFINE_boolean("overwrite", False,
+                     "Replace an existing --attention_png.")
 flags.DEFINE_list("skeleton_image_size", None,
                   "width,height the skeleton's pixels refer to (default:"
                   " NTU's 1920,1080, or a synthetic dataset's size).")
@@ -39,12 +50,16 @@ def main(argv):
   size = FLAGS.skeleton_image_size
   prediction = predict.predict_clip(
       FLAGS.model, FLAGS.skeleton, FLAGS.video, top_k=FLAGS.top_k,
-      attention_png=FLAGS.attention_png,
+      attention_png=FLAGS.attention_png, overwrite=FLAGS.overwrite,
       skeleton_image_size=[int(v) for v in size] if size else None)
   print(f"{prediction.clip_name} ({prediction.num_frames} frames):")
   print(predict.format_top_k(prediction))
   if prediction.attention_png:
     print(f"attention: {prediction.attention_png}")
+  if prediction.attention_error:
+    # The result above is printed first: a bad output path never loses it.
+    sys.exit(f"could not write the attention figure: "
+             f"{prediction.attention_error}")
 
 
 def run():

@@ -5,8 +5,8 @@ Example (4 independent workers; rerun any of them to resume)::
   python tools/prepare_data.py --dataset_root=/data/ntu --output_dir=/data/tfr \
     --gin_files=prepare/ntu60_cs.gin --num_shards=4 --shard_index=0
 
-``--dataset`` and ``--protocol`` are shorthands for the gin bindings of the
-same names. Every other setting is a keyword of
+``--dataset``, ``--protocol`` and ``--overwrite`` are shorthands for the gin
+bindings of the same names. Every other setting is a keyword of
 ``posedriven.prepare.prepare_dataset`` bound with gin
 (``prepare_dataset.store = "crops"``, ...).
 """
@@ -33,6 +33,9 @@ flags.DEFINE_integer("num_shards", 1, "Independent workers sharing the work.",
                      lower_bound=1)
 flags.DEFINE_integer("shard_index", 0, "This worker, in [0, num_shards).",
                      lower_bound=0)
+flags.DEFINE_boolean("overwrite", None,
+                     "Replace data prepared in output_dir with other settings"
+                     " (overrides gin).")
 FLAGS = flags.FLAGS
 
 
@@ -44,7 +47,8 @@ def main(argv):
                          f"--num_shards={FLAGS.num_shards}")
   config.parse_gin(FLAGS.gin_files, FLAGS.gin_bindings, {
       "prepare_dataset.dataset": FLAGS.dataset,
-      "prepare_dataset.protocol": FLAGS.protocol})
+      "prepare_dataset.protocol": FLAGS.protocol,
+      "prepare_dataset.overwrite": FLAGS.overwrite})
   summary = prepare.prepare_dataset(
       FLAGS.dataset_root, FLAGS.output_dir, num_shards=FLAGS.num_shards,
       shard_index=FLAGS.shard_index)

@@ -25,6 +25,9 @@ flags.DEFINE_enum("mixed_precision", None,
                   ["float32", "mixed_bfloat16", "mixed_float16"],
                   "Keras dtype policy.")
 flags.DEFINE_boolean("jit_compile", None, "XLA-compile the train step.")
+flags.DEFINE_boolean("overwrite", None,
+                     "Start over in an output_dir that holds a finished run"
+                     " (overrides gin).")
 FLAGS = flags.FLAGS
 
 
@@ -33,7 +36,8 @@ def main(argv):
   config.parse_gin(FLAGS.gin_files, FLAGS.gin_bindings, {
       "train_pose.strategy": FLAGS.strategy,
       "train_pose.mixed_precision": FLAGS.mixed_precision,
-      "train_pose.jit_compile": FLAGS.jit_compile})
+      "train_pose.jit_compile": FLAGS.jit_compile,
+      "train_pose.overwrite": FLAGS.overwrite})
   print(train_pose.train_pose(FLAGS.output_dir, FLAGS.data_dir))
 
 

@@ -12,6 +12,11 @@ from posedriven.data import protocols
 from posedriven.data.formats import registry
 
 
+# Manifest statuses whose clips are in the TFRecord files (the names of
+# posedriven.prepare.sharding.WRITTEN; the data layer cannot import it).
+WRITTEN_STATUSES = ("ok", "degraded")
+
+
 @dataclasses.dataclass(frozen=True)
 class PreparedData:
   """A directory written by ``prepare_dataset``.
@@ -36,12 +41,18 @@ class PreparedData:
     """Glob of the TFRecord files of ``split`` (``train`` or ``test``)."""
     return str(self.data_dir / f"{split}-*.tfrecord")
 
-  def clips(self, split: str, *, status: str = "ok",
+  def clips(self, split: str, *,
+            status: str | tuple[str, ...] = WRITTEN_STATUSES,
             validation: bool | None = None,
             validation_fraction: float = 0.05) -> list[dict[str, Any]]:
-    """Manifest entries of a split; ``validation`` filters held-out clips."""
+    """Manifest entries of a split; ``validation`` filters held-out clips.
+
+    By default the clips whose records are in the files: ``ok`` and
+    ``degraded`` (training and evaluation read both).
+    """
+    statuses = (status,) if isinstance(status, str) else tuple(status)
     return [c for c in self.manifest["clips"]
-            if c.get("split") == split and c.get("status") == status and
+            if c.get("split") == split and c.get("status") in statuses and
             (validation is None or protocols.is_validation(
                 c["name"], validation_fraction) == validation)]
 

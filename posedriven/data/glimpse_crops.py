@@ -42,6 +42,7 @@ import tensorflow as tf
 
 from posedriven.data import clip as clip_lib
 from posedriven.data import skeletons
+from posedriven.data import video
 
 
 def _box_origin(center: np.ndarray, size: np.ndarray, extent: float
@@ -369,6 +370,12 @@ def clip_patch_chunks(clip: clip_lib.Clip, reader, crop_size_px: float,
         " positions and crop size", clip.name, *reader.size, *clip.image_size)
   hand_xy, crop_px = scale_to_frames(clip.hand_xy_px, crop_size_px,
                                      clip.image_size, reader.size)
+  if crop_px < 1:
+    raise video.VideoError(
+        f"{reader.path}: frames are {reader.size[0]}x{reader.size[1]} pixels,"
+        f" too small to crop hands from: the {crop_size_px:g} px crop of the"
+        f" {clip.image_size[0]}x{clip.image_size[1]} skeleton frame scales to"
+        f" {crop_px:.2g} px")
   _, _, clamped = crop_boxes(hand_xy, clip.hand_valid, crop_px, reader.size,
                              return_clamped=True)
   if clamped.any():

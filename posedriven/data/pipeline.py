@@ -135,6 +135,26 @@ class _Sampler:
     return pose_tensor.build_pose_tensor(xyz, present, self.skeleton, indices,
                                          self.path)
 
+  def clip_pose(self, name, label, xyz, present, indices,
+                require_label: bool = True) -> np.ndarray:
+    """:meth:`pose` of one record, checked; errors name the clip.
+
+    An error raised inside tf.data surfaces far from the record it is
+    about; a record that preparation could not have written (a negative
+    label for training, non-finite joints) is named here instead of failing
+    as a loss. Evaluation (``require_label=False``) accepts unknown labels.
+    """
+    clip = name.decode() if isinstance(name, bytes) else str(name)
+    try:
+      if require_label and int(label) < 0:
+        raise ValueError(f"label {int(label)} is negative")
+      pose = self.pose(xyz, present, indices)
+      if not np.all(np.isfinite(pose)):
+        raise ValueError("the pose tensor holds NaN or inf")
+    except Exception as e:  # pylint: disable=broad-except
+      raise ValueError(f"clip {clip}: {type(e).__name__}: {e}") from e
+    return pose
+
 
 def _gather_inputs(clip: dict[str, tf.Tensor], pose: tf.Tensor,
                    indices: tf.Tensor, features: str) -> dict[str, tf.Tensor]:
@@ -214,8 +234,9 @@ def train_dataset(file_pattern: str | Sequence[str], *,
         sampler.train_indices, [clip[tfrecords.NUM_FRAMES], element_seed],
         tf.int64, stateful=False)
     pose = tf.numpy_function(
-        sampler.pose, [clip[tfrecords.XYZ], clip[tfrecords.PRESENT], indices],
-        tf.float32, stateful=False)
+        sampler.clip_pose,
+        [clip[tfrecords.NAME], clip[tfrecords.LABEL], clip[tfrecords.XYZ],
+         clip[tfrecords.PRESENT], indices], tf.float32, stateful=False)
     indices = tf.ensure_shape(indices, [num_steps])
     inputs = _gather_inputs(clip, pose, indices, features)
     return _static_shapes(inputs, [], sampler, info), clip[tfrecords.LABEL]
@@ -267,17 +288,20 @@ def eval_dataset(file_pattern: str | Sequence[str], *,
                      subsequence_mode)
   k = num_subsequences
 
-  def indices_and_poses(num_frames, xyz, present):
+  def indices_and_poses(name, label, num_frames, xyz, present):
     indices = pose_tensor.evaluation_subsequences(
         int(num_frames), num_steps, k, mode=subsequence_mode)
-    poses = np.stack([sampler.pose(xyz, present, i) for i in indices])
+    poses = np.stack([sampler.clip_pose(name, label, xyz, present, i,
+                                        require_label=False)
+                      for i in indices])
     return indices, poses
 
   def sample(clip):
     indices, poses = tf.numpy_function(
-        indices_and_poses, [clip[tfrecords.NUM_FRAMES], clip[tfrecords.XYZ],
-                            clip[tfrecords.PRESENT]],
-        [tf.int64, tf.float32], stateful=False)
+        indices_and_poses,
+        [clip[tfrecords.NAME], clip[tfrecords.LABEL],
+         clip[tfrecords.NUM_FRAMES], clip[tfrecords.XYZ],
+         clip[tfrecords.PRESENT]], [tf.int64, tf.float32], stateful=False)
     indices = tf.ensure_shape(indices, [k, num_steps])
     inputs = _gather_inputs(clip, poses, indices, features)
     inputs = _static_shapes(inputs, [k], sampler, info)

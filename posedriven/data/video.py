@@ -27,6 +27,8 @@ from typing import Callable, Iterable, Iterator, Sequence
 import cv2
 import numpy as np
 
+from posedriven.data.formats import text
+
 
 class VideoError(ValueError):
   """A frame source cannot be read; the message names the file."""
@@ -158,10 +160,14 @@ class VideoReader(_FrameReader):
     """Opens the file and decodes its first frame.
 
     Raises:
-      VideoError: the file is missing, empty, or has no decodable frame.
+      VideoError: the path is missing or not a regular file (a FIFO, a
+        directory, a symlink loop: ``text.file_problem``), the file is
+        empty, or it has no decodable frame.
     """
-    if not self.path.is_file():
-      raise VideoError(f"{self.path}: video file does not exist")
+    problem = text.file_problem(self.path)
+    if problem is not None:
+      # A FIFO would block OpenCV forever; say what the path really is.
+      raise VideoError(f"{self.path}: cannot read video file: it {problem}")
     if self.path.stat().st_size == 0:
       raise VideoError(f"{self.path}: video file is empty (0 bytes)")
     params = ([] if self.decode_threads is None else

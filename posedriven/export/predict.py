@@ -45,6 +45,7 @@ from typing import Any, Sequence
 import numpy as np
 import tensorflow as tf
 
+from posedriven import atomic
 from posedriven import visualization
 from posedriven.data import clip as clip_lib
 from posedriven.data import glimpse_crops
@@ -71,6 +72,8 @@ class Prediction:
     temporal_attention: float32 ``[K, T]``.
     num_frames: Frames used (skeleton and video aligned).
     attention_png: The image written, or None.
+    attention_error: Why the requested image could not be written (the
+      prediction is returned anyway), or None.
   """
 
   clip_name: str
@@ -82,6 +85,7 @@ class Prediction:
   temporal_attention: np.ndarray
   num_frames: int
   attention_png: Path | None = None
+  attention_error: str | None = None
 
 
 def load_skeleton_clip(skeleton_path: str | os.PathLike,
@@ -254,6 +258,7 @@ def predict_clip(model_dir: str | os.PathLike,
                  attention_png: str | os.PathLike | None = None,
                  skeleton_image_size: Sequence[int] | None = None,
                  batch_size: int = 2,
+                 overwrite: bool = False,
                  loaded: Any = None) -> Prediction:
   """Classifies one clip with an exported model.
 
@@ -266,17 +271,33 @@ def predict_clip(model_dir: str | os.PathLike,
       (:func:`default_video`; required for NTU).
     top_k: Classes returned.
     attention_png: Where to write the attention figure (None: not drawn).
+      Checked before anything is computed (``atomic.check_output_file``);
+      if writing still fails, the prediction is returned with
+      ``attention_error`` set and no temporary file is left.
     skeleton_image_size: ``(width, height)`` the skeleton's pixels refer to
       (see :func:`load_skeleton_clip`).
     batch_size: Sub-sequences per call of the model (memory: each runs the
       glimpse sensor on ``T * 4`` crops).
-    loaded: ``tf.saved_model.load(model_dir)`` when already loaded (to
-      predict many clips without reloading).
+    overwrite: Replace an existing ``attention_png``.
+    loaded: The loaded SavedModel of ``model_dir`` when already loaded (to
+      predict many clips without reloading; the caller verified it, e.g.
+      with ``saved_model.load_export``).
 
   Returns:
     A :class:`Prediction`.
+
+  Raises:
+    saved_model.ExportVerificationError: ``model_dir`` is not an intact
+      export (README, "Trust model"); nothing of it is loaded.
+    atomic.OutputExistsError: ``attention_png`` exists (without
+      ``overwrite``); other bad output paths raise their OSError. Both
+      before any work.
   """
+  if attention_png is not None:
+    atomic.check_output_file(attention_png, overwrite)
   info = saved_model.read_export_info(model_dir)
+  if loaded is None:
+    saved_model.verify_export(model_dir, info)
   inputs = clip_inputs(info, skeleton_path, video_path, skeleton_image_size)
   if loaded is None:
     loaded = tf.saved_model.load(os.fspath(model_dir))
@@ -302,10 +323,16 @@ def predict_clip(model_dir: str | os.PathLike,
       temporal_attention=np.concatenate(outputs["temporal_attention"]),
       num_frames=inputs.clip.num_frames)
   if attention_png is not None:
-    prediction.attention_png = Path(attention_png)
-    prediction.attention_png.parent.mkdir(parents=True, exist_ok=True)
-    visualization.write_png(prediction.attention_png,
-                            attention_figure(prediction, inputs.crops[0]))
+    path = Path(attention_png)
+    try:
+      path.parent.mkdir(parents=True, exist_ok=True)
+      visualization.write_png(path,
+                              attention_figure(prediction, inputs.crops[0]))
+      prediction.attention_png = path
+    except OSError as e:
+      # The prediction is already computed: return it and say what failed.
+      prediction.attention_error = f"{path}: {e}"
+      logging.error("could not write the attention figure %s", e)
   return prediction
 
 

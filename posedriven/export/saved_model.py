@@ -33,10 +33,22 @@ fusing the two streams' averaged logits as evaluation does.
 
 The directory is written under a temporary name beside ``export_dir`` and
 renamed when complete, so ``export_dir`` is either absent or whole.
+
+Trust (README, "Trust model"): a SavedModel's graph is code (its ops can
+read and write files), so :func:`load_export` loads a directory only after
+checking that it is an export of this project: ``export_info.json`` of
+format :data:`EXPORT_FORMAT` whose ``fingerprint`` (SHA-256 over
+``saved_model.pb``, ``variables/`` and ``assets/``, written by
+:func:`write_saved_model`) matches the files. The check catches a directory
+that is not an export, and one whose graph or weights were changed or
+swapped after export; it is no signature: whoever can write the directory
+can rewrite ``export_info.json`` too, so a model directory must still come
+from a trusted source.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -49,6 +61,7 @@ import gin
 import keras
 import tensorflow as tf
 
+from posedriven import atomic
 from posedriven import config
 from posedriven.data import datasets
 from posedriven.data import pose_tensor
@@ -65,6 +78,73 @@ FROM_FEATURES = "from_features"
 FROM_CROPS = "from_crops"
 OUTPUT_KEYS = ("probabilities", "logits", "pose_logits", "rgb_logits",
                "spatial_attention", "temporal_attention")
+
+
+# What the fingerprint covers: everything tf.saved_model.load reads.
+_FINGERPRINTED = ("saved_model.pb", "variables", "assets")
+
+
+class ExportVerificationError(ValueError):
+  """A model directory is not an intact export of this project."""
+
+
+def fingerprint(saved_model_dir: str | os.PathLike) -> str:
+  """SHA-256 (hex) over the SavedModel's graph, variables and assets.
+
+  Each file contributes its relative path, its size and its bytes, in path
+  order, so renaming, swapping or editing any of them changes the digest.
+  """
+  root = Path(saved_model_dir)
+  files = []
+  for name in _FINGERPRINTED:
+    path = root / name
+    if path.is_file():
+      files.append(path)
+    elif path.is_dir():
+      files.extend(sorted(f for f in path.rglob("*") if f.is_file()))
+  digest = hashlib.sha256()
+  for f in files:
+    digest.update(f.relative_to(root).as_posix().encode() + b"\0")
+    digest.update(f.stat().st_size.to_bytes(8, "little"))
+    with open(f, "rb") as data:
+      for chunk in iter(lambda: data.read(1 << 20), b""):
+        digest.update(chunk)
+  return digest.hexdigest()
+
+
+def verify_export(export_dir: str | os.PathLike,
+                  info: dict[str, Any]) -> None:
+  """Checks the files against ``info["fingerprint"]`` before any loading.
+
+  Raises:
+    ExportVerificationError: no fingerprint recorded, or the files differ.
+  """
+  recorded = (info.get("fingerprint") or {}).get("sha256")
+  if not recorded:
+    raise ExportVerificationError(
+        f"{export_dir}/{EXPORT_INFO} records no fingerprint: not an export"
+        " of this version of posedriven; re-export it with tools/export.py")
+  actual = fingerprint(export_dir)
+  if actual != recorded:
+    raise ExportVerificationError(
+        f"{export_dir}: saved_model.pb, variables/ or assets/ differ from"
+        f" what export recorded (SHA-256 {actual[:12]}..., recorded"
+        f" {recorded[:12]}...); not loading it: a SavedModel is code. Re-export"
+        " it with tools/export.py or get it again from a trusted source")
+
+
+def load_export(export_dir: str | os.PathLike
+                ) -> tuple[dict[str, Any], Any]:
+  """``(export_info, tf.saved_model.load(export_dir))`` after verifying it.
+
+  Raises:
+    FileNotFoundError: not an export directory.
+    ValueError: another export format version.
+    ExportVerificationError: fingerprint missing or mismatched.
+  """
+  info = read_export_info(export_dir)
+  verify_export(export_dir, info)
+  return info, tf.saved_model.load(os.fspath(export_dir))
 
 
 def _serving_outputs(model: keras.Model, pose, glimpses) -> dict[str, Any]:
@@ -148,8 +228,9 @@ def load_two_stream(pose_dir: str | os.PathLike, rgb_dir: str | os.PathLike,
 def _check_target(export_dir: str | os.PathLike, overwrite: bool) -> Path:
   export_dir = Path(export_dir)
   if export_dir.exists() and not overwrite:
-    raise FileExistsError(f"{export_dir} already exists; choose another"
-                          " export directory or pass overwrite=True")
+    raise atomic.OutputExistsError(
+        export_dir, "an export" if (export_dir / EXPORT_INFO).is_file()
+        else "other files")
   return export_dir
 
 
@@ -164,7 +245,8 @@ def write_saved_model(export_dir: str | os.PathLike, model: keras.Model,
     export_dir: Final directory; written under a temporary name beside it
       and renamed when complete.
     model: ``build_two_stream`` model with ``{"pose", "glimpses"}`` inputs.
-    info: Written as ``export_info.json`` inside the directory.
+    info: Written as ``export_info.json`` inside the directory, with the
+      ``fingerprint`` of the SavedModel files added.
     sensor: Glimpse sensor for the ``from_crops`` signature (None: only
       ``from_features``).
     crop_size: ``S`` of the ``from_crops`` input.
@@ -174,7 +256,8 @@ def write_saved_model(export_dir: str | os.PathLike, model: keras.Model,
     ``export_dir`` as a Path.
 
   Raises:
-    FileExistsError: ``export_dir`` exists and ``overwrite`` is False.
+    atomic.OutputExistsError: ``export_dir`` exists and ``overwrite`` is
+      False.
   """
   export_dir = _check_target(export_dir, overwrite)
   export_dir.parent.mkdir(parents=True, exist_ok=True)
@@ -185,6 +268,8 @@ def write_saved_model(export_dir: str | os.PathLike, model: keras.Model,
   try:
     os.chmod(tmp, 0o755)  # mkdtemp's directory is owner-only
     tf.saved_model.save(module, str(tmp), signatures=signatures)
+    info = {**info, "fingerprint": {
+        "sha256": fingerprint(tmp), "covers": list(_FINGERPRINTED)}}
     (tmp / EXPORT_INFO).write_text(json.dumps(info, indent=2, sort_keys=True))
     config.save_operative_config(tmp)
     if export_dir.exists():

@@ -44,10 +44,22 @@ Design decisions:
   the parts it finds into ``manifest.json`` at the end (``"complete"`` says
   whether every file exists); :func:`merge_manifest` redoes it.
 * **Bad clips.** A clip that cannot be read (corrupt or missing video, bad or
-  empty skeleton) is recorded in the manifest with status ``error`` and the
-  reason; the run goes on. Clips on the official "missing skeletons" lists
-  are ``skipped``. A skeleton file whose name is not a sample name is no
-  clip: it is logged and left out.
+  empty skeleton, a label outside the dataset's classes) is recorded in the
+  manifest with status ``error`` and the reason; the run goes on. Clips on
+  the official "missing skeletons" lists are ``skipped``. A skeleton file
+  whose name is not a sample name is no clip: it is logged and left out.
+* **Degraded clips** (:func:`degradation`) are usable but below a quality
+  threshold: fewer than :data:`MIN_VIDEO_FRAME_FRACTION` of the skeleton's
+  frames decode from the video (a 1-frame video beside a 27-frame skeleton,
+  a PNG renamed ``.avi``), or no hand is tracked and valid in any frame
+  (every joint untracked or NaN). They are written like ``ok`` clips,
+  logged, and recorded with status ``degraded`` and the reason, counted
+  apart in ``manifest["counts"]``. Training and evaluation read every
+  record of the files, degraded ones included (README, "Degraded clips").
+* **Output directory.** A directory that holds data prepared with other
+  settings (dataset, protocol, store, crop size, sensor, ``max_clips``) is
+  refused with ``atomic.OutputExistsError`` unless ``overwrite=True``, which
+  removes that data first; the same settings resume.
 """
 
 from __future__ import annotations
@@ -77,6 +89,44 @@ from posedriven.models import glimpse
 from posedriven.prepare import progress as progress_lib
 from posedriven.prepare import sensor_pass
 from posedriven.prepare import sharding
+
+
+# Degraded-clip policy (README, "Degraded clips"): a clip whose video
+# decodes fewer than this share of its skeleton's frames is degraded. Real
+# NTU videos differ from their skeletons by a frame or two.
+MIN_VIDEO_FRAME_FRACTION = 0.5
+
+
+def degradation(clip: clip_lib.Clip, skeleton_frames: int,
+                video_frames: int) -> str | None:
+  """Why a readable clip is degraded, or None when it is fine.
+
+  Args:
+    clip: The clip as written (cut to the frames both sources have).
+    skeleton_frames: Frames of the skeleton file.
+    video_frames: Frames that decoded; < 0 when the video was not read
+      (``store="none"``).
+  """
+  reasons = []
+  if 0 <= video_frames < MIN_VIDEO_FRAME_FRACTION * skeleton_frames:
+    reasons.append(
+        f"video: only {video_frames} of the skeleton's {skeleton_frames}"
+        f" frames decode (threshold {MIN_VIDEO_FRAME_FRACTION:.0%}); the"
+        f" record keeps {video_frames}")
+  if not clip.hand_valid.any():
+    reasons.append("skeleton: no hand is tracked and valid in any frame"
+                   " (every joint untracked or NaN); every glimpse is blank")
+  return "; ".join(reasons) or None
+
+
+def label_problem(label: int, dataset: registry.DatasetFormat) -> str | None:
+  """Why ``label`` cannot be trained on with ``dataset``'s classes, or None."""
+  num_classes = len(dataset.class_names)
+  if 0 <= label < num_classes:
+    return None
+  return (f"label {label} is outside the {num_classes} classes of"
+          f" {dataset.name} (0..{num_classes - 1}); training could not use"
+          " it")
 
 
 @dataclasses.dataclass
@@ -115,12 +165,20 @@ class _Preparer:
 
   def _load(self, state: _ClipState) -> clip_lib.Clip | None:
     try:
-      return self.dataset.load_clip(state.source.skeleton_path)
+      clip = self.dataset.load_clip(state.source.skeleton_path)
     except Exception as e:  # pylint: disable=broad-except
       # One unreadable clip must not stop a multi-hour run: record and go on.
       state.error = f"skeleton: {type(e).__name__}: {e}"
       logging.warning("%s: skipped, %s", state.source.name, state.error)
       return None
+    problem = label_problem(int(clip.label), self.dataset)
+    if problem is not None:
+      # Caught here, a bad name costs one manifest line instead of a crash
+      # at whichever training epoch first samples the clip.
+      state.error = f"label: {state.source.skeleton_path}: {problem}"
+      logging.warning("%s: skipped, %s", state.source.name, state.error)
+      return None
+    return clip
 
   def _chunks(self, states: list[_ClipState]
               ) -> Iterator[dict[str, np.ndarray]]:
@@ -291,10 +349,31 @@ class _Preparer:
         crop_size_px=state.crop_size_px, skeleton_frames=t_skeleton,
         video_frames=state.video_frames)
     writer.write(record)
+    degraded = degradation(clip, t_skeleton, state.video_frames)
+    if degraded:
+      logging.warning("%s: degraded, %s", clip.name, degraded)
     return sharding.manifest_entry(
-        source, status=sharding.STATUS_OK, label=int(clip.label),
+        source, status=(sharding.STATUS_DEGRADED if degraded
+                         else sharding.STATUS_OK),
+        reason=degraded or "", label=int(clip.label),
         skeleton_frames=t_skeleton, video_frames=state.video_frames,
         container_frames=state.container_frames, frames=t, **common)
+
+
+def _claim_output_dir(output_dir: Path, settings: dict[str, Any],
+                      overwrite: bool) -> None:
+  """Creates ``output_dir``; refuses (or with ``overwrite`` removes) data
+  prepared there with other settings, before anything is written."""
+  others = sharding.parts_of_other_settings(output_dir, settings)
+  if others and not overwrite:
+    raise atomic.OutputExistsError(
+        output_dir, "data prepared with other settings: " +
+        sharding.describe_difference(others[0][1], settings))
+  if others:
+    logging.warning("%s: removing %d files prepared with other settings"
+                    " (overwrite=True)", output_dir, len(others))
+    sharding.remove_parts(output_dir, [path for path, _ in others])
+  (output_dir / sharding.MANIFEST_PARTS).mkdir(parents=True, exist_ok=True)
 
 
 @gin.configurable(denylist=["dataset_root", "output_dir", "num_shards",
@@ -317,6 +396,7 @@ def prepare_dataset(dataset_root: str | os.PathLike,
                     decode_workers: int | None = None,
                     max_clips: int | None = None,
                     log_every_s: float = 30.0,
+                    overwrite: bool = False,
                     sensor=None) -> dict[str, Any]:
   """Writes this worker's TFRecord files and merges the manifest.
 
@@ -351,15 +431,26 @@ def prepare_dataset(dataset_root: str | os.PathLike,
       TensorFlow sees no GPU (decoding then shares the cores with the
       sensor), else half the CPU cores (one H.264 stream decodes ~300
       frames/s, well below what a GPU sensor takes).
-    max_clips: Only the first ``max_clips`` clips by name (smoke runs; it
-      changes the file assignment, so use one value per output_dir).
+    max_clips: Only the first ``max_clips`` (>= 1) clips by name (smoke
+      runs; it changes the file assignment, so use one value per
+      output_dir). None: all.
     log_every_s: Seconds between progress lines.
+    overwrite: Replace data prepared in ``output_dir`` with other settings
+      (another dataset, protocol, store, ...). Without it such a directory is
+      refused; data of the same settings is resumed either way.
     sensor: A ready glimpse sensor (computed argument, e.g. shared by tests
       and benchmarks); overrides the ``glimpse_*`` arguments.
 
   Returns:
-    Summary: ``files_written``, ``files_skipped``, clip counts of this run,
-    ``seconds``, ``clips_per_s``, ``crops_per_s`` and the merged ``manifest``.
+    Summary: ``files_written``, ``files_skipped``, clip counts of this run
+    (per status: ``ok``, ``degraded``, ``skipped``, ``error``), ``seconds``,
+    ``clips_per_s``, ``crops_per_s`` and the merged ``manifest``.
+
+  Raises:
+    ValueError: bad settings, or ``dataset_root`` holds no clip of the
+      dataset (a run with nothing to write is not a complete dataset).
+    atomic.OutputExistsError: ``output_dir`` holds data prepared with other
+      settings and ``overwrite`` is False.
   """
   if store not in tfrecords.STORES:
     raise ValueError(f"store must be one of {tfrecords.STORES}, got {store!r}")
@@ -370,6 +461,9 @@ def prepare_dataset(dataset_root: str | os.PathLike,
       raise ValueError(f"mixed_precision {mixed_precision!r}: {e}") from None
   if decode_workers is not None and decode_workers < 1:
     raise ValueError(f"decode_workers must be >= 1, got {decode_workers}")
+  if max_clips is not None and max_clips < 1:
+    raise ValueError(f"max_clips must be >= 1 (None: every clip), got"
+                     f" {max_clips}")
   if not 0 <= shard_index < num_shards:
     raise ValueError(
         f"shard_index must be in [0, {num_shards}), got {shard_index}")
@@ -377,7 +471,6 @@ def prepare_dataset(dataset_root: str | os.PathLike,
   registry.get_protocol(protocol, dataset)
   dataset_root = Path(dataset_root)
   output_dir = Path(output_dir)
-  (output_dir / sharding.MANIFEST_PARTS).mkdir(parents=True, exist_ok=True)
   if crop_size_px is None:
     crop_size_px = spec.crop_size_px(dataset_root)
   crop_size_px = float(crop_size_px)
@@ -389,12 +482,12 @@ def prepare_dataset(dataset_root: str | os.PathLike,
     sources = sources[:max_clips]
   assignments, unassigned = sharding.assign_files(sources, protocol,
                                                   clips_per_file)
+  if not assignments:
+    raise ValueError(
+        f"{dataset_root}: no {dataset} clip to prepare ({len(sources)} found,"
+        f" {len(unassigned)} skipped or outside the protocol); is it the"
+        f" dataset root? ({spec.description})")
   mine = [a for i, a in enumerate(assignments) if i % num_shards == shard_index]
-  # Every worker writes the same content: no coordination needed.
-  atomic.write_json(output_dir / sharding.MANIFEST_PARTS / "unassigned.json", {
-      "clips": unassigned,
-      "files_per_split": {s: sum(a.split == s for a in assignments)
-                          for s in sharding.SPLITS}})
 
   if store == tfrecords.STORE_FEATURES and sensor is None:
     sensor = glimpse.GlimpseSensor(
@@ -410,6 +503,12 @@ def prepare_dataset(dataset_root: str | os.PathLike,
       "glimpse_weights": (str(sensor.weights_source) if sensor is not None
                           and sensor.weights_source is not None else None),
   }
+  _claim_output_dir(output_dir, settings, overwrite)
+  # Every worker writes the same content: no coordination needed.
+  atomic.write_json(output_dir / sharding.MANIFEST_PARTS / "unassigned.json", {
+      "clips": unassigned,
+      "files_per_split": {s: sum(a.split == s for a in assignments)
+                          for s in sharding.SPLITS}})
   todo = [a for a in mine
           if not sharding.is_complete(output_dir, a,
                                       sharding.settings_key(settings, a))]
@@ -440,9 +539,11 @@ def prepare_dataset(dataset_root: str | os.PathLike,
           "file": assignment.filename, "split": assignment.split,
           "settings": sharding.settings_key(settings, assignment),
           "clips": entries})
-    logging.info("%s: wrote %s (%d clips, %d errors)", label,
+    logging.info("%s: wrote %s (%d clips, %d errors, %d degraded)", label,
                  assignment.filename, len(entries),
-                 sum(e["status"] != sharding.STATUS_OK for e in entries))
+                 sum(e["status"] == sharding.STATUS_ERROR for e in entries),
+                 sum(e["status"] == sharding.STATUS_DEGRADED
+                     for e in entries))
   progress.update(force=True)
   manifest = sharding.merge_manifest(output_dir)
   # Per worker: shards may run with different bindings (e.g. decode_workers).

@@ -28,9 +28,14 @@ MANIFEST = "manifest.json"
 MANIFEST_PARTS = "manifest_parts"
 SPLITS = (protocols.TRAIN, protocols.TEST)
 STATUS_OK = "ok"
+# Written and usable, but below a quality threshold (preparer.degradation):
+# counted apart so that a dataset run says how much of it is degraded.
+STATUS_DEGRADED = "degraded"
 STATUS_SKIPPED = "skipped"
 STATUS_ERROR = "error"
-STATUSES = (STATUS_OK, STATUS_SKIPPED, STATUS_ERROR)
+STATUSES = (STATUS_OK, STATUS_DEGRADED, STATUS_SKIPPED, STATUS_ERROR)
+# The statuses whose clips are in the TFRecord files.
+WRITTEN = (STATUS_OK, STATUS_DEGRADED)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -123,14 +128,57 @@ def is_complete(output_dir: Path, assignment: FileAssignment,
   return True
 
 
+def _without_clips(settings: dict[str, Any]) -> dict[str, Any]:
+  return {k: v for k, v in settings.items() if k != "clips"}
+
+
+def parts_of_other_settings(output_dir: Path, settings: dict[str, Any]
+                            ) -> list[tuple[Path, dict[str, Any]]]:
+  """Manifest parts in ``output_dir`` written with other ``settings``.
+
+  Returns:
+    ``(part path, its settings without the clip list)`` for each part of
+    another dataset, protocol, store, crop size, sensor or ``max_clips``.
+  """
+  found = []
+  for path in sorted((output_dir / MANIFEST_PARTS).glob("*.json")):
+    try:
+      previous = json.loads(path.read_text()).get("settings")
+    except (OSError, ValueError):
+      continue  # a damaged part is rewritten like a missing one
+    if previous and _without_clips(previous) != settings:
+      found.append((path, _without_clips(previous)))
+  return found
+
+
+def describe_difference(old: dict[str, Any], new: dict[str, Any]) -> str:
+  """``protocol 'ntu60_cs' (now 'ntu60_cv'), ...`` for the keys that differ."""
+  return ", ".join(f"{k} {old.get(k)!r} (now {new.get(k)!r})"
+                   for k in sorted(set(old) | set(new))
+                   if old.get(k) != new.get(k))
+
+
+def remove_parts(output_dir: Path, parts: Sequence[Path]) -> None:
+  """Removes manifest parts and the TFRecord files they describe."""
+  for path in parts:
+    try:
+      filename = json.loads(path.read_text()).get("file")
+    except (OSError, ValueError):
+      filename = None
+    for stale in ([output_dir / filename] if filename else []) + [path]:
+      # Workers of the same run may remove the same stale file at once.
+      stale.unlink(missing_ok=True)
+
+
 def merge_manifest(output_dir: str | os.PathLike) -> dict[str, Any]:
   """Merges ``manifest_parts/*.json`` into ``manifest.json`` (atomically).
 
   Returns:
     The manifest: ``clips`` (one entry per clip, sorted by name: name, label,
-    split, file, status ok/skipped/error, reason, skeleton_frames,
-    video_frames, frames, validation), ``files`` per split, ``settings`` and
-    ``complete`` (every expected file is present).
+    split, file, status ok/degraded/skipped/error, reason, skeleton_frames,
+    video_frames, frames, validation), ``files`` per split, ``settings``,
+    ``counts`` (clips per status) and ``complete`` (every expected file is
+    present).
   """
   output_dir = Path(output_dir)
   clips: dict[str, dict[str, Any]] = {}

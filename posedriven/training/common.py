@@ -128,4 +128,5 @@ def load_best_model(run: str | Path) -> keras.Model:
   if not path.is_file():
     raise FileNotFoundError(f"{run} has no best.keras; train it first")
   logging.info("Loading %s", path)
-  return keras.models.load_model(path)
+  # safe_mode: a .keras file may not run Python code (README, "Trust model").
+  return keras.models.load_model(path, safe_mode=True)

@@ -149,7 +149,7 @@ def fit_resumable(*, build_model: Callable[[], keras.Model],
   with strategy.scope():
     if state_path.exists():
       state = LoopState.load(state_path)
-      model = keras.models.load_model(backup_dir / state.model)
+      model = keras.models.load_model(backup_dir / state.model, safe_mode=True)
       logging.info("Resuming %s after epoch %d", output_dir, state.epochs_done)
     else:
       state = LoopState(best_value=math.inf if mode == "min" else -math.inf)
@@ -202,5 +202,6 @@ def fit_resumable(*, build_model: Callable[[], keras.Model],
                           if isinstance(v, float)))
   writer.close()
   with strategy.scope():
-    best = keras.models.load_model(best_path) if best_path.exists() else model
+    best = (keras.models.load_model(best_path, safe_mode=True)
+            if best_path.exists() else model)
   return best, state

@@ -13,8 +13,11 @@ from posedriven import atomic
 FINISHED = "FINISHED.json"
 
 
-class RunExistsError(RuntimeError):
+class RunExistsError(atomic.OutputExistsError):
   """The output directory already holds a finished run."""
+
+  def __init__(self, output_dir: str | os.PathLike, marker: Path):
+    super().__init__(output_dir, f"a finished run ({marker})")
 
 
 def prepare_run_dir(output_dir: str | os.PathLike, overwrite: bool = False
@@ -29,9 +32,7 @@ def prepare_run_dir(output_dir: str | os.PathLike, overwrite: bool = False
   marker = output_dir / FINISHED
   if marker.exists():
     if not overwrite:
-      raise RunExistsError(
-          f"{output_dir} already holds a finished run ({marker}); choose"
-          " another --output_dir or pass overwrite=True (--overwrite)")
+      raise RunExistsError(output_dir, marker)
     marker.unlink()
   output_dir.mkdir(parents=True, exist_ok=True)
   return output_dir

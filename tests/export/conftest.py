@@ -7,6 +7,7 @@ import sys
 
 import pytest
 
+from tests import helpers
 from tests.conftest import REPO_ROOT
 
 SMALL_POSE = dict(batch_size=8, epochs=1, filters=(4, 4), features=16,
@@ -50,7 +51,9 @@ def exported(runs, sensor_weights, tmp_path_factory):
   cmd = [sys.executable, str(REPO_ROOT / "tools" / "export.py"),
          f"--output_dir={export_dir}", f"--pose_dir={runs[0]}",
          f"--rgb_dir={runs[1]}", f"--glimpse_weights={sensor_weights}"]
-  out = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+  # The checkout's package, not whichever posedriven is installed.
+  out = subprocess.run(cmd, capture_output=True, text=True, timeout=300,
+                       env=helpers.subprocess_env())
   assert out.returncode == 0, out.stderr[-3000:]
   assert out.stdout.strip() == str(export_dir)
   return export_dir
@@ -58,5 +61,5 @@ def exported(runs, sensor_weights, tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def loaded(exported):
-  import tensorflow as tf
-  return tf.saved_model.load(str(exported))
+  from posedriven.export import saved_model
+  return saved_model.load_export(exported)[1]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import shutil
 import subprocess
@@ -10,6 +11,7 @@ import sys
 import cv2
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from posedriven.data.formats import msr
 from posedriven.data.formats import ntu
@@ -176,7 +178,8 @@ def test_predict_binary_on_real_ntu_sample(exported, tmp_path):
   cmd = [sys.executable, str(REPO_ROOT / "tools" / "predict.py"),
          f"--model={exported}", f"--skeleton={REAL_SKELETON}",
          f"--video={REAL_VIDEO}", f"--attention_png={png}"]
-  out = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+  out = subprocess.run(cmd, capture_output=True, text=True, timeout=300,
+                       env=helpers.subprocess_env())
   assert out.returncode == 0, out.stderr[-3000:]
   assert "Traceback" not in out.stderr
   lines = out.stdout.strip().splitlines()
@@ -187,3 +190,68 @@ def test_predict_binary_on_real_ntu_sample(exported, tmp_path):
   probs = [float(line.split()[1]) for line in ranked]
   assert probs == sorted(probs, reverse=True) and sum(probs) <= 1 + 1e-3
   assert cv2.imread(str(png)) is not None
+
+
+def test_export_records_the_fingerprint_of_its_files(exported):
+  info = saved_model.read_export_info(exported)
+  assert info["fingerprint"]["sha256"] == saved_model.fingerprint(exported)
+  assert info["fingerprint"]["covers"] == ["saved_model.pb", "variables",
+                                           "assets"]
+
+
+@pytest.mark.parametrize("tamper,words", [
+    ("variables", "differ from what export recorded"),
+    ("graph", "differ from what export recorded"),
+    ("no_fingerprint", "records no fingerprint"),
+])
+def test_tampered_export_is_refused_before_loading(exported, tiny_synthetic,
+                                                   tmp_path, monkeypatch,
+                                                   tamper, words):
+  copy = tmp_path / "model"
+  shutil.copytree(exported, copy)
+  if tamper == "variables":
+    data = next((copy / "variables").glob("variables.data-*"))
+    content = bytearray(data.read_bytes())
+    content[len(content) // 2] ^= 1
+    data.write_bytes(bytes(content))
+  elif tamper == "graph":
+    with open(copy / "saved_model.pb", "ab") as f:
+      f.write(b"\0")
+  else:
+    info = saved_model.read_export_info(copy)
+    del info["fingerprint"]
+    (copy / saved_model.EXPORT_INFO).write_text(json.dumps(info))
+  loads = []
+  monkeypatch.setattr(tf.saved_model, "load",
+                      lambda *a, **k: loads.append(a))
+  _, skeleton, video_path = _clip_files(tiny_synthetic)
+  with pytest.raises(saved_model.ExportVerificationError, match=words):
+    predict.predict_clip(copy, skeleton, video_path)
+  with pytest.raises(saved_model.ExportVerificationError, match=words):
+    saved_model.load_export(copy)
+  assert not loads
+
+
+def test_figure_that_cannot_be_written_keeps_the_prediction(
+    exported, loaded, tiny_synthetic, tmp_path, monkeypatch):
+  _, skeleton, video_path = _clip_files(tiny_synthetic)
+  out = tmp_path / "figures"
+  monkeypatch.setattr(cv2, "imwrite", lambda *a, **k: False)  # disk full
+  result = predict.predict_clip(exported, skeleton, video_path,
+                                attention_png=out / "a.png", loaded=loaded)
+  assert len(result.top_k) == 5 and result.attention_png is None
+  assert "could not write" in result.attention_error
+  assert list(out.iterdir()) == []  # no temporary PNG left
+
+
+def test_predict_binary_refuses_a_directory_figure_before_predicting(
+    exported, tmp_path):
+  cmd = [sys.executable, str(REPO_ROOT / "tools" / "predict.py"),
+         f"--model={exported}", f"--skeleton={REAL_SKELETON}",
+         f"--video={REAL_VIDEO}", f"--attention_png={tmp_path}"]
+  out = subprocess.run(cmd, capture_output=True, text=True, timeout=300,
+                       env=helpers.subprocess_env())
+  assert out.returncode != 0
+  assert f"{tmp_path} is a directory" in out.stderr
+  assert "(82 frames)" not in out.stdout  # nothing was computed
+  assert list(tmp_path.iterdir()) == []

@@ -250,6 +250,78 @@ def trailing_garbage(text: str) -> str:
   return text + "7\nleftover lines\n"
 
 
+def joint_value(column: int, value: str, joint: int = 0) -> TextFault:
+  """Column ``column`` of joint ``joint`` of the first body set to ``value``."""
+  def fault(text):
+    def edit(lines):
+      values = lines[FIRST_JOINT_LINE + joint].split()
+      values[column] = value
+      lines[FIRST_JOINT_LINE + joint] = " ".join(values)
+    return _edit_lines(text, edit)
+  return fault
+
+
+def body_header_value(column: int, value: str) -> TextFault:
+  """Column ``column`` of the first body header (0: bodyID) set to ``value``."""
+  def fault(text):
+    def edit(lines):
+      header = lines[BODY_HEADER_LINE].split()
+      header[column] = value
+      lines[BODY_HEADER_LINE] = " ".join(header)
+    return _edit_lines(text, edit)
+  return fault
+
+
+def every_joint_untracked(text: str) -> str:
+  """trackingState 0 for every joint of every body (Kinect lost them)."""
+  def edit(lines):
+    for i, line in enumerate(lines):
+      values = line.split()
+      if len(values) == 12:
+        lines[i] = " ".join(values[:11] + ["0"])
+  return _edit_lines(text, edit)
+
+
+def every_joint_nan(text: str) -> str:
+  def edit(lines):
+    for i, line in enumerate(lines):
+      if len(line.split()) == 12:
+        lines[i] = " ".join(["nan"] * 11 + ["2"])
+  return _edit_lines(text, edit)
+
+
+def new_body_every_frame(num_frames: int) -> str:
+  """A ``.skeleton`` whose every frame shows one body with a new bodyID.
+
+  Small per frame (~650 bytes) but ``num_frames`` distinct bodies: dense
+  ``[T, B]`` arrays would grow as ``num_frames ** 2``.
+  """
+  joint = " ".join(["0"] * 11 + ["2"])
+  lines = [str(num_frames)]
+  for t in range(num_frames):
+    lines += ["1", f"{t} 0 0 0 0 0 0 0 0 2", str(ntu.NUM_JOINTS)]
+    lines += [joint] * ntu.NUM_JOINTS
+  return "\n".join(lines) + "\n"
+
+
+def utf8_bom(text: str) -> str:
+  """The text behind a UTF-8 byte-order mark (as Notepad saves it)."""
+  return "\xef\xbb\xbf" + text
+
+
+def utf16(text: str) -> str:
+  """The text re-encoded as UTF-16 with its byte-order mark.
+
+  Fault functions return text whose code points are the file's bytes
+  (``break_skeleton`` writes it as latin-1).
+  """
+  return text.encode("utf-16").decode("latin-1")
+
+
+def utf16_without_bom(text: str) -> str:
+  return text.encode("utf-16-le").decode("latin-1")
+
+
 def break_skeleton(path: Path, fault: TextFault) -> Path:
   """Rewrites ``path`` in place with ``fault`` applied to its text."""
   path = Path(path)

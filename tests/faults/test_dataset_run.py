@@ -146,7 +146,7 @@ def test_run_completes_and_writes_exactly_the_readable_clips(broken):
   manifest = broken["summary"]["manifest"]
   assert manifest["complete"]
   assert manifest["counts"] == {"ok": len(WRITTEN), "error": len(UNREADABLE),
-                                "skipped": 0}
+                                "skipped": 0, "degraded": 0}
   assert sorted(broken["records"]) == sorted(
       broken["clip_of"][c] for c in WRITTEN)
   # The stray file is no clip: not in the manifest, but said in the log.

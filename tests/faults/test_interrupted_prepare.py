@@ -139,7 +139,7 @@ def test_killed_runs_resume_to_identical_files(dataset_root, sensor_weights,
   assert summary["manifest"]["complete"]
   assert summary["manifest"]["clips"] == expected["manifest"]["clips"]
   assert summary["manifest"]["counts"] == {"ok": 6, "error": 0,
-                                           "skipped": 0}
+                                           "skipped": 0, "degraded": 0}
   assert _names(out, "*.tmp") == []
   # Done: another run writes nothing.
   assert prepare.prepare_dataset(**settings)["files_written"] == 0

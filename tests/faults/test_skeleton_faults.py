@@ -72,9 +72,9 @@ def test_every_frame_without_bodies_is_refused_naming_the_clip(tmp_path):
   path = tmp_path / f"{seq.name}.skeleton"
   ntu.write_skeleton(path, seq)
   assert ntu.load_skeleton(path).num_bodies == 0
-  with pytest.raises(ntu.EmptySkeletonError,
-                     match=f"{seq.name}: no body is tracked in any frame"):
+  with pytest.raises(ntu.EmptySkeletonError) as info:
     ntu.load_clip(path)
+  assert f"{path}: no body is tracked in any frame" in str(info.value)
 
 
 @pytest.mark.parametrize("value", [np.nan, np.inf, -np.inf])

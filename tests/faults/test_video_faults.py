@@ -140,7 +140,8 @@ def _centre_colour(crops):
 
 def test_smaller_video_gets_scaled_hands_and_crop(ntu_run):
   summary, records, logs = ntu_run
-  assert summary["clips"] == {"ok": 2, "error": 0, "skipped": 0}
+  assert summary["clips"] == {"ok": 2, "error": 0, "skipped": 0,
+                              "degraded": 0}
   record = records[SCALED]
   assert logs.messages(SCALED, "video is 480x270",
                        "hand pixels refer to 1920x1080", "scaling",

@@ -60,7 +60,8 @@ def _decoded_crops(root, name, size):
 def test_features_are_the_sensor_on_the_hand_crops(dataset_root, sensor,
                                                   tmp_path):
   summary = _prepare(dataset_root, tmp_path, sensor)
-  assert summary["clips"] == {"ok": 6, "error": 0, "skipped": 0}
+  assert summary["clips"] == {"ok": 6, "error": 0, "skipped": 0,
+                              "degraded": 0}
   assert sorted(helpers.tfrecord_bytes(tmp_path)) == [
       "test-00000-of-00002.tfrecord", "test-00001-of-00002.tfrecord",
       "train-00000-of-00002.tfrecord", "train-00001-of-00002.tfrecord"]
@@ -107,7 +108,8 @@ def test_parallel_decoding_writes_the_same_bytes(dataset_root, sensor,
                                                  tmp_path):
   one = _prepare(dataset_root, tmp_path / "one", sensor, decode_workers=1)
   four = _prepare(dataset_root, tmp_path / "four", sensor, decode_workers=4)
-  assert one["clips"] == four["clips"] == {"ok": 6, "error": 0, "skipped": 0}
+  assert one["clips"] == four["clips"] == {"ok": 6, "error": 0, "skipped": 0,
+                                          "degraded": 0}
   assert (helpers.tfrecord_bytes(tmp_path / "one") ==
           helpers.tfrecord_bytes(tmp_path / "four"))
   with pytest.raises(ValueError, match="decode_workers"):
@@ -180,7 +182,8 @@ def test_bad_clips_are_reported_and_skipped(dataset_root, sensor, tmp_path,
   synthetic.video_path(root, missing).unlink()
   out = tmp_path / "out"
   summary = _prepare(root, out, sensor, decode_workers=decode_workers)
-  assert summary["clips"] == {"ok": 3, "error": 3, "skipped": 0}
+  assert summary["clips"] == {"ok": 3, "error": 3, "skipped": 0,
+                              "degraded": 0}
   entries = {e["name"]: e for e in
              json.loads((out / "manifest.json").read_text())["clips"]}
   assert entries[corrupt]["status"] == "error"
@@ -307,7 +310,8 @@ def test_real_ntu_files(ntu_samples, sensor, tmp_path, caplog):
     summary = prepare.prepare_dataset(
         root, out, dataset="ntu60", protocol="ntu60_cv", clips_per_file=4,
         sensor=sensor, batch_size=128)
-  assert summary["clips"] == {"ok": 1, "error": 2, "skipped": 0}
+  assert summary["clips"] == {"ok": 1, "error": 2, "skipped": 0,
+                              "degraded": 0}
   entries = {e["name"]: e for e in summary["manifest"]["clips"]}
   ok = entries["S001C001P001R001A011"]
   assert ok["split"] == "test"  # camera 1 is the cross-view test view

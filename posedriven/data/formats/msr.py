@@ -134,17 +134,22 @@ class MsrSkeletons:
   def color_xy_px(self) -> np.ndarray:
     """float32 ``[T, 2, 20, 2]`` pixels in the 640x480 RGB frame."""
     scale = np.array(RGB_SIZE, np.float32)
-    return (self.screen_uvd[..., :2] * scale).astype(np.float32)
+    # A huge u or v overflows to inf here: the hand is then invalid
+    # (clip.hands_from_people), the documented fallback.
+    with np.errstate(over="ignore", invalid="ignore"):
+      return (self.screen_uvd[..., :2] * scale).astype(np.float32)
 
 
 def load_skeleton_file(path: str | os.PathLike) -> MsrSkeletons:
   """Reads one ``*_skeleton.txt`` completely.
 
-  Documented fallback: NaN/inf world coordinates are zeroed (logged); NaN/inf
-  screen coordinates make the hand invalid downstream.
+  Documented fallback: NaN/inf world coordinates (in float32, so ``1e39``
+  counts) are zeroed (logged); NaN/inf screen coordinates make the hand
+  invalid downstream.
 
   Raises:
-    MsrFormatError: unreadable or truncated file, a header that is not
+    MsrFormatError: not a regular file, unreadable or truncated file (a
+      frame count beyond the lines that follow), a header that is not
       ``<num_frames> <20|40>``, a per-frame row count other than 0/40/80, a
       row without 4 values, a non-numeric value. Names the file and line.
   """
@@ -158,9 +163,16 @@ def load_skeleton_file(path: str | os.PathLike) -> MsrSkeletons:
     raise lines.error(
         f"header's second value is {second}; expected {NUM_JOINTS} (joints)"
         f" or {ROWS_PER_PERSON} (rows per person)")
+  if num_frames > lines.remaining():
+    # Every frame has at least its row-count line: refuse before allocating.
+    raise lines.error(
+        f"file is truncated: the header says {num_frames} frames but only"
+        f" {lines.remaining()} lines follow, so frame {lines.remaining() + 1}"
+        " and later are missing")
   present = np.zeros((num_frames, skeletons.MAX_PEOPLE), bool)
-  raw = np.zeros((num_frames, skeletons.MAX_PEOPLE, NUM_JOINTS, 2, _ROW_FIELDS),
-                 np.float64)
+  raw = lines.zeros(
+      (num_frames, skeletons.MAX_PEOPLE, NUM_JOINTS, 2, _ROW_FIELDS),
+      np.float64, f"{num_frames} frames")
   for t in range(num_frames):
     (num_rows,) = lines.integers(f"row count of frame {t + 1}", 1)
     if num_rows not in _VALID_ROW_COUNTS:
@@ -177,14 +189,14 @@ def load_skeleton_file(path: str | os.PathLike) -> MsrSkeletons:
   if lines.has_more():
     logging.warning("%s: ignoring data after the last of %d frames",
                     path.name, num_frames)
-  world = raw[..., 0, :3]
-  bad = ~np.isfinite(world)
+  # Checked in float32, the dtype they are kept in: 1e39 is inf there.
+  world, bad = text.cast_finite(raw[..., 0, :3], np.float32)
   if bad.any():
-    logging.warning("%s: %d world coordinates are NaN/inf; set to 0",
-                    path.name, int(bad.sum()))
-    world = np.where(bad, 0.0, world)
-  return MsrSkeletons(present=present, xyz=world.astype(np.float32),
-                      screen_uvd=raw[..., 1, :3].astype(np.float32))
+    logging.warning("%s: %d world coordinates are NaN/inf (in float32); set"
+                    " to 0", path.name, int(bad.sum()))
+    world[bad] = 0.0
+  screen, _ = text.cast_finite(raw[..., 1, :3], np.float32)
+  return MsrSkeletons(present=present, xyz=world, screen_uvd=screen)
 
 
 def load_clip(path: str | os.PathLike) -> clip_lib.Clip:

@@ -139,13 +139,23 @@ def parse_sample_name(name: str | os.PathLike) -> SampleName:
 def load_skeleton(path: str | os.PathLike) -> SkeletonSequence:
   """Reads an NTU RGB+D ``.skeleton`` file completely.
 
+  Values are checked in the dtype they are stored in (float32 coordinates,
+  int8 states, uint64 bodyIDs), and the dense ``[T, B, ...]`` arrays must fit
+  the file's memory budget (``text.Lines.zeros``): a file that starts a new
+  bodyID in every frame is refused instead of allocating ``T^2`` cells.
+
   Documented fallbacks (each logged with the sample name):
-    * NaN/inf joint values: the joint is marked not tracked and zeroed.
+    * NaN/inf joint values, including finite text that overflows float32
+      (``1e39``): the joint is marked not tracked and zeroed.
+    * NaN/inf lean values: set to 0.
     * A bodyID repeated within one frame: the repeat is dropped.
 
   Raises:
-    SkeletonFormatError: truncated file, non-numeric token, joint count other
-      than 25, negative or implausible counts. The message names file and line.
+    SkeletonFormatError: not a regular file, truncated file, non-numeric
+      token, joint count other than 25, negative or implausible counts, a
+      bodyID outside 0..2^64-1, a header field outside its dtype, a
+      trackingState other than 0, 1, 2, too many distinct bodies for the
+      file's size. The message names file and line.
   """
   path = Path(path)
   lines = text.Lines(path, text.read_text(path, SkeletonFormatError),
@@ -161,9 +171,7 @@ def load_skeleton(path: str | os.PathLike) -> SkeletonSequence:
     bodies = []
     seen_ids = set()
     for _ in range(num_bodies):
-      header = lines.values("body header", _BODY_FIELDS)
-      body_id = lines.int_value(header[0], "bodyID")
-      body_fields = lines.floats(header[1:], "body header")
+      body_id, body_fields = _body_header(lines)
       num_joints = lines.count("joint count", 10_000)
       if num_joints != NUM_JOINTS:
         raise lines.error(
@@ -173,6 +181,12 @@ def load_skeleton(path: str | os.PathLike) -> SkeletonSequence:
       for j in range(NUM_JOINTS):
         tokens = lines.values(f"joint {j + 1}", _JOINT_FIELDS)
         joints[j] = lines.floats(tokens, f"joint {j + 1}")
+        state = joints[j, -1]
+        # NaN is the documented untracked-joint fallback; a number must be a
+        # state, not wrap around in int8 (300 -> 44).
+        if np.isfinite(state) and state not in TRACKING_STATES:
+          raise lines.error(f"joint {j + 1} trackingState {tokens[-1]!r} is"
+                            f" not one of {TRACKING_STATES}")
       if body_id in seen_ids:
         logging.warning("%s: frame %d repeats bodyID %d; keeping the first",
                         name, t + 1, body_id)
@@ -185,19 +199,42 @@ def load_skeleton(path: str | os.PathLike) -> SkeletonSequence:
       logging.warning("%s: ignoring data after the last of %d frames", name,
                       num_frames)
       break
-  return _to_arrays(name, frames)
+  return _to_arrays(name, frames, lines)
 
 
-def _to_arrays(name, frames) -> SkeletonSequence:
-  ids: list[int] = []
+# Kinect v2 tracking states: not tracked, inferred, tracked.
+TRACKING_STATES = (0, 1, 2)
+# Integer fields of the body header after the bodyID, with the dtype
+# SkeletonSequence stores them in.
+_HEADER_INTS = (("clipedEdges", np.int32), ("handLeftConfidence", np.int8),
+                ("handLeftState", np.int8), ("handRightConfidence", np.int8),
+                ("handRightState", np.int8), ("isRestricted", np.int8))
+_MAX_BODY_ID = 2**64 - 1  # body_ids are uint64 (Kinect's 64-bit tracking ids)
+
+
+def _body_header(lines: text.Lines) -> tuple[int, list[float]]:
+  """``(bodyID, the 9 other fields)`` of a body header line, validated."""
+  header = lines.values("body header", _BODY_FIELDS)
+  body_id = lines.int_value(header[0], "bodyID", 0, _MAX_BODY_ID)
+  fields: list[float] = [
+      lines.int_value(token, field, *text.dtype_range(dtype))
+      for token, (field, dtype) in zip(header[1:7], _HEADER_INTS)]
+  fields += lines.floats(header[7:9], "body header lean")
+  fields.append(lines.int_value(header[9], "body trackingState",
+                                min(TRACKING_STATES), max(TRACKING_STATES)))
+  return body_id, fields
+
+
+def _to_arrays(name, frames, lines: text.Lines) -> SkeletonSequence:
+  index: dict[int, int] = {}
   for bodies in frames:
     for body_id, _, _ in bodies:
-      if body_id not in ids:
-        ids.append(body_id)
-  t, b = len(frames), len(ids)
-  index = {body_id: i for i, body_id in enumerate(ids)}
-  raw = np.zeros((t, b, NUM_JOINTS, _JOINT_FIELDS), np.float64)
-  info = np.zeros((t, b, _BODY_FIELDS - 1), np.float64)
+      index.setdefault(body_id, len(index))
+  t, b = len(frames), len(index)
+  what = (f"{b} distinct bodyIDs over {t} frames (dense [T, B, 25, 12]"
+          " arrays)")
+  raw = lines.zeros((t, b, NUM_JOINTS, _JOINT_FIELDS), np.float64, what)
+  info = lines.zeros((t, b, _BODY_FIELDS - 1), np.float64, what)
   present = np.zeros((t, b), bool)
   for ti, bodies in enumerate(frames):
     for body_id, fields, joints in bodies:
@@ -205,28 +242,34 @@ def _to_arrays(name, frames) -> SkeletonSequence:
       raw[ti, bi] = joints
       info[ti, bi] = fields
       present[ti, bi] = True
-  bad = ~np.all(np.isfinite(raw), axis=-1)
+  del frames
+  # Checked in float32, the dtype the values are kept in: 1e39 is inf there.
+  values, overflow = text.cast_finite(raw[..., :11], np.float32)
+  bad = overflow.any(axis=-1) | ~np.isfinite(raw[..., 11])
   if bad.any():
-    logging.warning("%s: %d joint entries hold NaN/inf; marked not tracked",
-                    name, int(bad.sum()))
-    raw[bad] = 0.0
-  info = np.nan_to_num(info, nan=0.0, posinf=0.0, neginf=0.0)
-  tracking = raw[..., 11].astype(np.int8)
-  tracking[bad] = 0
+    logging.warning("%s: %d joint entries hold NaN/inf (in float32); marked"
+                    " not tracked", name, int(bad.sum()))
+    values[bad] = 0.0
+  tracking = np.where(bad, 0, raw[..., 11]).astype(np.int8)
+  lean, bad_lean = text.cast_finite(info[..., 6:8], np.float32)
+  if bad_lean.any():
+    logging.warning("%s: %d lean values hold NaN/inf (in float32); set to 0",
+                    name, int(bad_lean.sum()))
+    lean[bad_lean] = 0.0
   return SkeletonSequence(
       name=name,
-      body_ids=np.array(ids, np.uint64),
+      body_ids=np.array(list(index), np.uint64),
       present=present,
-      xyz=raw[..., 0:3].astype(np.float32),
-      depth_xy=raw[..., 3:5].astype(np.float32),
-      color_xy=raw[..., 5:7].astype(np.float32),
-      orientation=raw[..., 7:11].astype(np.float32),
+      xyz=np.ascontiguousarray(values[..., 0:3]),
+      depth_xy=np.ascontiguousarray(values[..., 3:5]),
+      color_xy=np.ascontiguousarray(values[..., 5:7]),
+      orientation=np.ascontiguousarray(values[..., 7:11]),
       tracking_state=tracking,
       clipped_edges=info[..., 0].astype(np.int32),
       hand_confidence=info[..., [1, 3]].astype(np.int8),
       hand_state=info[..., [2, 4]].astype(np.int8),
       is_restricted=info[..., 5].astype(np.int8),
-      lean_xy=info[..., 6:8].astype(np.float32),
+      lean_xy=lean,
       body_tracking_state=info[..., 8].astype(np.int8),
   )
 
@@ -375,8 +418,20 @@ def to_clip(seq: SkeletonSequence, label: int | None = None) -> clip_lib.Clip:
 
 def load_clip(path: str | os.PathLike, label: int | None = None
               ) -> clip_lib.Clip:
-  """``to_clip(load_skeleton(path))``."""
-  return to_clip(load_skeleton(path), label)
+  """``to_clip(load_skeleton(path))``; errors name the file.
+
+  Raises:
+    SkeletonFormatError: see :func:`load_skeleton`.
+    EmptySkeletonError: no body is tracked in any frame.
+  """
+  seq = load_skeleton(path)
+  try:
+    return to_clip(seq, label)
+  except EmptySkeletonError:
+    # to_clip only knows the sample name; the caller needs the file.
+    raise EmptySkeletonError(
+        f"{path}: no body is tracked in any frame ({seq.num_frames} frames)"
+    ) from None
 
 
 # The official lists of samples whose skeletons are missing or empty, by the

@@ -44,6 +44,8 @@ from posedriven.data.formats import text
 NUM_JOINTS = 15
 RGB_SIZE = (640, 480)  # (width, height) of SBU RGB frames.
 SKELETON_FILE = "skeleton_pos.txt"
+# RGB frames are rgb_NNNNNN.png: six digits.
+MAX_FRAME_NUMBER = 999_999
 _NUM_COLUMNS = 1 + 2 * NUM_JOINTS * 3
 
 # Folder 01..08 in this order.
@@ -123,17 +125,21 @@ def to_pixels(normalized: np.ndarray) -> np.ndarray:
 def load_skeleton_file(path: str | os.PathLike) -> SbuSkeletons:
   """Reads one ``skeleton_pos.txt``.
 
-  Blank lines are skipped.
+  Blank lines are skipped. Coordinates are checked in float32 (the dtype
+  they are kept in), frame numbers against the RGB file names they stand
+  for (``rgb_NNNNNN.png``: 0..:data:`MAX_FRAME_NUMBER`).
 
   Raises:
-    SbuFormatError: unreadable or empty file, a row without 91 values, a
-      non-numeric value or a non-integer frame number. The message names the
-      file and the 1-based line.
+    SbuFormatError: not a regular file, unreadable or empty file, a row
+      without 91 values, a non-numeric value, a frame number that is not an
+      integer in 0..999999, a coordinate that is NaN or infinite in float32.
+      The message names the file and the 1-based line.
   """
   path = Path(path)
   content = text.read_text(path, SbuFormatError)
   frames: list[int] = []
   rows: list[list[float]] = []
+  line_numbers: list[int] = []
   for line_no, line in enumerate(content.splitlines(), start=1):
     if not line.strip():
       continue
@@ -153,18 +159,37 @@ def load_skeleton_file(path: str | os.PathLike) -> SbuSkeletons:
     if not float(values[0]).is_integer():
       raise SbuFormatError(path, line_no,
                            f"frame number {tokens[0]!r} is not an integer")
+    if not 0 <= values[0] <= MAX_FRAME_NUMBER:
+      raise SbuFormatError(
+          path, line_no, f"frame number {tokens[0]!r} is outside"
+          f" 0..{MAX_FRAME_NUMBER} (it names rgb_NNNNNN.png)")
     frames.append(int(values[0]))
     rows.append(values[1:])
+    line_numbers.append(line_no)
   if not rows:
     raise SbuFormatError(path, None, "file has no frames (no data rows)")
-  normalized = np.array(rows, np.float64).reshape(len(rows), 2, NUM_JOINTS, 3)
-  if not np.all(np.isfinite(normalized)):
-    raise SbuFormatError(path, None, "file holds NaN or infinite coordinates")
+  normalized, bad = text.cast_finite(
+      np.array(rows, np.float64).reshape(len(rows), 2, NUM_JOINTS, 3),
+      np.float32)
+  if bad.any():
+    row = int(np.argwhere(bad)[0][0])
+    raise SbuFormatError(path, line_numbers[row],
+                         "NaN or infinite coordinate (in float32)")
+  # The pixel and metre conversions scale the values; a huge but finite
+  # coordinate must not turn into inf there either.
+  with np.errstate(over="ignore", invalid="ignore"):
+    xyz, pixels = denormalize(normalized), to_pixels(normalized)
+  bad = ~(np.isfinite(xyz).reshape(len(rows), -1).all(-1) &
+          np.isfinite(pixels).reshape(len(rows), -1).all(-1))
+  if bad.any():
+    raise SbuFormatError(path, line_numbers[int(np.argmax(bad))],
+                         "coordinate too large: infinite once converted to"
+                         " metres or pixels (float32)")
   return SbuSkeletons(
       frame_index=np.array(frames, np.int64),
-      normalized=normalized.astype(np.float32),
-      xyz=denormalize(normalized),
-      color_xy_px=to_pixels(normalized),
+      normalized=normalized,
+      xyz=xyz,
+      color_xy_px=pixels,
   )
 
 

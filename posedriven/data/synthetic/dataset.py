@@ -6,6 +6,7 @@ import dataclasses
 import json
 import logging
 import os
+import shutil
 import time
 from pathlib import Path
 from typing import Any, Sequence
@@ -145,7 +146,8 @@ def generate_dataset(root: str | os.PathLike, *, num_subjects: int = 6,
                      second_person_probability: float = 0.5,
                      uniform_appearance: bool = False,
                      crop_size_px: int | None = None,
-                     log_every: int = 20) -> list[str]:
+                     log_every: int = 20,
+                     overwrite: bool = False) -> list[str]:
   """Writes (or completes) the synthetic dataset under ``root``.
 
   Clips already on disk are skipped, so an interrupted run can be started
@@ -170,13 +172,17 @@ def generate_dataset(root: str | os.PathLike, *, num_subjects: int = 6,
     crop_size_px: hand glimpse size recorded in the meta file; default
       :func:`render.crop_size_for_width`. Objects are drawn to fill most of it.
     log_every: log progress every this many written clips.
+    overwrite: Replace a synthetic dataset made in ``root`` with other
+      arguments (its skeletons, videos and meta file are removed first).
 
   Returns:
     The sample names of the dataset, sorted (written now or before).
 
   Raises:
-    ValueError: bad arguments, or ``root`` holds a synthetic dataset made
-      with other arguments (resuming it would mix two datasets).
+    ValueError: bad arguments.
+    atomic.OutputExistsError: ``root`` holds a synthetic dataset made with
+      other arguments (resuming it would mix two datasets) and
+      ``overwrite`` is False.
   """
   root = Path(root)
   width, height = (int(v) for v in image_size)
@@ -209,9 +215,15 @@ def generate_dataset(root: str | os.PathLike, *, num_subjects: int = 6,
     if previous != generation:
       diff = sorted(k for k in set(generation) | set(previous or {})
                     if (previous or {}).get(k) != generation.get(k))
-      raise ValueError(
-          f"{root} already holds a synthetic dataset made with different"
-          f" arguments ({', '.join(diff)}); use another directory")
+      if not overwrite:
+        raise atomic.OutputExistsError(
+            root, "a synthetic dataset made with other arguments"
+            f" ({', '.join(diff)})")
+      logging.warning("synthetic: %s: replacing the dataset made with other"
+                      " arguments (%s)", root, ", ".join(diff))
+      for directory in (SKELETON_DIR, RGB_DIR):
+        shutil.rmtree(root / directory, ignore_errors=True)
+      old.unlink()
   (root / SKELETON_DIR).mkdir(parents=True, exist_ok=True)
   (root / RGB_DIR).mkdir(parents=True, exist_ok=True)
 

@@ -13,6 +13,7 @@ import cv2
 import numpy as np
 import pytest
 
+from posedriven import atomic
 from posedriven.data.formats import ntu
 from posedriven.data import skeletons
 from posedriven.data import synthetic
@@ -341,8 +342,12 @@ def test_resume_completes_to_identical_files(tmp_path):
   assert _tree_bytes(root) == reference
   assert unchanged.stat().st_mtime_ns == mtime  # complete clips are skipped.
   assert not list(root.rglob("*.tmp*"))
-  with pytest.raises(ValueError, match="seed"):
+  with pytest.raises(atomic.OutputExistsError, match="seed.*--overwrite"):
     synthetic.generate_dataset(root, **dict(TINY, seed=9))
+  assert _tree_bytes(root) == reference  # refused before writing anything
+  synthetic.generate_dataset(root, **dict(TINY, seed=9), overwrite=True)
+  assert synthetic.load_meta(root)["generation"]["seed"] == 9
+  assert _tree_bytes(root) != reference
 
 
 def test_load_clip_uses_meta_image_size(dataset):
