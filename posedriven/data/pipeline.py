@@ -144,6 +144,15 @@ class _Sampler:
           xyz, present, self.skeleton, tf.range(tf.size(indices)), self.path)
 
 
+def _parser(features: str):
+  """Parses only what the pipelines read (``features`` adds its array)."""
+  keys = [tfrecords.NAME, tfrecords.LABEL, tfrecords.NUM_FRAMES,
+          tfrecords.XYZ, tfrecords.PRESENT]
+  keys += {"glimpses": [tfrecords.GLIMPSE_FEATURES],
+           "crops": [tfrecords.CROPS]}.get(features, [])
+  return lambda serialized: tfrecords.parse_clip(serialized, keys)
+
+
 def _gather_inputs(clip: dict[str, tf.Tensor], pose: tf.Tensor,
                    indices: tf.Tensor, features: str) -> dict[str, tf.Tensor]:
   inputs = {"pose": pose}
@@ -216,7 +225,7 @@ def train_dataset(file_pattern: str | Sequence[str], *,
   deterministic = seed is not None
   ds = _records(files, shuffle_files=True, seed=seed,
                 cycle_length=cycle_length, deterministic=deterministic)
-  ds = ds.map(tfrecords.parse_clip, num_parallel_calls=tf.data.AUTOTUNE,
+  ds = ds.map(_parser(features), num_parallel_calls=tf.data.AUTOTUNE,
               deterministic=deterministic)
   ds = _filter_validation(ds, validation, validation_fraction, 0)
   ds = tf.data.Dataset.zip(
@@ -301,7 +310,7 @@ def eval_dataset(file_pattern: str | Sequence[str], *,
 
   ds = _records(files, shuffle_files=False, seed=None,
                 cycle_length=cycle_length, deterministic=True)
-  ds = ds.map(tfrecords.parse_clip, num_parallel_calls=tf.data.AUTOTUNE)
+  ds = ds.map(_parser(features), num_parallel_calls=tf.data.AUTOTUNE)
   ds = _filter_validation(ds, validation, validation_fraction, 0)
   ds = ds.map(sample, num_parallel_calls=tf.data.AUTOTUNE)
   ds = ds.batch(batch_size).map(flatten)
