@@ -16,6 +16,14 @@ signature) and times, for the reloaded SavedModel and for the Keras model
 Outputs of the two paths are compared first. The glimpse sensor is not part
 of this measurement (see ``benchmarks/glimpse_pipeline.py``).
 
+In the same run it measures this machine's limits (float32 and bfloat16
+matmul GFLOP/s, memory bandwidth of a 50 MB matrix-vector product) and the
+model's costs per sub-sequence (FLOPs from TensorFlow's profiler, float32
+weight bytes read at batch 1: every weight once and the attention LSTM's at
+each of the 20 steps), and reports batch-1 latency as a multiple of the
+weight-streaming floor and batch throughput as a fraction of the matmul
+peak.
+
 Run from the repository root::
 
   python benchmarks/inference.py
@@ -42,6 +50,7 @@ import numpy as np
 import tensorflow as tf
 
 from posedriven.export import saved_model
+from posedriven.models import attention_cell
 from posedriven.models import streams
 
 _CLASSES = flags.DEFINE_integer("num_classes", 60, "Classes (NTU: 60).")
@@ -83,6 +92,69 @@ def _median_times(fns: dict[str, Callable[[Any], Any]], inputs, runs: int,
       cpu[name].append(time.process_time() - start_cpu)
   return {name: (statistics.median(wall[name]), statistics.median(cpu[name]))
           for name in fns}
+
+
+def _median_seconds(fn: Callable[[], Any], runs: int) -> float:
+  fn()  # traces
+  times = []
+  for _ in range(runs):
+    start = time.perf_counter()
+    fn()
+    times.append(time.perf_counter() - start)
+  return statistics.median(times)
+
+
+def machine_limits() -> dict[str, float]:
+  """This machine's arithmetic peak and memory bandwidth, as TF reaches them.
+
+  ``matmul_gflops``: a 4096x4096 float32 matmul (bfloat16 too); ``gb_per_s``:
+  a 50 MB float32 matrix times a vector, which reads the matrix once, as
+  batch-1 inference reads its weights.
+  """
+  n = 4096
+  out = {}
+  for dtype in (tf.float32, tf.bfloat16):
+    a = tf.cast(tf.random.normal([n, n]), dtype)
+    b = tf.cast(tf.random.normal([n, n]), dtype)
+    matmul = tf.function(lambda a=a, b=b: tf.matmul(a, b)[:1, :1])
+    out[f"matmul_gflops_{dtype.name}"] = (
+        2 * n**3 / _median_seconds(lambda: matmul().numpy(), 5) / 1e9)
+  matrix = tf.random.normal([3072, 4096])  # 50.3 MB, the LSTM kernel's size
+  vector = tf.random.normal([4096, 1])
+  matvec = tf.function(lambda: tf.reduce_sum(tf.matmul(matrix, vector)))
+  out["gb_per_s"] = (matrix.shape.num_elements() * 4 /
+                     _median_seconds(lambda: matvec().numpy(), 50) / 1e9)
+  return out
+
+
+def model_costs(model: keras.Model, num_steps: int = 20
+                ) -> dict[str, float]:
+  """FLOPs and weight bytes one sub-sequence costs at batch 1.
+
+  FLOPs come from TensorFlow's profiler on the traced batch-1 forward pass;
+  bytes count every weight once, and the attention LSTM's weights once per
+  time step (the recurrence reads them again at each of the ``T`` steps).
+  """
+  from tensorflow.python.profiler import model_analyzer  # pylint: disable=g-import-not-at-top
+  from tensorflow.python.profiler import option_builder  # pylint: disable=g-import-not-at-top
+  spec = {key: tf.TensorSpec([1, *tensor.shape[1:]], tensor.dtype)
+          for key, tensor in model.input.items()}
+  graph = tf.function(lambda x: model(x, training=False)).get_concrete_function(
+      spec).graph
+  flops = model_analyzer.profile(
+      graph=graph,
+      options=option_builder.ProfileOptionBuilder(
+          option_builder.ProfileOptionBuilder.float_operation())
+      .with_empty_output().build(),
+  ).total_float_ops
+  recurrences = [layer for layer in model._flatten_layers()  # pylint: disable=protected-access
+                 if isinstance(layer, attention_cell.SpatialAttentionLSTM)]
+  per_step = sum(int(np.prod(w.shape)) * 4 for layer in recurrences
+                 for w in layer.weights)
+  total = sum(int(np.prod(w.shape)) * 4 for w in model.weights)
+  return {"flops": float(flops),
+          "weight_bytes": float(total + (num_steps - 1) * per_step),
+          "recurrent_weight_bytes": float(per_step)}
 
 
 def main(argv):
@@ -132,6 +204,25 @@ def main(argv):
                                  _WARMUP.value)
     batch_time = _median_times(paths, batch, _BATCHES.value, 1)
 
+  limits = machine_limits()
+  costs = model_costs(model)
+  floor_s = costs["weight_bytes"] / (limits["gb_per_s"] * 1e9)
+  print()
+  print(f"machine: matmul {limits['matmul_gflops_float32']:.0f} GFLOP/s"
+        f" float32, {limits['matmul_gflops_bfloat16']:.0f} GFLOP/s bfloat16;"
+        f" memory {limits['gb_per_s']:.1f} GB/s (50 MB matrix x vector)")
+  print(f"model, per sub-sequence: {costs['flops'] / 1e9:.2f} GFLOP,"
+        f" {costs['weight_bytes'] / 1e9:.2f} GB of float32 weights read at"
+        f" batch 1 (attention LSTM {costs['recurrent_weight_bytes'] / 1e6:.1f}"
+        f" MB x 20 steps); weight-streaming floor {1e3 * floor_s:.1f} ms")
+  for name in paths:
+    seconds = latency[name][0]
+    rate = _BATCH.value / batch_time[name][0]
+    print(f"{name}: batch 1 {1e3 * seconds:.1f} ms = {seconds / floor_s:.2f}x"
+          f" the floor (target <= 1.3x); batch {_BATCH.value}"
+          f" {rate * costs['flops'] / 1e9:.0f} GFLOP/s ="
+          f" {rate * costs['flops'] / 1e9 / limits['matmul_gflops_float32']:.0%}"
+          " of the matmul peak (target >= 60%)")
   print()
   print(f"| path | 1 sub-sequence, median wall / CPU (ms) | 1 clip = {_CLIP}"
         f" sub-sequences, median wall / CPU (ms) | batch {_BATCH.value}: "

@@ -3,18 +3,22 @@
 Each element gives the network a sub-sequence of ``L`` (20) frames:
 
 * ``"pose"``: float32 ``[L, W, 3]`` pose tensor
-  (:func:`posedriven.data.pose_tensor.build_pose_tensor`);
+  (:func:`posedriven.data.pose_tensor.pose_tensor`);
 * ``"glimpses"``: float32 ``[L, 4, D]`` stored glimpse features, or
   ``"crops"``: uint8 ``[L, 4, S, S, 3]`` stored hand crops (``features=``).
 
 Training (:func:`train_dataset`) samples ONE random sub-sequence per clip per
 pass over the data (paper, section 4) with
-:func:`pose_tensor.sample_subsequence`, seeded per element from
+:func:`pose_tensor.random_subsequence`, seeded per element from
 ``tf.data.Dataset.random`` so that a ``seed`` makes the stream reproducible
 whatever the parallelism, and every new pass draws new sub-sequences.
 
 Evaluation (:func:`eval_dataset`) takes the 10 fixed sub-sequences of
-:func:`pose_tensor.evaluation_subsequences` per clip. Layout: a batch holds
+:func:`pose_tensor.evaluation_indices` per clip.
+
+Sampling, centring and derivatives are TensorFlow ops: no ``numpy_function``
+holds the GIL, parallel ``map`` calls run in parallel and the pipelines can
+be served by ``tf.data`` service. Layout: a batch holds
 ``batch_size`` clips *flattened*: inputs are ``[B * K, L, ...]`` where rows
 ``k * K .. k * K + K - 1`` are the ``K`` sub-sequences of clip ``k``, and the
 labels are repeated per row ``[B * K]``. The model runs on the batch as is;
@@ -87,14 +91,6 @@ def _check_features(features: str, info: dict[str, Any], files) -> None:
         f" {files[0]} holds store={info['store']!r}")
 
 
-def _is_validation(name: tf.Tensor, fraction: float, seed: int) -> tf.Tensor:
-  flag = tf.numpy_function(
-      lambda n: np.bool_(protocols.is_validation(n.decode("utf-8"), fraction,
-                                                 seed)),
-      [name], tf.bool, stateful=False)
-  return tf.ensure_shape(flag, [])
-
-
 def _records(files: list[str], *, shuffle_files: bool, seed: int | None,
              cycle_length: int, deterministic: bool) -> tf.data.Dataset:
   ds = tf.data.Dataset.from_tensor_slices(files)
@@ -112,49 +108,62 @@ def _filter_validation(ds: tf.data.Dataset, validation: bool | None,
     return ds
   keep = bool(validation)
   return ds.filter(lambda clip: tf.equal(
-      _is_validation(clip[tfrecords.NAME], fraction, seed), keep))
+      protocols.validation_mask(clip[tfrecords.NAME], fraction, seed), keep))
 
 
 class _Sampler:
-  """Pose tensors and stored glimpses at given frames (numpy side)."""
+  """Sub-sequence frames and pose tensors of one dataset, in TF ops."""
 
   def __init__(self, skeleton: str, joint_order: str, num_steps: int,
                mode: str):
     self.skeleton = skeletons.get_skeleton(skeleton)
-    self.path = pose_tensor.joint_path(self.skeleton, joint_order)
+    self.path = tf.constant(pose_tensor.joint_path(self.skeleton, joint_order))
     self.width = pose_tensor.pose_tensor_width(self.skeleton, joint_order)
     self.num_steps = num_steps
     self.mode = mode
 
-  def train_indices(self, num_frames, element_seed) -> np.ndarray:
-    rng = np.random.default_rng(int(element_seed) & 0xFFFFFFFFFFFFFFFF)
-    return pose_tensor.sample_subsequence(int(num_frames), self.num_steps,
-                                          rng=rng, mode=self.mode)
+  def train_indices(self, num_frames, element_seed) -> tf.Tensor:
+    seed = tf.stack([element_seed, tf.zeros_like(element_seed)])
+    return pose_tensor.random_subsequence(num_frames, seed, self.num_steps,
+                                          self.mode)
 
-  def pose(self, xyz, present, indices) -> np.ndarray:
-    return pose_tensor.build_pose_tensor(xyz, present, self.skeleton, indices,
-                                         self.path)
+  def eval_indices(self, num_frames, num_subsequences: int) -> tf.Tensor:
+    return pose_tensor.evaluation_indices(num_frames, self.num_steps,
+                                          num_subsequences, self.mode)
 
-  def clip_pose(self, name, label, xyz, present, indices,
-                require_label: bool = True) -> np.ndarray:
-    """:meth:`pose` of one record, checked; errors name the clip.
+  def pose(self, clip, indices, require_label: bool = True) -> tf.Tensor:
+    """float32 ``[L, W, 3]`` of one record, checked; errors name the clip.
 
     An error raised inside tf.data surfaces far from the record it is
     about; a record that preparation could not have written (a negative
-    label for training, non-finite joints) is named here instead of failing
-    as a loss. Evaluation (``require_label=False``) accepts unknown labels.
+    label for training, non-finite joints of a present person) is named
+    here instead of failing as a loss. Evaluation (``require_label=False``)
+    accepts unknown labels.
     """
-    clip = name.decode() if isinstance(name, bytes) else str(name)
-    try:
-      if require_label and int(label) < 0:
-        raise ValueError(f"label {int(label)} is negative")
-      pose = self.pose(xyz, present, indices)
-      if not np.all(np.isfinite(pose)):
-        raise ValueError("the pose tensor holds NaN or inf")
-    except Exception as e:  # pylint: disable=broad-except
-      raise ValueError(f"clip {clip}: {type(e).__name__}: {e}") from e
-    return pose
+    xyz = tf.gather(clip[tfrecords.XYZ], indices)
+    present = tf.gather(clip[tfrecords.PRESENT], indices)
+    name = clip[tfrecords.NAME]
+    finite = tf.reduce_all(tf.math.is_finite(tf.boolean_mask(xyz, present)))
+    checks = [tf.debugging.Assert(finite, [tf.strings.join(
+        ["clip ", name, ": non-finite joint coordinates of a present"
+         " person"])])]
+    if require_label:
+      label = clip[tfrecords.LABEL]
+      checks.append(tf.debugging.Assert(label >= 0, [tf.strings.join(
+          ["clip ", name, ": label ", tf.strings.as_string(label),
+           " is negative"])]))
+    with tf.control_dependencies(checks):
+      return pose_tensor.pose_tensor(
+          xyz, present, self.skeleton, tf.range(tf.size(indices)), self.path)
 
+
+def _parser(features: str):
+  """Parses only what the pipelines read (``features`` adds its array)."""
+  keys = [tfrecords.NAME, tfrecords.LABEL, tfrecords.NUM_FRAMES,
+          tfrecords.XYZ, tfrecords.PRESENT]
+  keys += {"glimpses": [tfrecords.GLIMPSE_FEATURES],
+           "crops": [tfrecords.CROPS]}.get(features, [])
+  return lambda serialized: tfrecords.parse_clip(serialized, keys)
 
 def _gather_inputs(clip: dict[str, tf.Tensor], pose: tf.Tensor,
                    indices: tf.Tensor, features: str) -> dict[str, tf.Tensor]:
@@ -191,7 +200,8 @@ def train_dataset(file_pattern: str | Sequence[str], *,
                   features: str = "glimpses",
                   subsequence_mode: str = "segments",
                   drop_remainder: bool = False,
-                  cycle_length: int = 8) -> tf.data.Dataset:
+                  cycle_length: int = 8,
+                  data_service: str | None = None) -> tf.data.Dataset:
   """Training stream: one random sub-sequence per clip per pass.
 
   Args:
@@ -209,6 +219,10 @@ def train_dataset(file_pattern: str | Sequence[str], *,
     subsequence_mode: ``segments`` or ``consecutive``.
     drop_remainder: Drop a last partial batch.
     cycle_length: Files read in parallel (interleaved).
+    data_service: Address of a ``tf.data`` service dispatcher
+      (``grpc://host:port``): its workers read, sample and batch, and this
+      process only receives the batches (for trainers whose own CPUs cannot
+      keep up).
 
   Returns:
     Dataset of ``(inputs, label)``: ``inputs["pose"]`` float32
@@ -223,21 +237,17 @@ def train_dataset(file_pattern: str | Sequence[str], *,
   deterministic = seed is not None
   ds = _records(files, shuffle_files=True, seed=seed,
                 cycle_length=cycle_length, deterministic=deterministic)
-  ds = ds.map(tfrecords.parse_clip, num_parallel_calls=tf.data.AUTOTUNE,
+  ds = ds.map(_parser(features), num_parallel_calls=tf.data.AUTOTUNE,
               deterministic=deterministic)
   ds = _filter_validation(ds, validation, validation_fraction, 0)
   ds = tf.data.Dataset.zip(
       ds, tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True))
 
   def sample(clip, element_seed):
-    indices = tf.numpy_function(
-        sampler.train_indices, [clip[tfrecords.NUM_FRAMES], element_seed],
-        tf.int64, stateful=False)
-    pose = tf.numpy_function(
-        sampler.clip_pose,
-        [clip[tfrecords.NAME], clip[tfrecords.LABEL], clip[tfrecords.XYZ],
-         clip[tfrecords.PRESENT], indices], tf.float32, stateful=False)
-    indices = tf.ensure_shape(indices, [num_steps])
+    indices = tf.ensure_shape(
+        sampler.train_indices(clip[tfrecords.NUM_FRAMES], element_seed),
+        [num_steps])
+    pose = sampler.pose(clip, indices)
     inputs = _gather_inputs(clip, pose, indices, features)
     return _static_shapes(inputs, [], sampler, info), clip[tfrecords.LABEL]
 
@@ -245,6 +255,12 @@ def train_dataset(file_pattern: str | Sequence[str], *,
               deterministic=deterministic)
   ds = ds.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
   ds = ds.batch(batch_size, drop_remainder=drop_remainder)
+  if data_service:
+    # Every worker produces the whole (seeded) stream: a job per trainer,
+    # no sharding, so a seed still fixes what the trainer sees.
+    ds = ds.apply(tf.data.experimental.service.distribute(
+        processing_mode=tf.data.experimental.service.ShardingPolicy.OFF,
+        service=data_service))
   return ds.prefetch(tf.data.AUTOTUNE)
 
 
@@ -288,21 +304,12 @@ def eval_dataset(file_pattern: str | Sequence[str], *,
                      subsequence_mode)
   k = num_subsequences
 
-  def indices_and_poses(name, label, num_frames, xyz, present):
-    indices = pose_tensor.evaluation_subsequences(
-        int(num_frames), num_steps, k, mode=subsequence_mode)
-    poses = np.stack([sampler.clip_pose(name, label, xyz, present, i,
-                                        require_label=False)
-                      for i in indices])
-    return indices, poses
-
   def sample(clip):
-    indices, poses = tf.numpy_function(
-        indices_and_poses,
-        [clip[tfrecords.NAME], clip[tfrecords.LABEL],
-         clip[tfrecords.NUM_FRAMES], clip[tfrecords.XYZ],
-         clip[tfrecords.PRESENT]], [tf.int64, tf.float32], stateful=False)
-    indices = tf.ensure_shape(indices, [k, num_steps])
+    indices = tf.ensure_shape(
+        sampler.eval_indices(clip[tfrecords.NUM_FRAMES], k), [k, num_steps])
+    poses = tf.map_fn(
+        lambda i: sampler.pose(clip, i, require_label=False), indices,
+        fn_output_signature=tf.float32)
     inputs = _gather_inputs(clip, poses, indices, features)
     inputs = _static_shapes(inputs, [k], sampler, info)
     if with_names:
@@ -316,7 +323,7 @@ def eval_dataset(file_pattern: str | Sequence[str], *,
 
   ds = _records(files, shuffle_files=False, seed=None,
                 cycle_length=cycle_length, deterministic=True)
-  ds = ds.map(tfrecords.parse_clip, num_parallel_calls=tf.data.AUTOTUNE)
+  ds = ds.map(_parser(features), num_parallel_calls=tf.data.AUTOTUNE)
   ds = _filter_validation(ds, validation, validation_fraction, 0)
   ds = ds.map(sample, num_parallel_calls=tf.data.AUTOTUNE)
   ds = ds.batch(batch_size).map(flatten)

@@ -19,8 +19,12 @@ at a fixed relative position for evaluation), so every sub-sequence spans the
 whole action, and 10 evaluation sub-sequences are 10 phase-shifted views of
 it. ``mode="consecutive"`` is kept for comparison.
 
-One sampler (:func:`sample_subsequence`) serves training, evaluation, export
-and prediction; :func:`evaluation_subsequences` fixes the 10 test views.
+One sampler (:func:`subsequence_indices`) serves training, evaluation, export
+and prediction; :func:`evaluation_indices` fixes the 10 test views. Sampling,
+centring and derivatives are TensorFlow ops (:func:`pose_tensor`), so the
+tf.data pipelines run them in graph mode; :func:`sample_subsequence`,
+:func:`evaluation_subsequences` and :func:`build_pose_tensor` are the same
+ops for eager callers, with their arguments checked.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from __future__ import annotations
 from typing import Sequence
 
 import numpy as np
+import tensorflow as tf
 
 from posedriven.data import clip as clip_lib
 from posedriven.data import skeletons
@@ -107,36 +112,109 @@ def pose_tensor_width(skeleton: skeletons.SkeletonDef,
 
 # ---------------------------------------------------------------------------
 # Sub-sequence sampling.
+#
+# The arithmetic is written once, in TensorFlow ops, so that the tf.data
+# pipelines run it in graph mode (no numpy_function: no GIL, parallel maps,
+# tf.data service) and eager callers (prediction, tests) get the same
+# numbers; float64 keeps the frame choice exact for any clip length.
+
+
+def _check_mode(mode: str) -> None:
+  if mode not in SAMPLING_MODES:
+    raise ValueError(
+        f"Unknown sampling mode {mode!r}; expected one of {SAMPLING_MODES}")
+
+
+def _floor_div(a: tf.Tensor, b: float) -> tf.Tensor:
+  """``floor(a / b)`` exactly for ``a >= 0`` (a rounded-up quotient fixed)."""
+  q = tf.floor(a / b)
+  return tf.where(q * b > a, q - 1.0, q)
+
+
+def subsequence_indices(num_frames, uniforms,
+                        length: int = SUBSEQUENCE_LENGTH,
+                        mode: str = "segments") -> tf.Tensor:
+  """Frame indices of one sub-sequence, given uniforms in ``[0, 1)``.
+
+  ``mode="segments"`` (default, see the module docstring): ``[0, num_frames)``
+  is cut into ``length`` segments of (almost) equal integer size and frame
+  ``start + floor(u[k] * size)`` is taken in segment ``k``; indices are
+  strictly increasing. A clip shorter than ``length`` cannot give one frame
+  per segment: the frames are then spread over the ``length`` slots,
+  ``floor((k + u[0]) * num_frames / length)``, which repeats frames, never
+  skips one, and keeps the order.
+
+  ``mode="consecutive"``: ``length`` consecutive frames from start
+  ``floor(u[0] * (num_frames - length + 1))``; a shorter clip holds its last
+  frame.
+
+  Training draws ``uniforms`` at random; evaluation fills them with one
+  relative position (:func:`evaluation_indices`).
+
+  Args:
+    num_frames: int scalar ``T > 0`` (a tensor in tf.data pipelines).
+    uniforms: float ``[length]`` in ``[0, 1)``.
+    length: ``L``.
+    mode: One of :data:`SAMPLING_MODES`.
+
+  Returns:
+    int64 ``[length]`` non-decreasing indices in ``[0, num_frames)``.
+  """
+  _check_mode(mode)
+  n = tf.cast(num_frames, tf.int64)
+  n_f = tf.cast(n, tf.float64)
+  u = tf.cast(tf.reshape(uniforms, [length]), tf.float64)
+  slots = tf.range(length, dtype=tf.int64)
+  if mode == "consecutive":
+    num_starts = tf.maximum(n - length + 1, 1)
+    start = tf.cast(tf.floor(u[0] * tf.cast(num_starts, tf.float64)),
+                    tf.int64)
+    return tf.where(n <= length, tf.minimum(slots, n - 1), start + slots)
+  short = tf.cast(
+      _floor_div((tf.cast(slots, tf.float64) + u[0]) * n_f, float(length)),
+      tf.int64)
+  starts = slots * n // length
+  sizes = (slots + 1) * n // length - starts
+  within = tf.minimum(
+      tf.cast(u * tf.cast(sizes, tf.float64), tf.int64), sizes - 1)
+  return tf.where(n < length, short, starts + within)
+
+
+def random_subsequence(num_frames, seed, length: int = SUBSEQUENCE_LENGTH,
+                       mode: str = "segments") -> tf.Tensor:
+  """A training sub-sequence drawn with a stateless seed (``[2]`` ints)."""
+  uniforms = tf.random.stateless_uniform([length], seed, dtype=tf.float64)
+  return subsequence_indices(num_frames, uniforms, length, mode)
+
+
+def evaluation_indices(num_frames, length: int = SUBSEQUENCE_LENGTH,
+                       num_subsequences: int = NUM_EVAL_SUBSEQUENCES,
+                       mode: str = "segments") -> tf.Tensor:
+  """The ``K`` test-time sub-sequences; view ``k`` at offset ``(k + 0.5)/K``.
+
+  Returns:
+    int64 ``[K, length]`` frame indices.
+  """
+  if num_subsequences <= 0:
+    raise ValueError(
+        f"num_subsequences must be positive, got {num_subsequences}")
+  offsets = ((tf.range(num_subsequences, dtype=tf.float64) + 0.5) /
+             num_subsequences)
+  return tf.map_fn(
+      lambda offset: subsequence_indices(
+          num_frames, tf.fill([length], offset), length, mode),
+      offsets, fn_output_signature=tf.int64)
 
 
 def sample_subsequence(num_frames: int, length: int = SUBSEQUENCE_LENGTH, *,
                        rng: np.random.Generator | None = None,
                        offset: float | None = None,
                        mode: str = "segments") -> np.ndarray:
-  """Frame indices of one sub-sequence.
+  """:func:`subsequence_indices` for eager callers, with checked arguments.
 
-  ``mode="segments"`` (default, see the module docstring): ``[0, num_frames)``
-  is cut into ``length`` segments of (almost) equal integer size and one frame
-  is taken per segment; indices are strictly increasing. A clip shorter than
-  ``length`` cannot give one frame per segment: the frames are then spread
-  over the ``length`` slots, ``floor((k + u) * num_frames / length)`` with one
-  ``u`` for all slots, which repeats frames, never skips one, and keeps the
-  order.
-
-  ``mode="consecutive"``: ``length`` consecutive frames from a start in
-  ``[0, num_frames - length]``; a shorter clip holds its last frame.
-
-  Exactly one of ``rng`` (training: a random frame per segment / a random
-  start) and ``offset`` (evaluation: relative position in ``[0, 1)`` within
-  every segment / of the start) decides the frames; with neither, ``offset``
-  is 0.5.
-
-  Args:
-    num_frames: Frames in the clip.
-    length: Frames in the sub-sequence (``L``).
-    rng: Random generator, for training.
-    offset: Relative position in ``[0, 1)``, for evaluation.
-    mode: One of :data:`SAMPLING_MODES`.
+  Exactly one of ``rng`` (a random sub-sequence) and ``offset`` (relative
+  position in ``[0, 1)`` within every segment / of the start) decides the
+  frames; with neither, ``offset`` is 0.5.
 
   Returns:
     int64 ``[length]`` non-decreasing indices in ``[0, num_frames)``.
@@ -154,60 +232,32 @@ def sample_subsequence(num_frames: int, length: int = SUBSEQUENCE_LENGTH, *,
     raise ValueError("Give either rng (training) or offset (evaluation)")
   if offset is not None and not 0.0 <= offset < 1.0:
     raise ValueError(f"offset must be in [0, 1), got {offset}")
-  if mode not in SAMPLING_MODES:
-    raise ValueError(
-        f"Unknown sampling mode {mode!r}; expected one of {SAMPLING_MODES}")
-  if rng is None and offset is None:
-    offset = 0.5
-
-  if mode == "consecutive":
-    if num_frames <= length:
-      return np.minimum(np.arange(length), num_frames - 1).astype(np.int64)
-    num_starts = num_frames - length + 1
-    if rng is not None:
-      start = int(rng.integers(num_starts))
-    else:
-      start = int(offset * num_starts)
-    return np.arange(start, start + length, dtype=np.int64)
-
-  slots = np.arange(length)
-  if num_frames < length:
-    u = rng.random() if rng is not None else offset
-    return ((slots + u) * num_frames // length).astype(np.int64)
-  starts = slots * num_frames // length
-  sizes = (slots + 1) * num_frames // length - starts
-  u = rng.random(length) if rng is not None else np.full(length, offset)
-  within = np.minimum((u * sizes).astype(np.int64), sizes - 1)
-  return (starts + within).astype(np.int64)
+  _check_mode(mode)
+  uniforms = (rng.random(length) if rng is not None else
+              np.full(length, 0.5 if offset is None else offset))
+  return subsequence_indices(num_frames, uniforms, length, mode).numpy()
 
 
 def evaluation_subsequences(num_frames: int,
                             length: int = SUBSEQUENCE_LENGTH,
                             num_subsequences: int = NUM_EVAL_SUBSEQUENCES, *,
                             mode: str = "segments") -> np.ndarray:
-  """The deterministic test-time sub-sequences whose logits are averaged.
-
-  Sub-sequence ``k`` uses ``offset = (k + 0.5) / num_subsequences``.
+  """:func:`evaluation_indices` for eager callers (prediction).
 
   Returns:
     int64 ``[num_subsequences, length]`` frame indices.
   """
-  if num_subsequences <= 0:
-    raise ValueError(
-        f"num_subsequences must be positive, got {num_subsequences}")
-  return np.stack([
-      sample_subsequence(num_frames, length,
-                         offset=(k + 0.5) / num_subsequences, mode=mode)
-      for k in range(num_subsequences)
-  ])
+  if int(num_frames) <= 0:
+    raise ValueError(f"Cannot sample a sub-sequence from {num_frames} frames")
+  return evaluation_indices(int(num_frames), length, num_subsequences,
+                            mode).numpy()
 
 
 # ---------------------------------------------------------------------------
 # Normalisation and derivatives.
 
 
-def body_centre(xyz: np.ndarray, present: np.ndarray,
-                skeleton: skeletons.SkeletonDef) -> np.ndarray:
+def body_centre(xyz, present, skeleton: skeletons.SkeletonDef) -> tf.Tensor:
   """Translates both people to a body-centred coordinate system.
 
   The paper only says coordinates are "body centred on the middle of the
@@ -220,7 +270,7 @@ def body_centre(xyz: np.ndarray, present: np.ndarray,
   velocities would lose the whole-body motion.
 
   Args:
-    xyz: ``[T, 2, J, 3]`` camera-space joints.
+    xyz: float ``[T, 2, J, 3]`` camera-space joints.
     present: bool ``[T, 2]``.
     skeleton: Gives the middle-of-spine joint.
 
@@ -229,19 +279,19 @@ def body_centre(xyz: np.ndarray, present: np.ndarray,
     ("If only one subject is present in a frame, we set the coordinates of the
     second subject to zero"), everything is zero if nobody is present.
   """
-  xyz = np.asarray(xyz)
-  present = np.asarray(present, bool)
-  mask = present[:, :, None, None]
-  for person in range(present.shape[1]):
-    frames = np.flatnonzero(present[:, person])
-    if len(frames):
-      origin = xyz[frames[0], person, skeleton.spine_mid]
-      return np.where(mask, xyz - origin, 0).astype(xyz.dtype)
-  return np.zeros_like(xyz)
+  xyz = tf.convert_to_tensor(xyz)
+  present = tf.cast(present, tf.bool)
+  seen = tf.reduce_any(present, axis=0)  # [2]
+  # argmax returns the first maximum: each person's first present frame.
+  first = tf.argmax(tf.cast(present, tf.int32), axis=0, output_type=tf.int32)
+  person = tf.where(seen[0], 0, 1)
+  origin = tf.gather_nd(xyz, [first[person], person, skeleton.spine_mid])
+  mask = present[:, :, tf.newaxis, tf.newaxis]
+  # Where nobody is present the mask is all False: zeros, whatever origin is.
+  return tf.where(mask, xyz - origin, tf.zeros_like(xyz))
 
 
-def temporal_derivatives(x: np.ndarray, valid: np.ndarray | None = None
-                         ) -> tuple[np.ndarray, np.ndarray]:
+def temporal_derivatives(x, valid=None) -> tuple[tf.Tensor, tf.Tensor]:
   """Finite-difference velocity and acceleration along axis 0.
 
   ``v[t] = x[t] - x[t-1]`` and ``a[t] = v[t] - v[t-1]``. A difference is only
@@ -261,19 +311,19 @@ def temporal_derivatives(x: np.ndarray, valid: np.ndarray | None = None
   Returns:
     ``(velocity, acceleration)``, each shaped and typed like ``x``.
   """
-  x = np.asarray(x)
+  x = tf.convert_to_tensor(x)
   if valid is None:
-    valid = np.ones(x.shape[:1], bool)
-  valid = np.asarray(valid, bool)
-  valid = valid.reshape(valid.shape + (1,) * (x.ndim - valid.ndim))
+    valid = tf.ones(tf.shape(x)[:1], tf.bool)
+  valid = tf.cast(valid, tf.bool)
+  valid = tf.reshape(valid, tf.concat(
+      [tf.shape(valid), tf.ones([x.shape.rank - valid.shape.rank], tf.int32)],
+      0))
 
   def diff(values, ok):
-    out = np.zeros_like(values)
     both = ok[1:] & ok[:-1]
-    out[1:] = np.where(both, values[1:] - values[:-1], 0)
-    ok_out = np.zeros_like(ok)
-    ok_out[1:] = both
-    return out, ok_out
+    out = tf.where(both, values[1:] - values[:-1], tf.zeros_like(values[1:]))
+    return (tf.concat([tf.zeros_like(values[:1]), out], 0),
+            tf.concat([tf.zeros_like(ok[:1]), both], 0))
 
   velocity, velocity_ok = diff(x, valid)
   acceleration, _ = diff(velocity, velocity_ok)
@@ -284,27 +334,45 @@ def temporal_derivatives(x: np.ndarray, valid: np.ndarray | None = None
 # The tensor.
 
 
-def build_pose_tensor(xyz: np.ndarray, present: np.ndarray,
-                      skeleton: skeletons.SkeletonDef,
-                      frame_indices: Sequence[int] | np.ndarray,
-                      path: Sequence[int] | np.ndarray) -> np.ndarray:
-  """Pose tensor ``X`` of one sub-sequence (paper, section 3.3).
+def pose_tensor(xyz, present, skeleton: skeletons.SkeletonDef, frame_indices,
+                path) -> tf.Tensor:
+  """Pose tensor ``X`` of one sub-sequence (paper, section 3.3), in TF ops.
 
   The sampled frames are body-centred (:func:`body_centre`) and the
   derivatives are taken between consecutive *sampled* frames, i.e. at the
-  time scale the network sees.
+  time scale the network sees. Arguments are trusted (graph mode, tf.data);
+  :func:`build_pose_tensor` checks them for eager callers.
 
   Args:
     xyz: ``[T, 2, J, 3]`` camera-space joints, zeros where absent.
     present: bool ``[T, 2]``.
     skeleton: Definition of the ``J`` joints.
-    frame_indices: ``[L]`` frames to take (see :func:`sample_subsequence`).
-    path: ``[P]`` joint order (see :func:`joint_path`).
+    frame_indices: int ``[L]`` frames to take.
+    path: int ``[P]`` joint order (see :func:`joint_path`).
 
   Returns:
     float32 ``[L, 2 * P * 3, 3]``: column ``(p * P + i) * 3 + c`` holds
     coordinate ``c`` (x, y, z) of joint ``path[i]`` of person ``p``; channels
     are (coordinates, velocity, acceleration).
+  """
+  frames = tf.gather(tf.cast(xyz, tf.float32), frame_indices)
+  frames_present = tf.gather(tf.cast(present, tf.bool), frame_indices)
+  coords = body_centre(frames, frames_present, skeleton)
+  velocity, acceleration = temporal_derivatives(coords, frames_present)
+  length = tf.shape(frames)[0]
+  channels = [tf.reshape(tf.gather(c, path, axis=2), [length, -1])
+              for c in (coords, velocity, acceleration)]
+  return tf.stack(channels, axis=-1)
+
+
+def build_pose_tensor(xyz: np.ndarray, present: np.ndarray,
+                      skeleton: skeletons.SkeletonDef,
+                      frame_indices: Sequence[int] | np.ndarray,
+                      path: Sequence[int] | np.ndarray) -> np.ndarray:
+  """:func:`pose_tensor` for eager callers, with checked arguments.
+
+  Returns:
+    float32 ``[L, 2 * P * 3, 3]``.
 
   Raises:
     ValueError: shapes disagree with the skeleton, indices are out of range,
@@ -328,19 +396,11 @@ def build_pose_tensor(xyz: np.ndarray, present: np.ndarray,
         f"frame indices must be 1-D in [0, {t}), got {frame_indices}")
   if path.ndim != 1 or (path.size and not 0 <= path.min() <= path.max() < j):
     raise ValueError(f"path must be 1-D joint indices in [0, {j}), got {path}")
-
   frames = xyz[frame_indices].astype(np.float32)
-  frames_present = present[frame_indices]
-  if not np.isfinite(frames[frames_present]).all():
+  if not np.isfinite(frames[present[frame_indices]]).all():
     raise ValueError("non-finite joint coordinates for a present person")
-  coords = body_centre(frames, frames_present, skeleton)
-  velocity, acceleration = temporal_derivatives(coords, frames_present)
-  length = len(frame_indices)
-  channels = [
-      c[:, :, path, :].reshape(length, -1)
-      for c in (coords, velocity, acceleration)
-  ]
-  return np.stack(channels, axis=-1).astype(np.float32)
+  return pose_tensor(frames, present[frame_indices], skeleton,
+                     np.arange(len(frame_indices)), path).numpy()
 
 
 def _check_indices(clip: clip_lib.Clip, frame_indices) -> np.ndarray:

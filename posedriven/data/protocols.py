@@ -27,9 +27,9 @@ The paper (section 4) holds out 5% of the training set for validation:
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import re
 from typing import Any, Callable, Mapping
+
+import tensorflow as tf
 
 TRAIN = "train"
 TEST = "test"
@@ -70,13 +70,9 @@ class Protocol:
       ) from e
 
 
-def _unit_hash(name: str, seed: int) -> float:
-  # sha256 rather than hash(): Python salts str hashes per process.
-  digest = hashlib.sha256(f"{seed}:{name}".encode("utf-8")).digest()
-  return int.from_bytes(digest[:8], "big") / 2.0**64
-
-
-_NTU_CAMERA = re.compile(r"^(S\d{3})C\d{3}(P\d{3}R\d{3}A\d{3})$")
+# NTU names without the camera: all views of one performance (RE2 syntax).
+_NTU_CAMERA = r"^(S\d{3})C\d{3}(P\d{3}R\d{3}A\d{3})$"
+_HASH_BUCKETS = 2**53  # exact in float64
 
 
 def performance_key(name: str) -> str:
@@ -86,8 +82,28 @@ def performance_key(name: str) -> str:
   (``S001C001P001R001A001`` .. ``S001C003...``); other names are returned
   unchanged.
   """
-  match = _NTU_CAMERA.match(name)
-  return match.group(1) + match.group(2) if match else name
+  return performance_keys(tf.constant(name)).numpy().decode("utf-8")
+
+
+def performance_keys(names: tf.Tensor) -> tf.Tensor:
+  """:func:`performance_key` of a string tensor, in TF ops."""
+  return tf.strings.regex_replace(names, _NTU_CAMERA, r"\1\2")
+
+
+def validation_mask(names: tf.Tensor, fraction: float = 0.05,
+                    seed: int = 0) -> tf.Tensor:
+  """:func:`is_validation` of a string tensor, in TF ops (tf.data filters).
+
+  A performance's unit hash is FarmHash Fingerprint64 (TensorFlow's
+  ``to_hash_bucket_fast``, stable across processes and platforms, unlike
+  Python's salted ``hash``) of ``"<seed>:<performance key>"``, scaled to
+  ``[0, 1)``; the clip is held out when it is below ``fraction``.
+  """
+  if not 0.0 <= fraction <= 1.0:
+    raise ValueError(f"validation fraction must be in [0, 1], got {fraction}")
+  keys = tf.strings.join([f"{int(seed)}:", performance_keys(names)])
+  buckets = tf.strings.to_hash_bucket_fast(keys, _HASH_BUCKETS)
+  return tf.cast(buckets, tf.float64) / _HASH_BUCKETS < fraction
 
 
 def is_validation(name: str, fraction: float = 0.05, seed: int = 0) -> bool:
@@ -99,6 +115,4 @@ def is_validation(name: str, fraction: float = 0.05, seed: int = 0) -> bool:
   views were trained on would measure memorisation, not generalisation, and
   early stopping would stop late.
   """
-  if not 0.0 <= fraction <= 1.0:
-    raise ValueError(f"validation fraction must be in [0, 1], got {fraction}")
-  return _unit_hash(performance_key(name), seed) < fraction
+  return bool(validation_mask(tf.constant(name), fraction, seed).numpy())

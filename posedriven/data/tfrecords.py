@@ -36,7 +36,7 @@ hand per frame); the readers cast them to float32.
 from __future__ import annotations
 
 import json
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 import tensorflow as tf
@@ -184,34 +184,61 @@ def serialize_clip(clip: clip_lib.Clip, *,
   return example.SerializeToString(deterministic=True)
 
 
-def parse_clip(serialized: tf.Tensor | bytes) -> dict[str, tf.Tensor]:
+# What each decoded array needs besides its own bytes (its shape).
+_SHAPE_KEYS = {XYZ: (NUM_FRAMES, NUM_JOINTS), PRESENT: (NUM_FRAMES,),
+               HAND_XY_PX: (NUM_FRAMES,), HAND_VALID: (NUM_FRAMES,),
+               GLIMPSE_FEATURES: (NUM_FRAMES, GLIMPSE_DIM),
+               CROPS: (NUM_FRAMES, CROP_SIZE)}
+
+
+def parse_clip(serialized: tf.Tensor | bytes,
+               keys: Sequence[str] | None = None) -> dict[str, tf.Tensor]:
   """Inverse of :func:`serialize_clip`; works eagerly and inside tf.data.
 
+  Args:
+    serialized: One record.
+    keys: Only these keys of :data:`FEATURE_SPEC` (what a reader needs:
+      training does not copy the hand positions, nor the glimpse features
+      of a pose-only run); None for all.
+
   Returns:
-    Every key of :data:`FEATURE_SPEC`, with the arrays decoded: ``xyz``
-    float32 ``[T, 2, J, 3]``, ``present`` bool ``[T, 2]``, ``hand_xy_px``
-    float32 ``[T, 4, 2]``, ``hand_valid`` bool ``[T, 4]``,
-    ``glimpse_features`` float16 ``[T, 4, D]`` and ``crops`` uint8
-    ``[T, 4, S, S, 3]`` (``D`` / ``S`` are 0 for the one not stored).
+    The keys, with the arrays decoded: ``xyz`` float32 ``[T, 2, J, 3]``,
+    ``present`` bool ``[T, 2]``, ``hand_xy_px`` float32 ``[T, 4, 2]``,
+    ``hand_valid`` bool ``[T, 4]``, ``glimpse_features`` float16
+    ``[T, 4, D]`` and ``crops`` uint8 ``[T, 4, S, S, 3]`` (``D`` / ``S``
+    are 0 for the one not stored).
   """
-  parsed = tf.io.parse_single_example(serialized, FEATURE_SPEC)
-  t = tf.cast(parsed[NUM_FRAMES], tf.int32)
-  j = tf.cast(parsed[NUM_JOINTS], tf.int32)
-  d = tf.cast(parsed[GLIMPSE_DIM], tf.int32)
-  s = tf.cast(parsed[CROP_SIZE], tf.int32)
+  keys = list(FEATURE_SPEC) if keys is None else list(keys)
+  wanted = set(keys)
+  for key in keys:
+    wanted.update(_SHAPE_KEYS.get(key, ()))
+  parsed = tf.io.parse_single_example(
+      serialized, {k: FEATURE_SPEC[k] for k in FEATURE_SPEC if k in wanted})
   hands, people = skeletons.NUM_HANDS, skeletons.MAX_PEOPLE
+
+  def size(key):
+    return tf.cast(parsed[key], tf.int32)
 
   def decode(key, dtype, shape):
     return tf.reshape(tf.io.decode_raw(parsed[key], dtype), shape)
 
-  out = dict(parsed)
-  out[XYZ] = decode(XYZ, tf.float32, [t, people, j, 3])
-  out[PRESENT] = tf.cast(decode(PRESENT, tf.uint8, [t, people]), tf.bool)
-  out[HAND_XY_PX] = decode(HAND_XY_PX, tf.float32, [t, hands, 2])
-  out[HAND_VALID] = tf.cast(decode(HAND_VALID, tf.uint8, [t, hands]), tf.bool)
-  out[GLIMPSE_FEATURES] = decode(GLIMPSE_FEATURES, tf.float16, [t, hands, d])
-  out[CROPS] = decode(CROPS, tf.uint8, [t, hands, s, s, 3])
-  return out
+  decoders = {
+      XYZ: lambda: decode(XYZ, tf.float32,
+                          [size(NUM_FRAMES), people, size(NUM_JOINTS), 3]),
+      PRESENT: lambda: tf.cast(
+          decode(PRESENT, tf.uint8, [size(NUM_FRAMES), people]), tf.bool),
+      HAND_XY_PX: lambda: decode(HAND_XY_PX, tf.float32,
+                                 [size(NUM_FRAMES), hands, 2]),
+      HAND_VALID: lambda: tf.cast(
+          decode(HAND_VALID, tf.uint8, [size(NUM_FRAMES), hands]), tf.bool),
+      GLIMPSE_FEATURES: lambda: decode(
+          GLIMPSE_FEATURES, tf.float16,
+          [size(NUM_FRAMES), hands, size(GLIMPSE_DIM)]),
+      CROPS: lambda: decode(
+          CROPS, tf.uint8,
+          [size(NUM_FRAMES), hands, size(CROP_SIZE), size(CROP_SIZE), 3]),
+  }
+  return {k: decoders[k]() if k in decoders else parsed[k] for k in keys}
 
 
 def to_clip(parsed: Mapping[str, Any]) -> clip_lib.Clip:

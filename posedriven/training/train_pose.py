@@ -41,6 +41,7 @@ def train_pose(output_dir: str | os.PathLike,
                mixed_precision: str | None = None,
                jit_compile: bool = False,
                steps_per_epoch: int | None = None,
+               data_service: str | None = None,
                overwrite: bool = False,
                verbose: int | str = "auto") -> dict[str, Any]:
   """Trains the pose stream and writes ``output_dir/best.keras``.
@@ -64,6 +65,8 @@ def train_pose(output_dir: str | os.PathLike,
     mixed_precision: None, ``mixed_bfloat16`` or ``mixed_float16``.
     jit_compile: XLA-compile the train step.
     steps_per_epoch: Cap per epoch (smoke runs).
+    data_service: A ``tf.data`` service dispatcher that reads and samples
+      the training clips (``pipeline.train_dataset``).
     overwrite: Replace a finished run in ``output_dir``.
     verbose: Keras progress bar setting.
 
@@ -101,7 +104,7 @@ def train_pose(output_dir: str | os.PathLike,
                                 joint_order=joint_order, seed=seed + epoch,
                                 validation=False,
                                 validation_fraction=validation_fraction,
-                                features="none")
+                                features="none", data_service=data_service)
     return common.with_targets(ds, ["logits"])
 
   val_ds = None

@@ -47,6 +47,7 @@ def train_rgb(output_dir: str | os.PathLike,
               mixed_precision: str | None = None,
               jit_compile: bool = False,
               steps_per_epoch: int | None = None,
+              data_service: str | None = None,
               overwrite: bool = False,
               verbose: int | str = "auto") -> dict[str, Any]:
   """Trains the RGB stream on stored glimpse features.
@@ -64,8 +65,8 @@ def train_rgb(output_dir: str | os.PathLike,
     lstm_units, spatial_attention_units, temporal_attention_units,
       feature_units: architecture sizes (paper defaults).
     num_attention_images: Validation clips drawn to TensorBoard each epoch.
-    seed, strategy, mixed_precision, jit_compile, steps_per_epoch, overwrite,
-      verbose: as in ``train_pose``.
+    seed, strategy, mixed_precision, jit_compile, steps_per_epoch,
+      data_service, overwrite, verbose: as in ``train_pose``.
 
   Returns:
     Summary with the best validation figures.
@@ -106,7 +107,8 @@ def train_rgb(output_dir: str | os.PathLike,
                                 joint_order=joint_order, seed=seed + epoch,
                                 validation=False,
                                 validation_fraction=validation_fraction,
-                                features="glimpses")
+                                features="glimpses",
+                                data_service=data_service)
     return common.with_targets(ds, output_names)
 
   val_ds, extra_callbacks = None, []

@@ -200,7 +200,7 @@ def test_body_centre_uses_first_present_frame_of_person1():
   present = np.array([[False, True], [True, True], [True, False],
                       [True, True]])
   xyz[~present] = 0.0
-  out = pose_tensor.body_centre(xyz, present, sk)
+  out = np.asarray(pose_tensor.body_centre(xyz, present, sk))
   np.testing.assert_allclose(out[1, 0, sk.spine_mid], 0.0, atol=1e-6)
   origin = xyz[1, 0, sk.spine_mid]
   # One origin for all frames and both people: differences survive.
@@ -216,7 +216,7 @@ def test_body_centre_absent_stays_zero_even_if_input_is_not():
   sk = skeletons.SBU
   xyz = _two_people()
   present = np.array([[True, False]] * 4)
-  out = pose_tensor.body_centre(xyz, present, sk)
+  out = np.asarray(pose_tensor.body_centre(xyz, present, sk))
   assert (out[:, 1] == 0).all()
 
 
@@ -225,17 +225,18 @@ def test_body_centre_falls_back_to_person2_then_zeros():
   xyz = _two_people(j=20)
   present = np.array([[False, False], [False, True], [False, True],
                       [False, False]])
-  out = pose_tensor.body_centre(xyz, present, sk)
+  out = np.asarray(pose_tensor.body_centre(xyz, present, sk))
   np.testing.assert_allclose(out[1, 1, sk.spine_mid], 0.0, atol=1e-6)
   assert (out[:, 0] == 0).all() and (out[[0, 3]] == 0).all()
-  nobody = pose_tensor.body_centre(xyz, np.zeros((4, 2), bool), sk)
+  nobody = np.asarray(pose_tensor.body_centre(xyz, np.zeros((4, 2), bool), sk))
   assert (nobody == 0).all() and nobody.shape == xyz.shape
 
 
 def test_derivatives_of_linear_trajectory():
   t = np.arange(6, dtype=np.float32)
   x = np.stack([2.0 * t + 1.0, -0.5 * t], axis=-1)  # [T, 2]
-  velocity, acceleration = pose_tensor.temporal_derivatives(x)
+  velocity, acceleration = (
+      np.asarray(d) for d in pose_tensor.temporal_derivatives(x))
   np.testing.assert_allclose(velocity[0], 0.0)
   np.testing.assert_allclose(velocity[1:], [[2.0, -0.5]] * 5)
   np.testing.assert_allclose(acceleration, 0.0)
@@ -243,7 +244,8 @@ def test_derivatives_of_linear_trajectory():
 
 def test_derivatives_of_quadratic_trajectory():
   t = np.arange(5, dtype=np.float64)
-  velocity, acceleration = pose_tensor.temporal_derivatives(t**2)
+  velocity, acceleration = (
+      np.asarray(d) for d in pose_tensor.temporal_derivatives(t**2))
   np.testing.assert_allclose(velocity, [0, 1, 3, 5, 7])
   np.testing.assert_allclose(acceleration, [0, 0, 2, 2, 2])
 
@@ -253,7 +255,8 @@ def test_derivatives_zero_around_absence():
   valid = np.array([[True, True], [True, False], [True, True], [True, True],
                     [True, True], [True, True]])
   x[~valid] = 0.0
-  velocity, acceleration = pose_tensor.temporal_derivatives(x, valid)
+  velocity, acceleration = (
+      np.asarray(d) for d in pose_tensor.temporal_derivatives(x, valid))
   assert velocity.shape == acceleration.shape == x.shape
   np.testing.assert_allclose(velocity[1:, 0], 1.0)
   # Person 2 absent at t=1: no velocity at t=1, 2; first velocity at t=3.

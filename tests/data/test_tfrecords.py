@@ -98,3 +98,18 @@ def test_bad_inputs_name_the_clip():
     tfrecords.serialize_clip(clip, glimpse_features=np.zeros((5, 4, 2)))
   with pytest.raises(ValueError, match="uint8"):
     tfrecords.serialize_clip(clip, crops=np.zeros((4, 4, 2, 2, 3)))
+
+
+def test_parsing_a_subset_of_keys_gives_the_same_arrays():
+  clip = _clip(t=9)
+  features = np.random.default_rng(3).normal(size=(9, 4, 5)).astype(np.float16)
+  data = tfrecords.serialize_clip(clip, glimpse_features=features)
+  full = tfrecords.parse_clip(data)
+  keys = [tfrecords.NAME, tfrecords.XYZ, tfrecords.GLIMPSE_FEATURES]
+  subset = tfrecords.parse_clip(data, keys)
+  assert list(subset) == keys
+  for key in keys:
+    np.testing.assert_array_equal(subset[key].numpy(), full[key].numpy())
+  inside = next(iter(tf.data.Dataset.from_tensors(data).map(
+      lambda s: tfrecords.parse_clip(s, [tfrecords.PRESENT]))))
+  np.testing.assert_array_equal(inside[tfrecords.PRESENT], clip.present)
