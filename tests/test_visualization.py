@@ -22,10 +22,37 @@ def test_attention_image_brightness_follows_weights(tmp_path):
   np.testing.assert_array_equal(back, image)
 
 
+def _cell_colour(image, row, col, cell, left=170, top=30):
+  # A corner of the cell: the centre may hold the printed value.
+  return image[top + row * cell + 2, left + col * cell + 2].astype(int)
+
+
 def test_confusion_matrix_image_diagonal_is_hot():
-  image = visualization.confusion_matrix_image(np.eye(5) * 10,
-                                               [f"c{i}" for i in range(5)])
-  assert image.shape[0] > 100 and image.shape[1] > 100
+  cell = 30
+  image = visualization.confusion_matrix_image(
+      np.eye(5) * 10, [f"c{i}" for i in range(5)], cell=cell)
+  assert image.shape == (30 + 5 * cell + 10, 170 + 5 * cell + 10, 3)
+  hot = [_cell_colour(image, i, i, cell) for i in range(5)]
+  cold = [_cell_colour(image, r, c, cell) for r in range(5) for c in range(5)
+          if r != c]
+  # Viridis: 1.0 is bright yellow, 0.0 dark purple; every diagonal cell is
+  # brighter than every other cell, and all hot / all cold cells match.
+  assert min(h.sum() for h in hot) > max(c.sum() for c in cold) + 300
+  assert all((h == hot[0]).all() for h in hot)
+  assert all((c == cold[0]).all() for c in cold)
+
+
+def test_confusion_matrix_image_normalises_rows_and_follows_errors():
+  cell = 30
+  # Row 0: all predicted as class 2; row 1: half right, half class 0.
+  matrix = np.array([[0, 0, 9], [3, 3, 0], [0, 0, 1]])
+  image = visualization.confusion_matrix_image(matrix, ["a", "b", "c"],
+                                               cell=cell)
+  brightness = np.array([[_cell_colour(image, r, c, cell).sum()
+                          for c in range(3)] for r in range(3)])
+  assert brightness[0, 2] == brightness[2, 2] > brightness[1, 1]
+  assert brightness[1, 1] == brightness[1, 0] > brightness[0, 0]
+  assert brightness[0, 0] == brightness[0, 1] == brightness[1, 2]
 
 
 def test_attention_on_crops_grid_shape():

@@ -81,6 +81,20 @@ def _pixel_boxes(hand_xy_px, hand_valid, crop_size_px, image_size):
   return y0, x0, size, valid, (clamped_x | clamped_y) & valid
 
 
+def pixel_boxes(hand_xy_px: np.ndarray, hand_valid: np.ndarray,
+                crop_size_px: float, image_size: tuple[int, int]
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+  """Where the crops are, in pixels: what every crop of preparation reads.
+
+  Returns:
+    ``(y0, x0, size, valid)``, each ``[N, 4]``: the first row and column
+    (float, clamped inside the frame) and side of each hand's box.
+  """
+  y0, x0, size, valid, _ = _pixel_boxes(hand_xy_px, hand_valid, crop_size_px,
+                                        image_size)
+  return y0, x0, size, valid
+
+
 def crop_boxes(hand_xy_px: np.ndarray, hand_valid: np.ndarray,
                crop_size_px: float | np.ndarray,
                image_size: tuple[int, int], *, return_clamped: bool = False):

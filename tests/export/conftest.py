@@ -31,17 +31,9 @@ def runs(tiny_prepared, tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def sensor_weights(tmp_path_factory):
-  """A seeded random InceptionV3 saved to a file (the sensor under test)."""
-  import keras
-  from posedriven.models import glimpse
-  path = tmp_path_factory.mktemp("sensor") / "glimpse_sensor.weights.h5"
-  keras.utils.set_random_seed(0)
-  sensor = glimpse.GlimpseSensor(weights=None,
-                                 input_size=GLIMPSE_INPUT_SIZE)
-  sensor.build((None, GLIMPSE_INPUT_SIZE, GLIMPSE_INPUT_SIZE, 3))
-  sensor.backbone.save_weights(path)
-  return path
+def sensor_weights(calibrated_sensor_weights):
+  """The sensor preparation of ``tiny_prepared`` used (features of order 1)."""
+  return calibrated_sensor_weights
 
 
 @pytest.fixture(scope="session")

@@ -11,8 +11,12 @@ from posedriven.models import glimpse
 
 @pytest.fixture(scope="module")
 def sensor_and_weights(tmp_path_factory):
+  keras.utils.set_random_seed(0)
   sensor = glimpse.GlimpseSensor(weights=None, input_size=75)
   sensor.build((None, 40, 40, 3))
+  # Features of order 1 (not ~1e-4), so that tolerances below mean something.
+  glimpse.recalibrate_batch_norm(sensor, _crops(n=32, seed=9))
+  assert 0.05 < np.abs(np.asarray(sensor(_crops()))).mean() < 20.0
   path = tmp_path_factory.mktemp("glimpse") / "inception.weights.h5"
   sensor.backbone.save_weights(path)
   return sensor, path
@@ -34,10 +38,10 @@ def test_output_shape_dtype_and_frozen(sensor_and_weights):
   assert len(sensor.non_trainable_weights) > 300
   # Always inference mode: batch statistics never replace the moving ones.
   np.testing.assert_allclose(np.asarray(sensor(crops, training=True)),
-                             np.asarray(features), rtol=1e-5, atol=1e-5)
+                             np.asarray(features), rtol=1e-5, atol=1e-6)
   # uint8 and float crops of the same values give the same features.
   np.testing.assert_allclose(np.asarray(sensor(crops.astype(np.float32))),
-                             np.asarray(features), rtol=1e-5, atol=1e-5)
+                             np.asarray(features), rtol=1e-5, atol=1e-6)
   # Different crops give different features (the network is not constant).
   assert not np.allclose(np.asarray(sensor(_crops(seed=1))),
                          np.asarray(features))
@@ -51,7 +55,7 @@ def test_preprocessing_resizes_and_scales_to_minus_one_one(sensor_and_weights):
   x = np.asarray(x) / 127.5 - 1.0
   expected = np.asarray(sensor.backbone(x, training=False))
   np.testing.assert_allclose(np.asarray(sensor(small)), expected, rtol=1e-4,
-                             atol=1e-4)
+                             atol=1e-6)
 
 
 def test_weights_file_path_loads_identical_network(sensor_and_weights):
@@ -86,8 +90,15 @@ def test_mixed_precision_outputs_float32(sensor_and_weights):
   assert features.dtype == "float32"
   assert mixed.backbone.layers[-2].compute_dtype == "float16"
   reference = np.asarray(sensor(crops))
-  err = np.abs(np.asarray(features) - reference).max()
-  assert err <= 0.05 * np.abs(reference).max() + 1e-3
+  features = np.asarray(features)
+  # float16 rounding through ~94 layers of a *random* network (calibrated to
+  # features of order 1) moves features by ~20% on average (measured: mean
+  # |error| 0.10 for mean |feature| 0.54, correlation 0.976); another crop's
+  # features are uncorrelated, so these bounds still tell the network apart.
+  assert np.corrcoef(features.ravel(), reference.ravel())[0, 1] > 0.95
+  assert np.abs(features - reference).mean() < 0.3 * np.abs(reference).mean()
+  other = np.asarray(sensor(_crops(seed=5)))
+  assert np.corrcoef(features.ravel(), other.ravel())[0, 1] < 0.9
 
 
 def test_bad_arguments():

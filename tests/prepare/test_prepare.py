@@ -38,8 +38,10 @@ def dataset_root(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def sensor():
-  return glimpse.GlimpseSensor(weights=None, input_size=75)
+def sensor(calibrated_sensor_weights):
+  # Calibrated: features of order 1, so the comparisons below can fail.
+  return glimpse.GlimpseSensor(weights=str(calibrated_sensor_weights),
+                               input_size=75)
 
 
 def _prepare(root, out, sensor, **kwargs):
@@ -89,7 +91,11 @@ def test_features_are_the_sensor_on_the_hand_crops(dataset_root, sensor,
       t, 4, -1)
   features = record["glimpse_features"].astype(np.float32)
   assert features.shape == (t, 4, 2048)
-  np.testing.assert_allclose(features, expected, rtol=2e-2, atol=2e-2)
+  # Features of order 1 (so that zeros or another network fail), stored as
+  # float16 (relative rounding below 2**-11); batches of another size round
+  # differently inside the network, by up to ~5e-4 here.
+  assert 0.05 < np.abs(expected).mean() < 20.0
+  np.testing.assert_allclose(features, expected, rtol=2e-3, atol=1e-3)
   assert float(record["crop_size_px"]) == size
 
 

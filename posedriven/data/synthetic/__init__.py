@@ -37,19 +37,18 @@ Why the data needs the paper's mechanism (Baradel et al., BMVC 2018, eq. 3-6):
   on white), so even a randomly initialised CNN separates them; they stay
   small relative to the frame.
 
-  A probe on the default set with 10 subjects (random 2-layer CNN features
-  of the decoded hand crops, mean + max over time, ridge classifier,
-  cross-subject) predicts the class object at chance from the sum or the
-  concatenation of the 4 hands (51% / 48%) and at 100% from the active
-  hand's crops alone.
+  An object is drawn only outside the other hands' crop boxes, so it shows
+  in the glimpse of the hand that holds it and in no other
+  (``render.render_frames``; tested over every camera). The skeletons do not
+  depend on the object: the two classes of a motion give identical skeleton
+  files (tested).
 
 * With ``uniform_appearance=True`` (what the demo uses) everybody wears the
   same clothes and skin tone. Otherwise the empty-handed glimpses (sleeve,
   skin) identify the subject, and with six training subjects the RGB stream
-  memorised its training clips from them instead of learning the objects.
-  Measured on the demo: spatial attention highest on the active hand in 21%
-  of the test clips with varied looks vs 60% with uniform ones (chance 37%;
-  ``benchmarks/attention_on_active_hand.py``).
+  memorised its training clips from them instead of learning the objects
+  (``benchmarks/attention_on_active_hand.py`` measures where the attention
+  goes; BUILD_NOTES has the figures).
 
 Camera views C001-C003 film the same performance from yaw 0, +45 and -45
 degrees (as NTU's three Kinects do), so cross-view evaluation is meaningful.

@@ -278,7 +278,7 @@ def generate_dataset(root: str | os.PathLike, *, num_subjects: int = 6,
       backgrounds[camera] = render.make_background(seed, setup, camera,
                                                    (width, height))
     frames = render.render_frames(performance, seq, backgrounds[camera],
-                                  obj_size)
+                                  obj_size, crop)
     count = render.write_video(video_path(root, name), frames, (width, height))
     if count != seq.num_frames:
       raise RuntimeError(f"{name}: wrote {count} frames for {seq.num_frames}"

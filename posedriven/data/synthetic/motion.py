@@ -301,8 +301,11 @@ def make_performance(seed: int, setup: int, subject: int, replication: int,
       objects.
   """
   motion, class_object = class_parts(action - 1)
+  # Keyed by the motion, not the action: the two classes of one motion draw
+  # the same body, timing and hand windows and differ only in which object
+  # the active hand holds, so skeletons carry nothing about the object.
   rng = np.random.default_rng(
-      [seed, _TAG_PERFORMANCE, setup, subject, replication, action])
+      [seed, _TAG_PERFORMANCE, setup, subject, replication, motion])
   lo, hi = num_frames_range
   # 8 frames leave room for empty-handed frames before and after the motion.
   if not _MIN_FRAMES <= lo <= hi:

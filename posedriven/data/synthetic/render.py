@@ -12,6 +12,7 @@ import numpy as np
 
 from posedriven import atomic
 from posedriven.data.formats import ntu
+from posedriven.data import glimpse_crops
 from posedriven.data import skeletons
 from posedriven.data.synthetic import motion
 from posedriven.data.synthetic import views
@@ -152,13 +153,48 @@ def _draw_person(image: np.ndarray, xy: np.ndarray, z: np.ndarray,
              cv2.LINE_AA)
 
 
+# Pixels around a hand's crop box that another hand's object may not touch:
+# bilinear resampling reads one pixel beyond the box and MJPG blocks bleed
+# colour a little further.
+CROP_MARGIN_PX = 3
+
+
+def _outside_other_boxes(shape: tuple[int, int], hand: int, y0: np.ndarray,
+                         x0: np.ndarray, size: np.ndarray,
+                         valid: np.ndarray) -> np.ndarray:
+  """bool ``[H, W]``: pixels outside every other present hand's crop box."""
+  allowed = np.ones(shape, bool)
+  for other in np.flatnonzero(valid):
+    if other == hand:
+      continue
+    top = max(int(np.floor(y0[other])) - CROP_MARGIN_PX, 0)
+    left = max(int(np.floor(x0[other])) - CROP_MARGIN_PX, 0)
+    bottom = int(np.ceil(y0[other] + size[other])) + CROP_MARGIN_PX
+    right = int(np.ceil(x0[other] + size[other])) + CROP_MARGIN_PX
+    allowed[top:bottom, left:right] = False
+  return allowed
+
+
 def render_frames(performance: motion.Performance, seq: ntu.SkeletonSequence,
-                  background: np.ndarray, object_size: int
-                  ) -> Iterable[np.ndarray]:
-  """Yields the BGR frames of a view: people, then objects on the hands."""
+                  background: np.ndarray, object_size: int,
+                  crop_size_px: int) -> Iterable[np.ndarray]:
+  """Yields the BGR frames of a view: people, then objects on the hands.
+
+  An object is visible only in the crop of the hand that holds it: the part
+  of its card that falls into another present hand's crop box (the boxes
+  preparation cuts, ``glimpse_crops.pixel_boxes``, plus
+  :data:`CROP_MARGIN_PX`) is not drawn. Otherwise, when hands come close,
+  the other hands' glimpses would show the class object and its timing, and
+  attention-free rows (sum, concatenation) would learn it.
+  """
   height, width = background.shape[:2]
   fx = views.color_intrinsics((width, height))[0]
-  hands = np.round(views.hand_pixels(seq)).astype(int)
+  hand_xy = views.hand_pixels(seq)
+  hands = np.round(hand_xy).astype(int)
+  present = np.arange(skeletons.NUM_HANDS) // 2 < len(performance.people)
+  y0, x0, size, valid = glimpse_crops.pixel_boxes(
+      hand_xy, np.broadcast_to(present, hand_xy.shape[:2]), crop_size_px,
+      (width, height))
   for t in range(seq.num_frames):
     image = background.copy()
     depth = seq.xyz[t, :, _J["SpineMid"], 2]
@@ -169,8 +205,12 @@ def render_frames(performance: motion.Performance, seq: ntu.SkeletonSequence,
       start, stop = performance.hand_windows[hand]
       obj = performance.hand_objects[hand]
       if obj != motion.NO_OBJECT and start <= t < stop:
-        draw_object(image, obj, (int(hands[t, hand, 0]),
-                                 int(hands[t, hand, 1])), object_size)
+        card = image.copy()
+        draw_object(card, obj, (int(hands[t, hand, 0]),
+                                int(hands[t, hand, 1])), object_size)
+        drawn = np.any(card != image, axis=-1) & _outside_other_boxes(
+            (height, width), hand, y0[t], x0[t], size[t], valid[t])
+        image[drawn] = card[drawn]
     yield image
 
 
