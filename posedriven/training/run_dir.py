@@ -3,37 +3,51 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
+import shutil
 from pathlib import Path
 from typing import Any
-
 
 from posedriven import atomic
 
 FINISHED = "FINISHED.json"
 
 
-class RunExistsError(RuntimeError):
+class RunExistsError(atomic.OutputExistsError):
   """The output directory already holds a finished run."""
 
 
-def prepare_run_dir(output_dir: str | os.PathLike, overwrite: bool = False
-                    ) -> Path:
+def prepare_run_dir(output_dir: str | os.PathLike, overwrite: bool = False,
+                    chief: bool = True) -> Path:
   """Creates ``output_dir`` for a run, or resumes an unfinished one.
 
   A directory holding a finished run (``FINISHED.json``) is not silently
-  overwritten: it raises unless ``overwrite`` is set, in which case the marker
-  is removed and the run starts over in place.
+  overwritten: it raises unless ``overwrite`` is set, in which case the old
+  run is deleted and the run starts from scratch. An unfinished run is
+  resumed whatever ``overwrite`` says (rerunning the command is how a crash
+  is recovered).
+
+  Args:
+    output_dir: The run directory.
+    overwrite: Replace a finished run.
+    chief: Whether this worker writes the run directory; the others only
+      check it (and must wait for the chief before reading it:
+      ``distribute.barrier``).
+
+  Raises:
+    RunExistsError: a finished run and no ``overwrite``.
   """
   output_dir = Path(output_dir)
   marker = output_dir / FINISHED
   if marker.exists():
     if not overwrite:
-      raise RunExistsError(
-          f"{output_dir} already holds a finished run ({marker}); choose"
-          " another --output_dir or pass overwrite=True (--overwrite)")
-    marker.unlink()
-  output_dir.mkdir(parents=True, exist_ok=True)
+      raise RunExistsError(output_dir, f"a finished run ({FINISHED})")
+    if chief:
+      logging.warning("overwrite: deleting the finished run %s", output_dir)
+      shutil.rmtree(output_dir)
+  if chief:
+    output_dir.mkdir(parents=True, exist_ok=True)
   return output_dir
 
 

@@ -8,7 +8,6 @@ from typing import Any
 
 import gin
 import keras
-import tensorflow as tf
 
 from posedriven import config
 from posedriven.data import datasets
@@ -47,6 +46,7 @@ def train_rgb(output_dir: str | os.PathLike,
               mixed_precision: str | None = None,
               jit_compile: bool = False,
               steps_per_epoch: int | None = None,
+              keep_checkpoints: int = 2,
               overwrite: bool = False,
               verbose: int | str = "auto") -> dict[str, Any]:
   """Trains the RGB stream on stored glimpse features.
@@ -63,9 +63,11 @@ def train_rgb(output_dir: str | os.PathLike,
     validation_fraction: Training clips held out for validation (paper: 5%).
     lstm_units, spatial_attention_units, temporal_attention_units,
       feature_units: architecture sizes (paper defaults).
-    num_attention_images: Validation clips drawn to TensorBoard each epoch.
-    seed, strategy, mixed_precision, jit_compile, steps_per_epoch, overwrite,
-      verbose: as in ``train_pose``.
+    num_attention_images: Probe clips whose attention over hands x time is
+      drawn to TensorBoard each epoch: the first validation clips, or the
+      first training clips when there is no validation split.
+    seed, strategy, mixed_precision, jit_compile, steps_per_epoch,
+      keep_checkpoints, overwrite, verbose: as in ``train_pose``.
 
   Returns:
     Summary with the best validation figures.
@@ -77,14 +79,17 @@ def train_rgb(output_dir: str | os.PathLike,
   # Bad names fail before the run directory is made or data is read.
   distribute.check_strategy(strategy)
   common.check_precision(mixed_precision)
-  output_dir = run_dir.prepare_run_dir(output_dir, overwrite)
+  # Before any other TensorFlow op (multi-worker collectives need it).
+  dist = distribute.get_strategy(strategy)
+  chief = distribute.is_chief(dist)
+  output_dir = run_dir.prepare_run_dir(output_dir, overwrite, chief)
+  distribute.barrier(dist)
   data = datasets.load_prepared(data_dir)
   pose_info = common.read_stage_info(pose_dir)
   joint_order = pose_info["joint_order"]
   train_pattern = data.pattern("train")
   info = pipeline.dataset_info(pipeline.list_files(train_pattern))
   keras.utils.set_random_seed(seed)
-  dist = distribute.get_strategy(strategy)
   has_val = bool(data.clips("train", validation=True,
                                 validation_fraction=validation_fraction))
   output_names = ("logits", "spatial_attention", "temporal_attention")
@@ -111,38 +116,43 @@ def train_rgb(output_dir: str | os.PathLike,
 
   val_ds, extra_callbacks = None, []
   if has_val:
-    val_eval = pipeline.eval_dataset(
+    val_ds = common.with_targets(common.strip_names(pipeline.eval_dataset(
         train_pattern, batch_size=batch_size, num_subsequences=1,
         joint_order=joint_order, validation=True,
-        validation_fraction=validation_fraction, features="glimpses",
-        with_names=True)
-    val_ds = common.with_targets(common.strip_names(val_eval), output_names)
-    if num_attention_images:
-      inputs, _ = next(iter(val_eval.unbatch().batch(num_attention_images)))
-      names = [n.decode("utf-8") for n in inputs.pop("name").numpy()]
-      writer = tf.summary.create_file_writer(
-          str(output_dir / "tensorboard" / "images"))
-      extra_callbacks.append(callbacks_lib.AttentionImages(
-          writer, {k: v.numpy() for k, v in inputs.items()}, names))
+        validation_fraction=validation_fraction, features="glimpses")),
+                                 output_names)
   else:
     logging.warning("%s: no validation clips; selecting on training loss",
                     data_dir)
+  if num_attention_images:
+    # Fixed probe clips: the same every epoch and across resumptions.
+    probes = pipeline.eval_dataset(
+        train_pattern, batch_size=num_attention_images, num_subsequences=1,
+        joint_order=joint_order, validation=has_val,
+        validation_fraction=validation_fraction, features="glimpses",
+        with_names=True)
+    inputs, _ = next(iter(probes))
+    names = [n.decode("utf-8") for n in inputs.pop("name").numpy()]
+    extra_callbacks.append(callbacks_lib.AttentionImages(
+        {k: v.numpy() for k, v in inputs.items()}, names))
+  stage = {"stage": "rgb", "ablation": ablation, "conditioning": conditioning,
+           "joint_order": joint_order, "pose_dir": str(pose_dir),
+           "dataset": data.dataset, "num_classes": data.num_classes,
+           "glimpse_dim": info["glimpse_dim"], "data_dir": str(data_dir)}
   with common.precision(mixed_precision):
-    common.write_stage_info(output_dir, {
-        "stage": "rgb", "ablation": ablation, "conditioning": conditioning,
-        "joint_order": joint_order, "pose_dir": str(pose_dir),
-        "dataset": data.dataset, "num_classes": data.num_classes,
-        "glimpse_dim": info["glimpse_dim"], "data_dir": str(data_dir),
-        "params": params})
-    config.save_operative_config(output_dir)
+    if chief:
+      common.write_stage_info(output_dir, {**stage, "params": params})
+      config.save_operative_config(output_dir)
     _, state = loop.fit_resumable(
         build_model=build, train_dataset_fn=train_ds, val_dataset=val_ds,
         output_dir=output_dir, epochs=epochs, seed=seed, patience=patience,
         monitor="val_loss" if has_val else "loss",
-        steps_per_epoch=steps_per_epoch, strategy=dist,
+        steps_per_epoch=steps_per_epoch, keep_checkpoints=keep_checkpoints,
+        strategy=dist, chief=chief, hparams={**params, **stage},
         callbacks=extra_callbacks, verbose=verbose)
   summary = {"stage": "rgb", "ablation": ablation, "epochs": state.epochs_done,
              "best_epoch": state.best_epoch + 1,
              "best": state.history[state.best_epoch] if state.history else {}}
-  run_dir.mark_finished(output_dir, summary)
+  if chief:
+    run_dir.mark_finished(output_dir, summary)
   return summary
