@@ -67,6 +67,35 @@ def backup_model_path(output_dir: str | os.PathLike) -> Path | None:
   return state_path.parent / loop.LoopState.load(state_path).model
 
 
+def event_files(logdir: str | os.PathLike) -> list[Path]:
+  return sorted(Path(logdir).rglob("events.out.tfevents.*"))
+
+
+def summaries(logdir: str | os.PathLike) -> dict[str, list[tuple[int, str]]]:
+  """``{tag: [(step, plugin name), ...]}`` of every event file, read back."""
+  found: dict[str, list[tuple[int, str]]] = {}
+  for path in event_files(logdir):
+    for event in tf.compat.v1.train.summary_iterator(str(path)):
+      for value in event.summary.value:
+        found.setdefault(value.tag, []).append(
+            (event.step, value.metadata.plugin_data.plugin_name))
+  return found
+
+
+def hparams(logdir: str | os.PathLike) -> dict[str, Any]:
+  """The hyper-parameters of the HParams dashboard's session in ``logdir``."""
+  from tensorboard.plugins.hparams import plugin_data_pb2  # pylint: disable=g-import-not-at-top
+  for path in event_files(logdir):
+    for event in tf.compat.v1.train.summary_iterator(str(path)):
+      for value in event.summary.value:
+        if value.tag == "_hparams_/session_start_info":
+          data = plugin_data_pb2.HParamsPluginData.FromString(
+              value.metadata.plugin_data.content)
+          return {k: v.WhichOneof("kind") and getattr(v, v.WhichOneof("kind"))
+                  for k, v in data.session_start_info.hparams.items()}
+  return {}
+
+
 class ObjectBox(NamedTuple):
   """A drawn object: hand index, object id, box ``(x0, y0, x1, y1)`` px."""
 

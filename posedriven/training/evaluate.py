@@ -7,7 +7,8 @@ Writes to ``output_dir``:
   ``fused``) with ``names`` and ``labels``;
 * ``per_class_<stream>.csv`` and ``confusion_<stream>.png``;
 * ``attention/<clip>.png``: spatial and temporal attention of a few clips;
-* ``tensorboard/``: the same figures as images;
+* ``tensorboard/``: the same figures as images, the metrics as scalars and
+  the evaluated runs' hyper-parameters (HParams dashboard);
 * ``operative_config.gin``.
 """
 
@@ -32,6 +33,7 @@ from posedriven.data import protocols
 from posedriven.models import fusion
 from posedriven.training import common
 from posedriven.training import metrics
+from posedriven.training import summaries
 
 
 def _stream_logits(model, data_pattern: str, *, features: str,
@@ -96,8 +98,10 @@ def evaluate(output_dir: str | os.PathLike,
   labels = None
   names: list[str] = []
   attention = None
+  run_params: dict[str, Any] = {}
   if pose_dir is not None:
     info = common.read_stage_info(pose_dir)
+    run_params.update(info["params"], pose_dir=str(pose_dir))
     model = common.load_best_model(pose_dir)
     out, row_labels, row_names = _stream_logits(
         model, pattern, features="none", joint_order=info["joint_order"],
@@ -106,6 +110,8 @@ def evaluate(output_dir: str | os.PathLike,
     labels, names = row_labels[::k], row_names[::k]
   if rgb_dir is not None:
     info = common.read_stage_info(rgb_dir)
+    run_params.update(info["params"], rgb_dir=str(rgb_dir),
+                      joint_order=info["joint_order"])
     model = common.load_best_model(rgb_dir)
     out, row_labels, row_names = _stream_logits(
         model, pattern, features="glimpses", joint_order=info["joint_order"],
@@ -124,6 +130,11 @@ def evaluate(output_dir: str | os.PathLike,
                              "num_subsequences": k, "pose_weight": pose_weight}
   writer = tf.summary.create_file_writer(str(output_dir / "tensorboard"))
   with writer.as_default():
+    # The evaluated runs' settings beside the test metrics: one row per
+    # evaluation in TensorBoard's HParams dashboard.
+    summaries.write_hparams({**run_params, "split": split,
+                             "num_subsequences": k,
+                             "pose_weight": pose_weight})
     for stream, logits in clip_logits.items():
       results[stream] = metrics.classification_report(logits, labels)
       matrix = metrics.confusion_matrix(labels, logits.argmax(axis=1),
