@@ -22,6 +22,8 @@ from posedriven.data import synthetic
 _OUTPUT_DIR = flags.DEFINE_string("output_dir", None,
                                   "Dataset root to write or complete.",
                                   required=True)
+_OVERWRITE = flags.DEFINE_boolean(
+    "overwrite", None, "Replace a dataset made with other arguments.")
 _GIN_FILES = flags.DEFINE_multi_string("gin_files", [],
                                        "Gin configuration files.")
 _GIN_BINDINGS = flags.DEFINE_multi_string(
@@ -32,7 +34,8 @@ def main(argv: Sequence[str]) -> None:
   if len(argv) > 1:
     raise app.UsageError(f"unexpected arguments: {argv[1:]}")
   logging.set_verbosity(logging.INFO)
-  config.parse_gin(_GIN_FILES.value, _GIN_BINDINGS.value)
+  config.parse_gin(_GIN_FILES.value, _GIN_BINDINGS.value,
+                   {"generate_dataset.overwrite": _OVERWRITE.value})
   synthetic.generate_dataset(_OUTPUT_DIR.value)
 
 

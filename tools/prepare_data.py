@@ -33,6 +33,9 @@ flags.DEFINE_integer("num_shards", 1, "Independent workers sharing the work.",
                      lower_bound=1)
 flags.DEFINE_integer("shard_index", 0, "This worker, in [0, num_shards).",
                      lower_bound=0)
+flags.DEFINE_boolean("overwrite", None,
+                     "Rewrite files prepared with other settings (files of"
+                     " the same settings are kept: reruns resume).")
 FLAGS = flags.FLAGS
 
 
@@ -44,7 +47,8 @@ def main(argv):
                          f"--num_shards={FLAGS.num_shards}")
   config.parse_gin(FLAGS.gin_files, FLAGS.gin_bindings, {
       "prepare_dataset.dataset": FLAGS.dataset,
-      "prepare_dataset.protocol": FLAGS.protocol})
+      "prepare_dataset.protocol": FLAGS.protocol,
+      "prepare_dataset.overwrite": FLAGS.overwrite})
   summary = prepare.prepare_dataset(
       FLAGS.dataset_root, FLAGS.output_dir, num_shards=FLAGS.num_shards,
       shard_index=FLAGS.shard_index)

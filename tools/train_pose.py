@@ -4,8 +4,8 @@ r"""Trains the pose stream (paper, section 4).
     --gin_files=pose/ntu60_cs.gin [--strategy=mirrored] [--mixed_precision=mixed_bfloat16]
 
 Hyper-parameters are keywords of ``posedriven.training.train_pose.train_pose``
-(gin). ``--strategy``, ``--mixed_precision`` and ``--jit_compile`` are
-shorthands for the gin bindings of the same names.
+(gin). ``--strategy``, ``--mixed_precision``, ``--jit_compile`` and ``--overwrite``
+are shorthands for the gin bindings of the same names.
 """
 
 from absl import app
@@ -25,6 +25,9 @@ flags.DEFINE_enum("mixed_precision", None,
                   ["float32", "mixed_bfloat16", "mixed_float16"],
                   "Keras dtype policy.")
 flags.DEFINE_boolean("jit_compile", None, "XLA-compile the train step.")
+flags.DEFINE_boolean("overwrite", None,
+                     "Delete a finished run in output_dir and train again"
+                     " (an unfinished run is always resumed).")
 FLAGS = flags.FLAGS
 
 
@@ -33,7 +36,8 @@ def main(argv):
   config.parse_gin(FLAGS.gin_files, FLAGS.gin_bindings, {
       "train_pose.strategy": FLAGS.strategy,
       "train_pose.mixed_precision": FLAGS.mixed_precision,
-      "train_pose.jit_compile": FLAGS.jit_compile})
+      "train_pose.jit_compile": FLAGS.jit_compile,
+      "train_pose.overwrite": FLAGS.overwrite})
   print(train_pose.train_pose(FLAGS.output_dir, FLAGS.data_dir))
 
 

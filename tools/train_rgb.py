@@ -25,6 +25,9 @@ flags.DEFINE_enum("mixed_precision", None,
                   ["float32", "mixed_bfloat16", "mixed_float16"],
                   "Keras dtype policy.")
 flags.DEFINE_boolean("jit_compile", None, "XLA-compile the train step.")
+flags.DEFINE_boolean("overwrite", None,
+                     "Delete a finished run in output_dir and train again"
+                     " (an unfinished run is always resumed).")
 FLAGS = flags.FLAGS
 
 
@@ -33,7 +36,8 @@ def main(argv):
   config.parse_gin(FLAGS.gin_files, FLAGS.gin_bindings, {
       "train_rgb.strategy": FLAGS.strategy,
       "train_rgb.mixed_precision": FLAGS.mixed_precision,
-      "train_rgb.jit_compile": FLAGS.jit_compile})
+      "train_rgb.jit_compile": FLAGS.jit_compile,
+      "train_rgb.overwrite": FLAGS.overwrite})
   print(train_rgb.train_rgb(FLAGS.output_dir, FLAGS.data_dir, FLAGS.pose_dir))
 
 

@@ -49,6 +49,7 @@ import gin
 import keras
 import tensorflow as tf
 
+from posedriven import atomic
 from posedriven import config
 from posedriven.data import datasets
 from posedriven.data import pose_tensor
@@ -148,8 +149,7 @@ def load_two_stream(pose_dir: str | os.PathLike, rgb_dir: str | os.PathLike,
 def _check_target(export_dir: str | os.PathLike, overwrite: bool) -> Path:
   export_dir = Path(export_dir)
   if export_dir.exists() and not overwrite:
-    raise FileExistsError(f"{export_dir} already exists; choose another"
-                          " export directory or pass overwrite=True")
+    raise atomic.OutputExistsError(export_dir, "an export (or other files)")
   return export_dir
 
 
@@ -174,7 +174,8 @@ def write_saved_model(export_dir: str | os.PathLike, model: keras.Model,
     ``export_dir`` as a Path.
 
   Raises:
-    FileExistsError: ``export_dir`` exists and ``overwrite`` is False.
+    atomic.OutputExistsError: ``export_dir`` exists and ``overwrite`` is
+      False.
   """
   export_dir = _check_target(export_dir, overwrite)
   export_dir.parent.mkdir(parents=True, exist_ok=True)

@@ -316,6 +316,7 @@ def prepare_dataset(dataset_root: str | os.PathLike,
                     decode_workers: int | None = None,
                     max_clips: int | None = None,
                     log_every_s: float = 30.0,
+                    overwrite: bool = False,
                     sensor=None) -> dict[str, Any]:
   """Writes this worker's TFRecord files and merges the manifest.
 
@@ -353,6 +354,9 @@ def prepare_dataset(dataset_root: str | os.PathLike,
     max_clips: Only the first ``max_clips`` clips by name (smoke runs; it
       changes the file assignment, so use one value per output_dir).
     log_every_s: Seconds between progress lines.
+    overwrite: Rewrite files that were prepared with other settings or clips
+      (without it they are refused: a finished preparation is not replaced
+      silently). Files of the same settings are always kept (resuming).
     sensor: A ready glimpse sensor (computed argument, e.g. shared by tests
       and benchmarks); overrides the ``glimpse_*`` arguments.
 
@@ -410,6 +414,13 @@ def prepare_dataset(dataset_root: str | os.PathLike,
       "glimpse_weights": (str(sensor.weights_source) if sensor is not None
                           and sensor.weights_source is not None else None),
   }
+  other = [a.filename for a in mine if sharding.has_other_settings(
+      output_dir, a, sharding.settings_key(settings, a))]
+  if other and not overwrite:
+    raise atomic.OutputExistsError(
+        output_dir, f"{len(other)} TFRecord files prepared with other "
+        f"settings or clips ({', '.join(other[:3])}"
+        f"{', ...' if len(other) > 3 else ''})")
   todo = [a for a in mine
           if not sharding.is_complete(output_dir, a,
                                       sharding.settings_key(settings, a))]

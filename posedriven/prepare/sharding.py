@@ -107,6 +107,18 @@ def part_path(output_dir: Path, assignment: FileAssignment) -> Path:
       assignment.filename.replace(".tfrecord", ".json"))
 
 
+def has_other_settings(output_dir: Path, assignment: FileAssignment,
+                       key: dict[str, Any]) -> bool:
+  """Whether the file exists, complete, but written with other settings."""
+  part = part_path(output_dir, assignment)
+  if not (output_dir / assignment.filename).is_file() or not part.is_file():
+    return False
+  try:
+    return json.loads(part.read_text()).get("settings") != key
+  except ValueError:
+    return False
+
+
 def is_complete(output_dir: Path, assignment: FileAssignment,
                  key: dict[str, Any]) -> bool:
   part = part_path(output_dir, assignment)

@@ -53,6 +53,8 @@ def _clip_level(rows: np.ndarray, k: int) -> np.ndarray:
 
 # Clip-level logits of each stream, with clip names and labels.
 LOGITS_FILE = "logits.npz"
+# The results; an output directory holding it holds an evaluation.
+METRICS_FILE = "metrics.json"
 
 
 @gin.configurable(denylist=["output_dir", "data_dir", "pose_dir", "rgb_dir"])
@@ -65,7 +67,8 @@ def evaluate(output_dir: str | os.PathLike,
              num_subsequences: int = 10,
              pose_weight: float = fusion.PAPER_POSE_WEIGHT,
              batch_size: int = 16,
-             num_attention_images: int = 8) -> dict[str, Any]:
+             num_attention_images: int = 8,
+             overwrite: bool = False) -> dict[str, Any]:
   """Evaluates one or both streams and their logit-level fusion.
 
   Args:
@@ -79,9 +82,14 @@ def evaluate(output_dir: str | os.PathLike,
       0.5; :func:`fusion.fuse_logits`).
     batch_size: Clips per batch.
     num_attention_images: Clips whose attention maps are drawn.
+    overwrite: Replace an evaluation already in ``output_dir``.
 
   Returns:
     ``{"pose": {...}, "rgb": {...}, "fused": {...}, "num_clips": N}``.
+
+  Raises:
+    atomic.OutputExistsError: ``output_dir`` holds an evaluation
+      (``metrics.json``) and not ``overwrite``.
   """
   if pose_dir is None and rgb_dir is None:
     raise ValueError("evaluate needs pose_dir, rgb_dir or both")
@@ -90,6 +98,9 @@ def evaluate(output_dir: str | os.PathLike,
   if num_subsequences < 1:
     raise ValueError(f"num_subsequences must be >= 1, got {num_subsequences}")
   output_dir = Path(output_dir)
+  if (output_dir / METRICS_FILE).exists() and not overwrite:
+    raise atomic.OutputExistsError(output_dir,
+                                   f"an evaluation ({METRICS_FILE})")
   output_dir.mkdir(parents=True, exist_ok=True)
   data = datasets.load_prepared(data_dir)
   pattern = data.pattern(split)
@@ -163,7 +174,7 @@ def evaluate(output_dir: str | os.PathLike,
   writer.close()
   with atomic.replacing(output_dir / LOGITS_FILE, keep_suffix=True) as tmp:
     np.savez(tmp, names=np.array(names), labels=labels, **clip_logits)
-  atomic.write_text(output_dir / "metrics.json",
+  atomic.write_text(output_dir / METRICS_FILE,
                     json.dumps(results, indent=2, sort_keys=True))
   config.save_operative_config(output_dir)
   return results

@@ -6,6 +6,7 @@ import dataclasses
 import json
 import logging
 import os
+import shutil
 import time
 from pathlib import Path
 from typing import Any, Sequence
@@ -145,6 +146,7 @@ def generate_dataset(root: str | os.PathLike, *, num_subjects: int = 6,
                      second_person_probability: float = 0.5,
                      uniform_appearance: bool = False,
                      crop_size_px: int | None = None,
+                     overwrite: bool = False,
                      log_every: int = 20) -> list[str]:
   """Writes (or completes) the synthetic dataset under ``root``.
 
@@ -169,14 +171,17 @@ def generate_dataset(root: str | os.PathLike, *, num_subjects: int = 6,
       :func:`motion.make_performance`).
     crop_size_px: hand glimpse size recorded in the meta file; default
       :func:`render.crop_size_for_width`. Objects are drawn to fill most of it.
+    overwrite: replace a dataset in ``root`` made with other arguments.
     log_every: log progress every this many written clips.
 
   Returns:
     The sample names of the dataset, sorted (written now or before).
 
   Raises:
-    ValueError: bad arguments, or ``root`` holds a synthetic dataset made
-      with other arguments (resuming it would mix two datasets).
+    ValueError: bad arguments.
+    atomic.OutputExistsError: ``root`` holds a synthetic dataset made with
+      other arguments (resuming it would mix two datasets) and not
+      ``overwrite``.
   """
   root = Path(root)
   width, height = (int(v) for v in image_size)
@@ -209,9 +214,15 @@ def generate_dataset(root: str | os.PathLike, *, num_subjects: int = 6,
     if previous != generation:
       diff = sorted(k for k in set(generation) | set(previous or {})
                     if (previous or {}).get(k) != generation.get(k))
-      raise ValueError(
-          f"{root} already holds a synthetic dataset made with different"
-          f" arguments ({', '.join(diff)}); use another directory")
+      if not overwrite:
+        raise atomic.OutputExistsError(
+            root, "a synthetic dataset made with different arguments"
+            f" ({', '.join(diff)})")
+      logging.warning("overwrite: deleting the synthetic dataset in %s "
+                      "(made with different %s)", root, ", ".join(diff))
+      for sub in (SKELETON_DIR, RGB_DIR):
+        shutil.rmtree(root / sub, ignore_errors=True)
+      old.unlink()
   (root / SKELETON_DIR).mkdir(parents=True, exist_ok=True)
   (root / RGB_DIR).mkdir(parents=True, exist_ok=True)
 
