@@ -186,6 +186,8 @@ def run_demo(output_dir: str,
                     patience=None, lstm_units=128, feature_units=128,
                     validation_fraction=0.0, seed=seed, verbose=0)
   rgb_kwargs.update(rgb_config or {})
+  # Hand crops of the probe clips in TensorBoard, beside their attention.
+  rgb_kwargs.setdefault("probe_dataset_root", str(data_root))
 
   start = _stage("3/5 pose stream (A)")
   pose_dir = out / "runs" / "pose"

@@ -8,10 +8,14 @@ from typing import Any
 
 import gin
 import keras
+import numpy as np
 
 from posedriven import config
 from posedriven.data import datasets
+from posedriven.data import glimpse_crops
 from posedriven.data import pipeline
+from posedriven.data import pose_tensor
+from posedriven.data.formats import registry
 from posedriven.models import streams
 from posedriven.training import callbacks as callbacks_lib
 from posedriven.training import common
@@ -21,6 +25,31 @@ from posedriven.training import run_dir
 
 # Table 6 rows of the RGB stream; conditioning is Table 2's switch.
 ABLATIONS = ("B", "C", "E", "G")
+
+
+def _probe_crops(data: datasets.PreparedData, dataset_root: str | os.PathLike,
+                 names: list[str]) -> np.ndarray:
+  """uint8 ``[N, L, 4, S, S, 3]`` hand crops of the probe sub-sequences."""
+  fmt = registry.get_format(data.dataset)
+  sources = {s.name: s for s in registry.list_clips(dataset_root,
+                                                     data.dataset)}
+  settings = data.manifest["settings"]
+  crops = []
+  for name in names:
+    if name not in sources:
+      raise FileNotFoundError(f"probe clip {name} of {data.data_dir} is not"
+                              f" in probe_dataset_root {dataset_root}")
+    source = sources[name]
+    clip = fmt.load_clip(source.skeleton_path)
+    frames = glimpse_crops.crop_clip_hands(
+        clip, fmt.frame_source(source, clip),
+        crop_size_px=settings["crop_size_px"],
+        crop_output_size=settings["crop_output_size"])
+    # The frames the evaluation pipeline samples for one sub-sequence.
+    indices = pose_tensor.evaluation_subsequences(
+        len(frames), pose_tensor.SUBSEQUENCE_LENGTH, 1)[0]
+    crops.append(frames[indices])
+  return np.stack(crops)
 
 
 @gin.configurable(denylist=["output_dir", "data_dir", "pose_dir"])
@@ -41,6 +70,7 @@ def train_rgb(output_dir: str | os.PathLike,
               temporal_attention_units: int = 512,
               feature_units: int = 1024,
               num_attention_images: int = 4,
+              probe_dataset_root: str | None = None,
               seed: int = 0,
               strategy: str = "default",
               mixed_precision: str | None = None,
@@ -66,6 +96,10 @@ def train_rgb(output_dir: str | os.PathLike,
     num_attention_images: Probe clips whose attention over hands x time is
       drawn to TensorBoard each epoch: the first validation clips, or the
       first training clips when there is no validation split.
+    probe_dataset_root: The dataset ``data_dir`` was prepared from
+      (skeletons and videos). When given, the probe clips' hand crops are
+      drawn with their attention weights too: stored features cannot be
+      shown, so the crops are cut again as preparation cut them.
     seed, strategy, mixed_precision, jit_compile, steps_per_epoch,
       keep_checkpoints, overwrite, verbose: as in ``train_pose``.
 
@@ -133,8 +167,10 @@ def train_rgb(output_dir: str | os.PathLike,
         with_names=True)
     inputs, _ = next(iter(probes))
     names = [n.decode("utf-8") for n in inputs.pop("name").numpy()]
+    crops = (_probe_crops(data, probe_dataset_root, names)
+             if probe_dataset_root is not None else None)
     extra_callbacks.append(callbacks_lib.AttentionImages(
-        {k: v.numpy() for k, v in inputs.items()}, names))
+        {k: v.numpy() for k, v in inputs.items()}, names, crops))
   stage = {"stage": "rgb", "ablation": ablation, "conditioning": conditioning,
            "joint_order": joint_order, "pose_dir": str(pose_dir),
            "dataset": data.dataset, "num_classes": data.num_classes,

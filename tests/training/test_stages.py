@@ -34,9 +34,10 @@ def pose_run(tiny_prepared, tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def rgb_run(tiny_prepared, pose_run, tmp_path_factory):
+def rgb_run(tiny_synthetic, tiny_prepared, pose_run, tmp_path_factory):
   out = tmp_path_factory.mktemp("rgb_run")
-  train_rgb.train_rgb(out, tiny_prepared, pose_run, **SMALL_RGB)
+  train_rgb.train_rgb(out, tiny_prepared, pose_run, **SMALL_RGB,
+                      probe_dataset_root=str(tiny_synthetic))
   return out
 
 
@@ -129,6 +130,9 @@ def test_rgb_run_draws_probe_clips_each_epoch(rgb_run):
   assert len(attention) == SMALL_RGB["num_attention_images"]
   for tag in attention:
     assert tags[tag] == [(0, "images"), (1, "images")]
+    # The probe's hand crops with their weights, every epoch.
+    crops = tag.replace("attention/", "attention_crops/")
+    assert tags[crops] == [(0, "images"), (1, "images")]
   # The HParams dashboard can tell the Table 2/3/6 ablations apart.
   hparams = helpers.hparams(rgb_run / "tensorboard")
   assert (hparams["ablation"], hparams["conditioning"],
