@@ -70,7 +70,7 @@ def test_export_info_describes_the_model(exported, runs, sensor_weights):
       info["crop_output_size"], info["crop_output_size"], 3]
   # Written atomically: nothing but the export is left beside it.
   assert [p.name for p in exported.parent.iterdir()] == [exported.name]
-  with pytest.raises(FileExistsError, match="already exists"):
+  with pytest.raises(FileExistsError, match="already holds"):
     saved_model.export_model(exported, pose_dir=runs[0], rgb_dir=runs[1],
                              glimpse_weights=str(sensor_weights))
 
