@@ -18,6 +18,7 @@ from typing import Any, Callable, Iterator, NamedTuple, Sequence
 import cv2
 import numpy as np
 import tensorflow as tf
+from tensorboard.plugins.hparams import plugin_data_pb2
 
 from posedriven.data import tfrecords
 from posedriven.data.synthetic import motion as synthetic_motion
@@ -84,7 +85,6 @@ def summaries(logdir: str | os.PathLike) -> dict[str, list[tuple[int, str]]]:
 
 def hparams(logdir: str | os.PathLike) -> dict[str, Any]:
   """The hyper-parameters of the HParams dashboard's session in ``logdir``."""
-  from tensorboard.plugins.hparams import plugin_data_pb2  # pylint: disable=g-import-not-at-top
   for path in event_files(logdir):
     for event in tf.compat.v1.train.summary_iterator(str(path)):
       for value in event.summary.value:

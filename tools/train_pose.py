@@ -4,8 +4,8 @@ r"""Trains the pose stream (paper, section 4).
     --gin_files=pose/ntu60_cs.gin [--strategy=mirrored] [--mixed_precision=mixed_bfloat16]
 
 Hyper-parameters are keywords of ``posedriven.training.train_pose.train_pose``
-(gin). ``--strategy``, ``--mixed_precision``, ``--jit_compile`` and ``--overwrite``
-are shorthands for the gin bindings of the same names.
+(gin). ``--strategy``, ``--mixed_precision``, ``--jit_compile`` and
+``--overwrite`` are shorthands for the gin bindings of the same names.
 """
 
 from absl import app

@@ -50,7 +50,6 @@ from posedriven.data import clip as clip_lib
 from posedriven.data import glimpse_crops
 from posedriven.data import pipeline
 from posedriven.data import pose_tensor
-from posedriven.data import video
 from posedriven.data.formats import registry
 from posedriven.export import saved_model
 
