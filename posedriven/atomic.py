@@ -22,15 +22,19 @@ def temp_path(path: str | os.PathLike, *, keep_suffix: bool = False,
 
   Args:
     path: The final path.
-    keep_suffix: ``x.tmp.avi`` instead of ``x.avi.tmp``, for writers that
-      pick the file type by its suffix (OpenCV, Keras).
+    keep_suffix: ``x.tmp.avi`` instead of ``x.avi.tmp`` (and
+      ``x.tmp.weights.h5``), for writers that pick the file type by its
+      suffix (OpenCV, Keras).
     per_process: Add the process id, for files that several processes may
       write at once (with the same content).
   """
   path = Path(path)
   tag = f"tmp-{os.getpid()}" if per_process else "tmp"
   if keep_suffix:
-    return path.with_name(f"{path.stem}.{tag}{path.suffix}")
+    # Before every suffix: Keras wants ``.weights.h5`` whole.
+    suffix = "".join(path.suffixes)
+    stem = path.name[:len(path.name) - len(suffix)] if suffix else path.name
+    return path.with_name(f"{stem}.{tag}{suffix}")
   return path.with_name(f"{path.name}.{tag}")
 
 

@@ -89,6 +89,17 @@ def tiny_prepared(tiny_synthetic, calibrated_sensor_weights,
   return out
 
 
+@pytest.fixture(scope="session")
+def tiny_pose_only(tiny_synthetic, tmp_path_factory) -> Path:
+  """``tiny_synthetic`` prepared without glimpses (the pose stream's data)."""
+  from posedriven import prepare
+  out = tmp_path_factory.mktemp("tiny_pose_only")
+  prepare.prepare_dataset(tiny_synthetic, out, dataset="synthetic",
+                          protocol="synthetic_cs", store="none",
+                          clips_per_file=4, log_every_s=1e9)
+  return out
+
+
 @pytest.fixture
 def mixed_bfloat16():
   """Runs a test under the ``mixed_bfloat16`` Keras policy, then restores."""

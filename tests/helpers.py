@@ -18,6 +18,7 @@ from typing import Any, Callable, Iterator, NamedTuple, Sequence
 import cv2
 import numpy as np
 import tensorflow as tf
+from tensorboard.plugins.hparams import plugin_data_pb2
 
 from posedriven.data import tfrecords
 from posedriven.data.synthetic import motion as synthetic_motion
@@ -65,6 +66,34 @@ def backup_model_path(output_dir: str | os.PathLike) -> Path | None:
   if not state_path.exists():
     return None
   return state_path.parent / loop.LoopState.load(state_path).model
+
+
+def event_files(logdir: str | os.PathLike) -> list[Path]:
+  return sorted(Path(logdir).rglob("events.out.tfevents.*"))
+
+
+def summaries(logdir: str | os.PathLike) -> dict[str, list[tuple[int, str]]]:
+  """``{tag: [(step, plugin name), ...]}`` of every event file, read back."""
+  found: dict[str, list[tuple[int, str]]] = {}
+  for path in event_files(logdir):
+    for event in tf.compat.v1.train.summary_iterator(str(path)):
+      for value in event.summary.value:
+        found.setdefault(value.tag, []).append(
+            (event.step, value.metadata.plugin_data.plugin_name))
+  return found
+
+
+def hparams(logdir: str | os.PathLike) -> dict[str, Any]:
+  """The hyper-parameters of the HParams dashboard's session in ``logdir``."""
+  for path in event_files(logdir):
+    for event in tf.compat.v1.train.summary_iterator(str(path)):
+      for value in event.summary.value:
+        if value.tag == "_hparams_/session_start_info":
+          data = plugin_data_pb2.HParamsPluginData.FromString(
+              value.metadata.plugin_data.content)
+          return {k: v.WhichOneof("kind") and getattr(v, v.WhichOneof("kind"))
+                  for k, v in data.session_start_info.hparams.items()}
+  return {}
 
 
 class ObjectBox(NamedTuple):

@@ -6,7 +6,8 @@ Generates the synthetic NTU-format dataset, prepares glimpse TFRecords, trains
 the pose stream and the RGB-stream ablations, evaluates pose only / RGB only /
 fused on the cross-subject split, prints a table shaped like the paper's
 Table 6 and exports the A+G model as a SavedModel. Rerunning resumes: finished
-stages are skipped. TensorBoard: ``tensorboard --logdir <output_dir>/runs``.
+stages are skipped (``--overwrite`` starts again). TensorBoard:
+``tensorboard --logdir <output_dir>``.
 """
 
 import json
@@ -25,6 +26,8 @@ flags.DEFINE_multi_string("gin_bindings", [],
                           "Gin bindings, e.g. 'run_demo.num_subjects = 4'.")
 flags.DEFINE_integer("seed", None, "Seed for data, sensor and training.")
 flags.DEFINE_boolean("export", None, "Export the A+G SavedModel.")
+flags.DEFINE_boolean("overwrite", None,
+                     "Delete output_dir's contents and start again.")
 FLAGS = flags.FLAGS
 
 
@@ -32,7 +35,8 @@ def main(argv):
   del argv
   logging.set_verbosity(logging.INFO)
   config.parse_gin(FLAGS.gin_files, FLAGS.gin_bindings, {
-      "run_demo.seed": FLAGS.seed, "run_demo.export": FLAGS.export})
+      "run_demo.seed": FLAGS.seed, "run_demo.export": FLAGS.export,
+      "run_demo.overwrite": FLAGS.overwrite})
   summary = demo.run_demo(FLAGS.output_dir)
   print()
   print(f"Table 6 on synthetic data ({summary['protocol']}, clip-level, "

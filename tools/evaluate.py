@@ -18,12 +18,15 @@ flags.DEFINE_string("pose_dir", None, "Finished pose run.")
 flags.DEFINE_string("rgb_dir", None, "Finished RGB run.")
 flags.DEFINE_multi_string("gin_files", [], "Gin config files.")
 flags.DEFINE_multi_string("gin_bindings", [], "Gin bindings.")
+flags.DEFINE_boolean("overwrite", None,
+                     "Replace an evaluation already in output_dir.")
 FLAGS = flags.FLAGS
 
 
 def main(argv):
   del argv
-  config.parse_gin(FLAGS.gin_files, FLAGS.gin_bindings)
+  config.parse_gin(FLAGS.gin_files, FLAGS.gin_bindings,
+                   {"evaluate.overwrite": FLAGS.overwrite})
   results = evaluate.evaluate(FLAGS.output_dir, FLAGS.data_dir,
                               FLAGS.pose_dir, FLAGS.rgb_dir)
   print(json.dumps(results, indent=2))

@@ -34,8 +34,8 @@ flags.DEFINE_integer("num_shards", 1, "Independent workers sharing the work.",
 flags.DEFINE_integer("shard_index", 0, "This worker, in [0, num_shards).",
                      lower_bound=0)
 flags.DEFINE_boolean("overwrite", None,
-                     "Replace data prepared in output_dir with other settings"
-                     " (overrides gin).")
+                     "Rewrite files prepared with other settings (files of"
+                     " the same settings are kept: reruns resume).")
 FLAGS = flags.FLAGS
 
 

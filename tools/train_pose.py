@@ -4,8 +4,8 @@ r"""Trains the pose stream (paper, section 4).
     --gin_files=pose/ntu60_cs.gin [--strategy=mirrored] [--mixed_precision=mixed_bfloat16]
 
 Hyper-parameters are keywords of ``posedriven.training.train_pose.train_pose``
-(gin). ``--strategy``, ``--mixed_precision`` and ``--jit_compile`` are
-shorthands for the gin bindings of the same names.
+(gin). ``--strategy``, ``--mixed_precision``, ``--jit_compile`` and
+``--overwrite`` are shorthands for the gin bindings of the same names.
 """
 
 from absl import app
@@ -26,8 +26,8 @@ flags.DEFINE_enum("mixed_precision", None,
                   "Keras dtype policy.")
 flags.DEFINE_boolean("jit_compile", None, "XLA-compile the train step.")
 flags.DEFINE_boolean("overwrite", None,
-                     "Start over in an output_dir that holds a finished run"
-                     " (overrides gin).")
+                     "Delete a finished run in output_dir and train again"
+                     " (an unfinished run is always resumed).")
 FLAGS = flags.FLAGS
 
 

@@ -26,8 +26,8 @@ flags.DEFINE_enum("mixed_precision", None,
                   "Keras dtype policy.")
 flags.DEFINE_boolean("jit_compile", None, "XLA-compile the train step.")
 flags.DEFINE_boolean("overwrite", None,
-                     "Start over in an output_dir that holds a finished run"
-                     " (overrides gin).")
+                     "Delete a finished run in output_dir and train again"
+                     " (an unfinished run is always resumed).")
 FLAGS = flags.FLAGS
 
 

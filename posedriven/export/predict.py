@@ -51,11 +51,9 @@ from posedriven.data import clip as clip_lib
 from posedriven.data import glimpse_crops
 from posedriven.data import pipeline
 from posedriven.data import pose_tensor
-from posedriven.data import video
 from posedriven.data.formats import registry
 from posedriven.export import saved_model
 
-_CROP_CHUNK_FRAMES = 64  # frames whose hand patches are resized at once
 
 
 @dataclasses.dataclass
@@ -138,42 +136,8 @@ def default_video(skeleton_path: str | os.PathLike, clip: clip_lib.Clip
   return frames
 
 
-def crop_clip_hands(clip: clip_lib.Clip,
-                    video_path: str | os.PathLike | Sequence[os.PathLike], *,
-                    crop_size_px: float, crop_output_size: int
-                    ) -> np.ndarray:
-  """The 4 hand crops of every frame of ``clip`` that its video has.
-
-  Args:
-    clip: The skeleton clip (hand pixels in ``clip.image_size``).
-    video_path: Its RGB video, or SBU's list of images.
-    crop_size_px: Crop side in pixels of ``clip.image_size``.
-    crop_output_size: Side ``S`` of the returned crops.
-
-  Returns:
-    uint8 ``[T', 4, S, S, 3]`` with ``T' = min(T_skeleton, T_video)``.
-
-  Raises:
-    video.VideoError: missing or undecodable video (names the file).
-  """
-  with video.open_source(video_path) as reader:
-    where = reader.path  # the file, or the images' folder
-    _, chunks = glimpse_crops.clip_patch_chunks(clip, reader, crop_size_px,
-                                                _CROP_CHUNK_FRAMES)
-    parts = [glimpse_crops.resize_patches(*patches, crop_output_size).numpy()
-             for _, patches in chunks]
-    container_frames = reader.num_frames
-  crops = np.concatenate(parts)
-  if len(crops) < clip.num_frames:
-    logging.warning(
-        "%s has %d frames but %s decodes only %d (container says %d); using"
-        " the first %d frames of both", clip.name, clip.num_frames,
-        where, len(crops), container_frames, len(crops))
-  elif container_frames != clip.num_frames:
-    logging.info("%s: skeleton has %d frames, %s %d; using the first %d",
-                 clip.name, clip.num_frames, where, container_frames,
-                 clip.num_frames)
-  return crops
+# One crop path for prediction and training's TensorBoard probes.
+crop_clip_hands = glimpse_crops.crop_clip_hands
 
 
 def _stack_images(images: Sequence[np.ndarray]) -> np.ndarray:

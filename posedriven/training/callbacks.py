@@ -14,19 +14,19 @@ from posedriven import visualization
 class AttentionImages(keras.callbacks.Callback):
   """After each epoch, draws spatial and temporal attention of a few clips.
 
+  Images go to the default summary writer (the training loop's, so that a
+  run has one event file).
+
   Args:
-    writer: Summary writer (the run's ``tensorboard/images``).
-    inputs: Model inputs for a few fixed validation sub-sequences (numpy).
+    inputs: Model inputs for a few fixed probe sub-sequences (numpy).
     names: One title per clip.
     crops: Optional uint8 ``[N, T, 4, S, S, 3]`` hand crops of the same
       sub-sequences; when given, the crops are drawn with their weights.
   """
 
-  def __init__(self, writer: tf.summary.SummaryWriter,
-               inputs: Mapping[str, np.ndarray], names: Sequence[str],
+  def __init__(self, inputs: Mapping[str, np.ndarray], names: Sequence[str],
                crops: np.ndarray | None = None):
     super().__init__()
-    self.writer = writer
     self.inputs = dict(inputs)
     self.names = list(names)
     self.crops = crops
@@ -35,12 +35,10 @@ class AttentionImages(keras.callbacks.Callback):
     outputs = self.model(self.inputs, training=False)
     spatial = keras.ops.convert_to_numpy(outputs["spatial_attention"])
     temporal = keras.ops.convert_to_numpy(outputs["temporal_attention"])
-    with self.writer.as_default():
-      for i, name in enumerate(self.names):
-        image = visualization.attention_image(spatial[i], temporal[i], name)
-        tf.summary.image(f"attention/{i:02d}_{name}", image[None], step=epoch)
-        if self.crops is not None:
-          grid = visualization.attention_on_crops(self.crops[i], spatial[i])
-          tf.summary.image(f"attention_crops/{i:02d}_{name}", grid[None],
-                           step=epoch)
-    self.writer.flush()
+    for i, name in enumerate(self.names):
+      image = visualization.attention_image(spatial[i], temporal[i], name)
+      tf.summary.image(f"attention/{i:02d}_{name}", image[None], step=epoch)
+      if self.crops is not None:
+        grid = visualization.attention_on_crops(self.crops[i], spatial[i])
+        tf.summary.image(f"attention_crops/{i:02d}_{name}", grid[None],
+                         step=epoch)

@@ -7,7 +7,8 @@ Writes to ``output_dir``:
   ``fused``) with ``names`` and ``labels``;
 * ``per_class_<stream>.csv`` and ``confusion_<stream>.png``;
 * ``attention/<clip>.png``: spatial and temporal attention of a few clips;
-* ``tensorboard/``: the same figures as images;
+* ``tensorboard/``: the same figures as images, the metrics as scalars and
+  the evaluated runs' hyper-parameters (HParams dashboard);
 * ``operative_config.gin``.
 """
 
@@ -32,6 +33,7 @@ from posedriven.data import protocols
 from posedriven.models import fusion
 from posedriven.training import common
 from posedriven.training import metrics
+from posedriven.training import summaries
 
 
 def _stream_logits(model, data_pattern: str, *, features: str,
@@ -51,6 +53,8 @@ def _clip_level(rows: np.ndarray, k: int) -> np.ndarray:
 
 # Clip-level logits of each stream, with clip names and labels.
 LOGITS_FILE = "logits.npz"
+# The results; an output directory holding it holds an evaluation.
+METRICS_FILE = "metrics.json"
 
 
 @gin.configurable(denylist=["output_dir", "data_dir", "pose_dir", "rgb_dir"])
@@ -63,7 +67,8 @@ def evaluate(output_dir: str | os.PathLike,
              num_subsequences: int = 10,
              pose_weight: float = fusion.PAPER_POSE_WEIGHT,
              batch_size: int = 16,
-             num_attention_images: int = 8) -> dict[str, Any]:
+             num_attention_images: int = 8,
+             overwrite: bool = False) -> dict[str, Any]:
   """Evaluates one or both streams and their logit-level fusion.
 
   Args:
@@ -77,9 +82,14 @@ def evaluate(output_dir: str | os.PathLike,
       0.5; :func:`fusion.fuse_logits`).
     batch_size: Clips per batch.
     num_attention_images: Clips whose attention maps are drawn.
+    overwrite: Replace an evaluation already in ``output_dir``.
 
   Returns:
     ``{"pose": {...}, "rgb": {...}, "fused": {...}, "num_clips": N}``.
+
+  Raises:
+    atomic.OutputExistsError: ``output_dir`` holds an evaluation
+      (``metrics.json``) and not ``overwrite``.
   """
   if pose_dir is None and rgb_dir is None:
     raise ValueError("evaluate needs pose_dir, rgb_dir or both")
@@ -88,6 +98,9 @@ def evaluate(output_dir: str | os.PathLike,
   if num_subsequences < 1:
     raise ValueError(f"num_subsequences must be >= 1, got {num_subsequences}")
   output_dir = Path(output_dir)
+  if (output_dir / METRICS_FILE).exists() and not overwrite:
+    raise atomic.OutputExistsError(output_dir,
+                                   f"an evaluation ({METRICS_FILE})")
   output_dir.mkdir(parents=True, exist_ok=True)
   data = datasets.load_prepared(data_dir)
   pattern = data.pattern(split)
@@ -96,8 +109,10 @@ def evaluate(output_dir: str | os.PathLike,
   labels = None
   names: list[str] = []
   attention = None
+  run_params: dict[str, Any] = {}
   if pose_dir is not None:
     info = common.read_stage_info(pose_dir)
+    run_params.update(info["params"], pose_dir=str(pose_dir))
     model = common.load_best_model(pose_dir)
     out, row_labels, row_names = _stream_logits(
         model, pattern, features="none", joint_order=info["joint_order"],
@@ -106,6 +121,8 @@ def evaluate(output_dir: str | os.PathLike,
     labels, names = row_labels[::k], row_names[::k]
   if rgb_dir is not None:
     info = common.read_stage_info(rgb_dir)
+    run_params.update(info["params"], rgb_dir=str(rgb_dir),
+                      joint_order=info["joint_order"])
     model = common.load_best_model(rgb_dir)
     out, row_labels, row_names = _stream_logits(
         model, pattern, features="glimpses", joint_order=info["joint_order"],
@@ -124,6 +141,11 @@ def evaluate(output_dir: str | os.PathLike,
                              "num_subsequences": k, "pose_weight": pose_weight}
   writer = tf.summary.create_file_writer(str(output_dir / "tensorboard"))
   with writer.as_default():
+    # The evaluated runs' settings beside the test metrics: one row per
+    # evaluation in TensorBoard's HParams dashboard.
+    summaries.write_hparams({**run_params, "split": split,
+                             "num_subsequences": k,
+                             "pose_weight": pose_weight})
     for stream, logits in clip_logits.items():
       results[stream] = metrics.classification_report(logits, labels)
       matrix = metrics.confusion_matrix(labels, logits.argmax(axis=1),
@@ -152,7 +174,7 @@ def evaluate(output_dir: str | os.PathLike,
   writer.close()
   with atomic.replacing(output_dir / LOGITS_FILE, keep_suffix=True) as tmp:
     np.savez(tmp, names=np.array(names), labels=labels, **clip_logits)
-  atomic.write_text(output_dir / "metrics.json",
+  atomic.write_text(output_dir / METRICS_FILE,
                     json.dumps(results, indent=2, sort_keys=True))
   config.save_operative_config(output_dir)
   return results

@@ -8,30 +8,41 @@ seeded dataset and the dropout seed generators are reset from ``(seed, e)``
 at the start of every epoch; the model (with optimizer state) is backed up
 atomically after every epoch.
 
-Files under ``output_dir``::
+Files under ``output_dir`` (written by the chief only; other workers of a
+multi-worker run write the same files to a temporary directory, removed at
+the end, and resume from the chief's backup)::
 
   backup/state.json, backup/model-NNN.keras  resume point (every epoch)
-  checkpoints/epoch-NNN.weights.h5           weights after each epoch
+  checkpoints/epoch-NNN.weights.h5           weights of the last
+                                             ``keep_checkpoints`` epochs
   best.keras                                 best on validation
-  tensorboard/                               scalars (+ images from callbacks)
+  tensorboard/events.*                       one writer per process: epoch
+                                             scalars, learning rate, images
+                                             of callbacks, hyper-parameters
+
+So a run holds at most ``keep_checkpoints + 2`` models plus one set of
+weights while the next epoch's backup is written (BUILD_NOTES has bytes).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import importlib
 import json
 import logging
 import math
 import os
 import time
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import keras
 import numpy as np
 import tensorflow as tf
 
 from posedriven import atomic
+from posedriven.training import distribute
+from posedriven.training import summaries
 
 
 class EpochSeeds(keras.callbacks.Callback):
@@ -47,22 +58,6 @@ class EpochSeeds(keras.callbacks.Callback):
     for i, state in enumerate(states):
       state.assign(np.array([self.seed * 1000 + i, epoch * 1_000_003],
                             dtype=state.dtype))
-
-
-class LearningRateLogger(keras.callbacks.Callback):
-  """Writes the optimizer's learning rate to TensorBoard each epoch."""
-
-  def __init__(self, writer: tf.summary.SummaryWriter):
-    super().__init__()
-    self.writer = writer
-
-  def on_epoch_end(self, epoch, logs=None):
-    lr = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
-    if logs is not None:
-      logs["learning_rate"] = lr
-    with self.writer.as_default():
-      tf.summary.scalar("learning_rate", lr, step=epoch)
-    self.writer.flush()
 
 
 @dataclasses.dataclass
@@ -90,9 +85,57 @@ class LoopState:
     atomic.write_text(path, json.dumps(dataclasses.asdict(self), indent=1))
 
 
-def _save_model_atomic(model: keras.Model, path: Path) -> None:
-  with atomic.replacing(path, keep_suffix=True) as tmp:
-    model.save(tmp)
+def _save_atomic(save: Callable[[Path], None], path: Path) -> None:
+  """Writes ``path`` through a temporary file; a failure names the file.
+
+  A failed write (disk full, quota) leaves the previous file of that name
+  and the last committed backup untouched, and removes its partial
+  temporary file.
+  """
+  tmp = atomic.temp_path(path, keep_suffix=True)
+  try:
+    with atomic.replacing(path, keep_suffix=True):
+      save(tmp)
+  except OSError as e:
+    tmp.unlink(missing_ok=True)
+    raise OSError(e.errno, f"could not write {path} ({e}); the last "
+                  "complete backup is kept: free space and rerun the same "
+                  "command to resume") from e
+
+
+def _prune_checkpoints(ckpt_dir: Path, keep: int) -> None:
+  """Keeps the ``keep`` newest ``epoch-NNN.weights.h5`` (by epoch)."""
+  checkpoints = sorted(ckpt_dir.glob("epoch-*.weights.h5"))
+  for stale in checkpoints[:max(0, len(checkpoints) - keep)]:
+    stale.unlink()
+
+
+def write_epoch_scalars(logs: dict[str, float], epoch: int) -> None:
+  """``loss/train``, ``loss/validation``, ... to the default summary writer.
+
+  Train and validation of one metric share a chart (one tag prefix).
+  """
+  for key, value in logs.items():
+    if key in ("epoch", "seconds"):
+      continue
+    if key.startswith("val_"):
+      tag = f"{key[4:]}/validation"
+    elif key == "learning_rate":
+      tag = key
+    else:
+      tag = f"{key}/train"
+    tf.summary.scalar(tag, value, step=epoch)
+
+
+def _data_sharded(dataset: tf.data.Dataset | None) -> tf.data.Dataset | None:
+  # Workers split the batches of one stream, whatever the number of files
+  # (file sharding would give workers unequal step counts and hang).
+  if dataset is None:
+    return None
+  options = tf.data.Options()
+  options.experimental_distribute.auto_shard_policy = (
+      tf.data.experimental.AutoShardPolicy.DATA)
+  return dataset.with_options(options)
 
 
 def _should_stop(state: LoopState, patience: int | None) -> bool:
@@ -111,7 +154,10 @@ def fit_resumable(*, build_model: Callable[[], keras.Model],
                   monitor: str = "val_loss",
                   mode: str = "min",
                   steps_per_epoch: int | None = None,
+                  keep_checkpoints: int = 2,
                   strategy: tf.distribute.Strategy | None = None,
+                  chief: bool = True,
+                  hparams: Mapping[str, Any] | None = None,
                   callbacks: Sequence[keras.callbacks.Callback] = (),
                   verbose: int | str = "auto") -> tuple[keras.Model, LoopState]:
   """Trains epoch by epoch, resuming from ``output_dir/backup`` if present.
@@ -122,86 +168,177 @@ def fit_resumable(*, build_model: Callable[[], keras.Model],
     train_dataset_fn: ``epoch -> dataset`` of that epoch (seeded by it).
     val_dataset: Validation data, or None (then ``monitor`` must be a
       training metric such as ``loss``).
-    output_dir: Run directory.
+    output_dir: Run directory (read by every worker, written by the chief).
     epochs: Maximum number of epochs.
     seed: Base seed for dropout per epoch.
     patience: Early stopping after this many epochs without improvement of
       ``monitor`` (None: never).
     monitor, mode: Metric that selects ``best.keras`` and drives stopping.
     steps_per_epoch: Optional cap on steps per epoch.
+    keep_checkpoints: Epoch checkpoints kept (the newest); 0 writes none.
     strategy: tf.distribute strategy (default: the current one).
-    callbacks: Extra callbacks (TensorBoard images, ...).
+    chief: Whether this worker writes ``output_dir`` and TensorBoard
+      (``distribute.is_chief()``); the others write to a temporary
+      directory.
+    hparams: Hyper-parameters for TensorBoard's HParams dashboard (values
+      that are not bool, int, float or str are written as strings); the
+      best epoch's metrics are written as ``best/<metric>`` at the end.
+    callbacks: Extra callbacks; they write summaries to the default writer
+      (this run's ``tensorboard/``).
 
   Returns:
-    The best model (loaded from ``best.keras``) and the final loop state.
+    The best model (loaded, outside the strategy, from ``best.keras``) and
+    the final loop state.
   """
   if mode not in ("min", "max"):
     raise ValueError(f"mode must be 'min' or 'max', got {mode!r}")
-  output_dir = Path(output_dir)
-  backup_dir = output_dir / "backup"
-  ckpt_dir = output_dir / "checkpoints"
-  backup_dir.mkdir(parents=True, exist_ok=True)
-  ckpt_dir.mkdir(parents=True, exist_ok=True)
-  state_path = backup_dir / "state.json"
-  best_path = output_dir / "best.keras"
+  if keep_checkpoints < 0:
+    raise ValueError(f"keep_checkpoints must be >= 0, got {keep_checkpoints}")
   strategy = strategy or tf.distribute.get_strategy()
-
+  # Every worker resumes from the chief's backup.
+  state_path = Path(output_dir) / "backup" / "state.json"
   with strategy.scope():
     if state_path.exists():
       state = LoopState.load(state_path)
-      model = keras.models.load_model(backup_dir / state.model, safe_mode=True)
+      model = keras.models.load_model(state_path.parent / state.model,
+                                      safe_mode=True)
       logging.info("Resuming %s after epoch %d", output_dir, state.epochs_done)
     else:
       state = LoopState(best_value=math.inf if mode == "min" else -math.inf)
       model = build_model()
-
-  sign = 1.0 if mode == "min" else -1.0
-  writer = tf.summary.create_file_writer(str(output_dir / "tensorboard"))
-  base_callbacks = [
-      EpochSeeds(seed),
-      keras.callbacks.TensorBoard(str(output_dir / "tensorboard")),
-      LearningRateLogger(writer),
-      *callbacks,
-  ]
-  for epoch in range(state.epochs_done, epochs):
-    if _should_stop(state, patience):
-      logging.info("Early stopping: no %s improvement for %d epochs", monitor,
-                   state.epochs_since_best)
-      break
-    start = time.time()
-    history = model.fit(train_dataset_fn(epoch), epochs=epoch + 1,
-                        initial_epoch=epoch, validation_data=val_dataset,
-                        steps_per_epoch=steps_per_epoch,
-                        callbacks=base_callbacks, verbose=verbose)
-    logs = {k: float(v[-1]) for k, v in history.history.items()}
-    logs["epoch"] = epoch
-    logs["seconds"] = round(time.time() - start, 2)
-    if monitor not in logs:
-      raise ValueError(f"monitor {monitor!r} is not among the metrics "
-                       f"{sorted(logs)}")
-    model.save_weights(ckpt_dir / f"epoch-{epoch + 1:03d}.weights.h5")
-    value = logs[monitor]
-    if sign * value < sign * state.best_value:
-      state.best_value, state.best_epoch = value, epoch
-      state.epochs_since_best = 0
-      _save_model_atomic(model, best_path)
-    else:
-      state.epochs_since_best += 1
-    state.epochs_done = epoch + 1
-    state.history.append(logs)
-    # The backup goes last: a kill before the state is saved replays the
-    # epoch from the previous backup, which is only deleted afterwards.
-    state.model = f"model-{epoch + 1:03d}.keras"
-    _save_model_atomic(model, backup_dir / state.model)
-    state.save(state_path)
-    for stale in backup_dir.glob("model*.keras"):
-      if stale.name != state.model:
-        stale.unlink()
-    logging.info("epoch %d/%d %s", epoch + 1, epochs,
-                 " ".join(f"{k}={v:.4g}" for k, v in logs.items()
-                          if isinstance(v, float)))
-  writer.close()
-  with strategy.scope():
+  with distribute.write_dir(output_dir, chief) as out:
+    state = _train(model, state, out, strategy=strategy,
+                   train_dataset_fn=train_dataset_fn,
+                   val_dataset=_data_sharded(val_dataset), epochs=epochs,
+                   seed=seed, patience=patience, monitor=monitor, mode=mode,
+                   steps_per_epoch=steps_per_epoch,
+                   keep_checkpoints=keep_checkpoints, chief=chief,
+                   hparams=hparams, callbacks=callbacks, verbose=verbose)
+    best_path = out / "best.keras"
+    # Outside the strategy scope: creating mirrored variables is a
+    # collective in a cluster, and workers may differ in what they load.
     best = (keras.models.load_model(best_path, safe_mode=True)
             if best_path.exists() else model)
   return best, state
+
+
+def _keras_multi_worker_workarounds(model: keras.Model,
+                                    strategy: tf.distribute.Strategy,
+                                    dataset: tf.data.Dataset) -> None:
+  """Lets Keras 3's ``fit`` run on ``MultiWorkerMirroredStrategy``.
+
+  Keras 3.15's TensorFlow trainer fails with more than one worker, twice:
+
+  * ``_maybe_symbolic_build`` (every ``fit``) averages the first distributed
+    batch with ``strategy.reduce`` to learn its shapes, which cannot reduce
+    a nest ("Attempt to convert a value ({'pose': PerReplica..."). Shapes
+    need no reduction: build once from a local batch, then skip that step.
+  * ``reduce_per_replica`` averages each scalar metric with
+    ``strategy.reduce("MEAN", v, axis=0)`` ("Invalid reduction dimension 0
+    for input with 0 dimensions"): across workers it must be ``axis=None``.
+  """
+  # pylint: disable=protected-access
+  with strategy.scope():
+    model._symbolic_build(data_batch=next(iter(dataset)))
+  model._maybe_symbolic_build = lambda iterator=None, data_batch=None: None
+  keras_trainer = importlib.import_module(
+      "keras.src.backend.tensorflow.trainer")
+  if getattr(keras_trainer.reduce_per_replica, "posedriven", False):
+    return
+  original = keras_trainer.reduce_per_replica
+
+  def reduce_per_replica(values, strategy, reduction):
+    if (reduction in ("auto", "mean") and
+        keras_trainer._collective_all_reduce_multi_worker(strategy)):
+      return keras.tree.map_structure(
+          lambda v: strategy.reduce("MEAN", v, axis=None)
+          if isinstance(v, tf.distribute.DistributedValues) else v, values)
+    return original(values, strategy, reduction)
+
+  reduce_per_replica.posedriven = True
+  keras_trainer.reduce_per_replica = reduce_per_replica
+
+
+def _train(model: keras.Model, state: LoopState, out: Path, *,
+           strategy, train_dataset_fn, val_dataset, epochs, seed, patience,
+           monitor, mode, steps_per_epoch, keep_checkpoints, chief, hparams,
+           callbacks, verbose) -> LoopState:
+  """The epochs of :func:`fit_resumable`, writing under ``out``."""
+  backup_dir, ckpt_dir = out / "backup", out / "checkpoints"
+  backup_dir.mkdir(parents=True, exist_ok=True)
+  ckpt_dir.mkdir(parents=True, exist_ok=True)
+  state_path, best_path = backup_dir / "state.json", out / "best.keras"
+  sign = 1.0 if mode == "min" else -1.0
+  # One writer for every epoch of this process: fit() per epoch with Keras'
+  # TensorBoard callback made one event file per epoch.
+  writer = (tf.summary.create_file_writer(str(out / "tensorboard"))
+            if chief else tf.summary.create_noop_writer())
+  if distribute.num_workers(strategy) > 1:
+    _keras_multi_worker_workarounds(model, strategy,
+                                    train_dataset_fn(state.epochs_done))
+  with writer.as_default():
+    if hparams is not None and not state.history:
+      summaries.write_hparams(hparams)
+    for epoch in range(state.epochs_done, epochs):
+      if _should_stop(state, patience):
+        logging.info("Early stopping: no %s improvement for %d epochs",
+                     monitor, state.epochs_since_best)
+        break
+      start = time.time()
+      try:
+        history = model.fit(_data_sharded(train_dataset_fn(epoch)),
+                            epochs=epoch + 1, initial_epoch=epoch,
+                            validation_data=val_dataset,
+                            steps_per_epoch=steps_per_epoch,
+                            callbacks=[EpochSeeds(seed), *callbacks],
+                            verbose=verbose)
+      except tf.errors.OpError as e:
+        if distribute.num_workers(strategy) == 1:
+          raise
+        # A lost peer aborts the collectives of every other worker.
+        raise RuntimeError(
+            f"multi-worker training failed in epoch {epoch + 1}: a worker of"
+            f" the cluster was lost or failed ({e.message.splitlines()[0]});"
+            f" the last complete backup is epoch {state.epochs_done}: rerun"
+            " every worker with the same command to resume") from e
+      logs = {k: float(v[-1]) for k, v in history.history.items()}
+      logs["learning_rate"] = float(keras.ops.convert_to_numpy(
+          model.optimizer.learning_rate))
+      if monitor not in logs:
+        raise ValueError(f"monitor {monitor!r} is not among the metrics "
+                         f"{sorted(logs)}")
+      write_epoch_scalars(logs, epoch)
+      writer.flush()
+      logs["epoch"] = epoch
+      logs["seconds"] = round(time.time() - start, 2)
+      if keep_checkpoints:
+        _save_atomic(model.save_weights,
+                     ckpt_dir / f"epoch-{epoch + 1:03d}.weights.h5")
+        _prune_checkpoints(ckpt_dir, keep_checkpoints)
+      value = logs[monitor]
+      if sign * value < sign * state.best_value:
+        state.best_value, state.best_epoch = value, epoch
+        state.epochs_since_best = 0
+        _save_atomic(model.save, best_path)
+      else:
+        state.epochs_since_best += 1
+      state.epochs_done = epoch + 1
+      state.history.append(logs)
+      # The backup goes last: a kill before the state is saved replays the
+      # epoch from the previous backup, which is only deleted afterwards.
+      state.model = f"model-{epoch + 1:03d}.keras"
+      _save_atomic(model.save, backup_dir / state.model)
+      state.save(state_path)
+      for stale in backup_dir.glob("model*.keras"):
+        if stale.name != state.model:
+          stale.unlink()
+      logging.info("epoch %d/%d %s", epoch + 1, epochs,
+                   " ".join(f"{k}={v:.4g}" for k, v in logs.items()
+                            if isinstance(v, float)))
+    if hparams is not None and state.best_epoch >= 0:
+      best = state.history[state.best_epoch]
+      summaries.write_final_metrics(
+          {k: v for k, v in best.items() if k not in ("epoch", "seconds")},
+          step=state.epochs_done)
+  writer.close()
+  return state

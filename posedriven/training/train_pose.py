@@ -42,6 +42,7 @@ def train_pose(output_dir: str | os.PathLike,
                jit_compile: bool = False,
                steps_per_epoch: int | None = None,
                data_service: str | None = None,
+               keep_checkpoints: int = 2,
                overwrite: bool = False,
                verbose: int | str = "auto") -> dict[str, Any]:
   """Trains the pose stream and writes ``output_dir/best.keras``.
@@ -67,7 +68,9 @@ def train_pose(output_dir: str | os.PathLike,
     steps_per_epoch: Cap per epoch (smoke runs).
     data_service: A ``tf.data`` service dispatcher that reads and samples
       the training clips (``pipeline.train_dataset``).
-    overwrite: Replace a finished run in ``output_dir``.
+    keep_checkpoints: Epoch checkpoints kept besides ``best.keras`` and the
+      backup (the newest; BUILD_NOTES has the bytes per run).
+    overwrite: Delete a finished run in ``output_dir`` and start again.
     verbose: Keras progress bar setting.
 
   Returns:
@@ -77,14 +80,17 @@ def train_pose(output_dir: str | os.PathLike,
   # Bad names fail before the run directory is made or data is read.
   distribute.check_strategy(strategy)
   common.check_precision(mixed_precision)
-  output_dir = run_dir.prepare_run_dir(output_dir, overwrite)
+  # Before any other TensorFlow op (multi-worker collectives need it).
+  dist = distribute.get_strategy(strategy)
+  chief = distribute.is_chief(dist)
+  output_dir = run_dir.prepare_run_dir(output_dir, overwrite, chief)
+  distribute.barrier(dist)
   data = datasets.load_prepared(data_dir)
   train_pattern = data.pattern("train")
   info = pipeline.dataset_info(pipeline.list_files(train_pattern))
   skeleton = skeletons.get_skeleton(info["skeleton"])
   width = pose_tensor.pose_tensor_width(skeleton, joint_order)
   keras.utils.set_random_seed(seed)
-  dist = distribute.get_strategy(strategy)
   has_val = bool(data.clips("train", validation=True,
                                 validation_fraction=validation_fraction))
   if not has_val:
@@ -115,19 +121,24 @@ def train_pose(output_dir: str | os.PathLike,
         validation_fraction=validation_fraction, features="none"),
                                  ["logits"])
   with common.precision(mixed_precision):
-    common.write_stage_info(output_dir, {
-        "stage": "pose", "joint_order": joint_order, "pose_width": width,
-        "skeleton": skeleton.name, "dataset": data.dataset,
-        "num_classes": data.num_classes, "data_dir": str(data_dir),
-        "params": params})
-    config.save_operative_config(output_dir)
+    if chief:
+      common.write_stage_info(output_dir, {
+          "stage": "pose", "joint_order": joint_order, "pose_width": width,
+          "skeleton": skeleton.name, "dataset": data.dataset,
+          "num_classes": data.num_classes, "data_dir": str(data_dir),
+          "params": params})
+      config.save_operative_config(output_dir)
     _, state = loop.fit_resumable(
         build_model=build, train_dataset_fn=train_ds, val_dataset=val_ds,
         output_dir=output_dir, epochs=epochs, seed=seed, patience=patience,
         monitor="val_loss" if has_val else "loss",
-        steps_per_epoch=steps_per_epoch, strategy=dist, verbose=verbose)
+        steps_per_epoch=steps_per_epoch, keep_checkpoints=keep_checkpoints,
+        strategy=dist, chief=chief,
+        hparams={"stage": "pose", "dataset": data.dataset, **params},
+        verbose=verbose)
   summary = {"stage": "pose", "epochs": state.epochs_done,
              "best_epoch": state.best_epoch + 1,
              "best": state.history[state.best_epoch] if state.history else {}}
-  run_dir.mark_finished(output_dir, summary)
+  if chief:
+    run_dir.mark_finished(output_dir, summary)
   return summary

@@ -8,11 +8,14 @@ from typing import Any
 
 import gin
 import keras
-import tensorflow as tf
+import numpy as np
 
 from posedriven import config
 from posedriven.data import datasets
+from posedriven.data import glimpse_crops
 from posedriven.data import pipeline
+from posedriven.data import pose_tensor
+from posedriven.data.formats import registry
 from posedriven.models import streams
 from posedriven.training import callbacks as callbacks_lib
 from posedriven.training import common
@@ -22,6 +25,31 @@ from posedriven.training import run_dir
 
 # Table 6 rows of the RGB stream; conditioning is Table 2's switch.
 ABLATIONS = ("B", "C", "E", "G")
+
+
+def _probe_crops(data: datasets.PreparedData, dataset_root: str | os.PathLike,
+                 names: list[str]) -> np.ndarray:
+  """uint8 ``[N, L, 4, S, S, 3]`` hand crops of the probe sub-sequences."""
+  fmt = registry.get_format(data.dataset)
+  sources = {s.name: s for s in registry.list_clips(dataset_root,
+                                                     data.dataset)}
+  settings = data.manifest["settings"]
+  crops = []
+  for name in names:
+    if name not in sources:
+      raise FileNotFoundError(f"probe clip {name} of {data.data_dir} is not"
+                              f" in probe_dataset_root {dataset_root}")
+    source = sources[name]
+    clip = fmt.load_clip(source.skeleton_path)
+    frames = glimpse_crops.crop_clip_hands(
+        clip, fmt.frame_source(source, clip),
+        crop_size_px=settings["crop_size_px"],
+        crop_output_size=settings["crop_output_size"])
+    # The frames the evaluation pipeline samples for one sub-sequence.
+    indices = pose_tensor.evaluation_subsequences(
+        len(frames), pose_tensor.SUBSEQUENCE_LENGTH, 1)[0]
+    crops.append(frames[indices])
+  return np.stack(crops)
 
 
 @gin.configurable(denylist=["output_dir", "data_dir", "pose_dir"])
@@ -42,12 +70,14 @@ def train_rgb(output_dir: str | os.PathLike,
               temporal_attention_units: int = 512,
               feature_units: int = 1024,
               num_attention_images: int = 4,
+              probe_dataset_root: str | None = None,
               seed: int = 0,
               strategy: str = "default",
               mixed_precision: str | None = None,
               jit_compile: bool = False,
               steps_per_epoch: int | None = None,
               data_service: str | None = None,
+              keep_checkpoints: int = 2,
               overwrite: bool = False,
               verbose: int | str = "auto") -> dict[str, Any]:
   """Trains the RGB stream on stored glimpse features.
@@ -64,9 +94,16 @@ def train_rgb(output_dir: str | os.PathLike,
     validation_fraction: Training clips held out for validation (paper: 5%).
     lstm_units, spatial_attention_units, temporal_attention_units,
       feature_units: architecture sizes (paper defaults).
-    num_attention_images: Validation clips drawn to TensorBoard each epoch.
+    num_attention_images: Probe clips whose attention over hands x time is
+      drawn to TensorBoard each epoch: the first validation clips, or the
+      first training clips when there is no validation split.
+    probe_dataset_root: The dataset ``data_dir`` was prepared from
+      (skeletons and videos). When given, the probe clips' hand crops are
+      drawn with their attention weights too: stored features cannot be
+      shown, so the crops are cut again as preparation cut them.
     seed, strategy, mixed_precision, jit_compile, steps_per_epoch,
-      data_service, overwrite, verbose: as in ``train_pose``.
+      data_service, keep_checkpoints, overwrite, verbose: as in
+      ``train_pose``.
 
   Returns:
     Summary with the best validation figures.
@@ -78,14 +115,17 @@ def train_rgb(output_dir: str | os.PathLike,
   # Bad names fail before the run directory is made or data is read.
   distribute.check_strategy(strategy)
   common.check_precision(mixed_precision)
-  output_dir = run_dir.prepare_run_dir(output_dir, overwrite)
+  # Before any other TensorFlow op (multi-worker collectives need it).
+  dist = distribute.get_strategy(strategy)
+  chief = distribute.is_chief(dist)
+  output_dir = run_dir.prepare_run_dir(output_dir, overwrite, chief)
+  distribute.barrier(dist)
   data = datasets.load_prepared(data_dir)
   pose_info = common.read_stage_info(pose_dir)
   joint_order = pose_info["joint_order"]
   train_pattern = data.pattern("train")
   info = pipeline.dataset_info(pipeline.list_files(train_pattern))
   keras.utils.set_random_seed(seed)
-  dist = distribute.get_strategy(strategy)
   has_val = bool(data.clips("train", validation=True,
                                 validation_fraction=validation_fraction))
   output_names = ("logits", "spatial_attention", "temporal_attention")
@@ -113,38 +153,45 @@ def train_rgb(output_dir: str | os.PathLike,
 
   val_ds, extra_callbacks = None, []
   if has_val:
-    val_eval = pipeline.eval_dataset(
+    val_ds = common.with_targets(common.strip_names(pipeline.eval_dataset(
         train_pattern, batch_size=batch_size, num_subsequences=1,
         joint_order=joint_order, validation=True,
-        validation_fraction=validation_fraction, features="glimpses",
-        with_names=True)
-    val_ds = common.with_targets(common.strip_names(val_eval), output_names)
-    if num_attention_images:
-      inputs, _ = next(iter(val_eval.unbatch().batch(num_attention_images)))
-      names = [n.decode("utf-8") for n in inputs.pop("name").numpy()]
-      writer = tf.summary.create_file_writer(
-          str(output_dir / "tensorboard" / "images"))
-      extra_callbacks.append(callbacks_lib.AttentionImages(
-          writer, {k: v.numpy() for k, v in inputs.items()}, names))
+        validation_fraction=validation_fraction, features="glimpses")),
+                                 output_names)
   else:
     logging.warning("%s: no validation clips; selecting on training loss",
                     data_dir)
+  if num_attention_images:
+    # Fixed probe clips: the same every epoch and across resumptions.
+    probes = pipeline.eval_dataset(
+        train_pattern, batch_size=num_attention_images, num_subsequences=1,
+        joint_order=joint_order, validation=has_val,
+        validation_fraction=validation_fraction, features="glimpses",
+        with_names=True)
+    inputs, _ = next(iter(probes))
+    names = [n.decode("utf-8") for n in inputs.pop("name").numpy()]
+    crops = (_probe_crops(data, probe_dataset_root, names)
+             if probe_dataset_root is not None else None)
+    extra_callbacks.append(callbacks_lib.AttentionImages(
+        {k: v.numpy() for k, v in inputs.items()}, names, crops))
+  stage = {"stage": "rgb", "ablation": ablation, "conditioning": conditioning,
+           "joint_order": joint_order, "pose_dir": str(pose_dir),
+           "dataset": data.dataset, "num_classes": data.num_classes,
+           "glimpse_dim": info["glimpse_dim"], "data_dir": str(data_dir)}
   with common.precision(mixed_precision):
-    common.write_stage_info(output_dir, {
-        "stage": "rgb", "ablation": ablation, "conditioning": conditioning,
-        "joint_order": joint_order, "pose_dir": str(pose_dir),
-        "dataset": data.dataset, "num_classes": data.num_classes,
-        "glimpse_dim": info["glimpse_dim"], "data_dir": str(data_dir),
-        "params": params})
-    config.save_operative_config(output_dir)
+    if chief:
+      common.write_stage_info(output_dir, {**stage, "params": params})
+      config.save_operative_config(output_dir)
     _, state = loop.fit_resumable(
         build_model=build, train_dataset_fn=train_ds, val_dataset=val_ds,
         output_dir=output_dir, epochs=epochs, seed=seed, patience=patience,
         monitor="val_loss" if has_val else "loss",
-        steps_per_epoch=steps_per_epoch, strategy=dist,
+        steps_per_epoch=steps_per_epoch, keep_checkpoints=keep_checkpoints,
+        strategy=dist, chief=chief, hparams={**params, **stage},
         callbacks=extra_callbacks, verbose=verbose)
   summary = {"stage": "rgb", "ablation": ablation, "epochs": state.epochs_done,
              "best_epoch": state.best_epoch + 1,
              "best": state.history[state.best_epoch] if state.history else {}}
-  run_dir.mark_finished(output_dir, summary)
+  if chief:
+    run_dir.mark_finished(output_dir, summary)
   return summary

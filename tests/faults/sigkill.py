@@ -48,9 +48,16 @@ def kill_at_replace(suffix: str, nth: int, when: str) -> None:
 
 
 def kill_at_call(module: str, function: str, nth: int) -> None:
-  """Dies when ``module.function`` is called for the ``nth`` time."""
-  target = importlib.import_module(module)
-  real_function = getattr(target, function)
+  """Dies when ``module.function`` is called for the ``nth`` time.
+
+  ``function`` may name a method (``Class.method``): every instance's call
+  counts.
+  """
+  owner = importlib.import_module(module)
+  *path, name = function.split(".")
+  for attribute in path:
+    owner = getattr(owner, attribute)
+  real_function = getattr(owner, name)
   calls = 0
 
   def wrapper(*args, **kwargs):
@@ -60,7 +67,7 @@ def kill_at_call(module: str, function: str, nth: int) -> None:
       die()
     return real_function(*args, **kwargs)
 
-  setattr(target, function, wrapper)
+  setattr(owner, name, wrapper)
 
 
 def install(point: Mapping[str, Any] | None) -> None:

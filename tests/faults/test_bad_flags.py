@@ -25,6 +25,8 @@ class Case:
   args: tuple[str, ...]
   # Must all appear in the last lines of stderr.
   words: tuple[str, ...]
+  # Environment variables of the run (None: unset).
+  env: tuple[tuple[str, str | None], ...] = (("TF_CONFIG", None),)
 
 
 def _gin(binding: str) -> str:
@@ -51,6 +53,20 @@ CASES = {
         _gin("train_rgb.strategy = 'tpuv9'"),), ("strategy", "tpuv9")),
     "evaluate_split": Case("evaluate", (_gin("evaluate.split = 'val'"),),
                            ("split", "'val'")),
+    "pose_multi_worker_no_tf_config": Case(
+        "train_pose", ("--strategy=multi_worker",), ("TF_CONFIG",)),
+    "pose_multi_worker_tf_config_not_json": Case(
+        "train_pose", ("--strategy=multi_worker",),
+        ("TF_CONFIG is not JSON",), (("TF_CONFIG", "{cluster: worker"),)),
+    "rgb_multi_worker_tf_config_no_task": Case(
+        "train_rgb", ("--strategy=multi_worker",),
+        ("TF_CONFIG has no task",),
+        (("TF_CONFIG", '{"cluster": {"worker": ["127.0.0.1:1"]}}'),)),
+    "pose_multi_worker_task_not_in_cluster": Case(
+        "train_pose", ("--strategy=multi_worker",),
+        ("TF_CONFIG task", "is not in the cluster"),
+        (("TF_CONFIG", '{"cluster": {"worker": ["127.0.0.1:1"]}, '
+                       '"task": {"type": "worker", "index": 2}}'),)),
 }
 
 
@@ -76,8 +92,13 @@ def results(tmp_path_factory):
   def run(name):
     root = tmp_path_factory.mktemp(name)
     start = time.monotonic()
+    env = helpers.subprocess_env()
+    for key, value in CASES[name].env:
+      env.pop(key, None)
+      if value is not None:
+        env[key] = value
     done = subprocess.run(_command(CASES[name], root), cwd=helpers.REPO_ROOT,
-                          env=helpers.subprocess_env(), capture_output=True,
+                          env=env, capture_output=True,
                           text=True, timeout=180, check=False)
     return name, (done, root, time.monotonic() - start)
 

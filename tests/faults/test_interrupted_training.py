@@ -10,7 +10,6 @@ import keras
 import numpy as np
 import pytest
 
-from posedriven import prepare
 from posedriven.training import train_pose
 from tests import helpers
 
@@ -27,13 +26,8 @@ train_pose.train_pose(sys.argv[2], sys.argv[3], **json.loads(sys.argv[4]))
 
 
 @pytest.fixture(scope="module")
-def pose_data(tiny_synthetic, tmp_path_factory):
-  # The pose stream reads no glimpse features: a pose-only prepare is enough.
-  out = tmp_path_factory.mktemp("pose_only")
-  prepare.prepare_dataset(tiny_synthetic, out, dataset="synthetic",
-                          protocol="synthetic_cs", store="none",
-                          clips_per_file=4, log_every_s=1e9)
-  return out
+def pose_data(tiny_pose_only):
+  return tiny_pose_only
 
 
 def _command(run, data, kill_point=None):
@@ -75,8 +69,10 @@ def test_killed_training_resumes_to_the_uninterrupted_weights(pose_data,
   assert history == expected_history and len(history) == SMALL["epochs"]
   for got, want in zip(weights, expected_weights, strict=True):
     np.testing.assert_array_equal(got, want)
-  for name in ("best.keras", "checkpoints/epoch-004.weights.h5"):
+  for name in ("best.keras", "checkpoints/epoch-003.weights.h5",
+               "checkpoints/epoch-004.weights.h5"):
     assert (run / name).read_bytes() != b""
+  assert len(list((run / "checkpoints").iterdir())) == 2  # keep_checkpoints
   # Only the committed backup is left.
   assert sorted(p.name for p in (run / "backup").iterdir()) == [
       "model-004.keras", "state.json"]

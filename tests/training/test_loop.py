@@ -33,11 +33,11 @@ def _train_ds(epoch):
 VAL = tf.data.Dataset.from_tensor_slices((X[:12], Y[:12])).batch(12)
 
 
-def _fit(output_dir, epochs, patience=None):
+def _fit(output_dir, epochs, patience=None, **kwargs):
   return loop.fit_resumable(build_model=_build, train_dataset_fn=_train_ds,
                             val_dataset=VAL, output_dir=output_dir,
                             epochs=epochs, seed=7, patience=patience,
-                            verbose=0)
+                            verbose=0, **kwargs)
 
 
 def _last_weights(output_dir):
@@ -52,7 +52,8 @@ def test_resume_gives_same_weights_as_uninterrupted(tmp_path):
   assert state.epochs_done == 3 and len(state.history) == 3
   for wa, wb in zip(_last_weights(tmp_path / "a"), _last_weights(tmp_path / "b")):
     np.testing.assert_array_equal(wa, wb)
-  assert len(list((tmp_path / "b" / "checkpoints").glob("*.weights.h5"))) == 3
+  assert sorted(p.name for p in (tmp_path / "b" / "checkpoints").iterdir()
+                ) == ["epoch-002.weights.h5", "epoch-003.weights.h5"]
   assert (tmp_path / "b" / "best.keras").exists()
   assert not list(tmp_path.rglob("*.tmp*"))
 
@@ -86,3 +87,28 @@ def test_bad_monitor_names_the_metric(tmp_path):
     loop.fit_resumable(build_model=_build, train_dataset_fn=_train_ds,
                        val_dataset=VAL, output_dir=tmp_path, epochs=1, seed=0,
                        monitor="val_top9", verbose=0)
+
+
+@pytest.mark.parametrize("keep", [0, 1, 3])
+def test_retention_keeps_the_newest_checkpoints_best_and_backup(tmp_path,
+                                                                keep):
+  model, _ = _fit(tmp_path, 5, keep_checkpoints=keep)
+  kept = sorted(p.name for p in (tmp_path / "checkpoints").iterdir())
+  assert kept == [f"epoch-{e:03d}.weights.h5" for e in range(6 - keep, 6)]
+  # Never more models than that: best, one backup, the kept checkpoints.
+  files = sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*")
+                 if p.is_file() and "tensorboard" not in p.parts)
+  assert files == sorted(["best.keras", "backup/model-005.keras",
+                          "backup/state.json"] +
+                         [f"checkpoints/{name}" for name in kept])
+  if keep:
+    # The newest checkpoint holds the last epoch's weights.
+    last = _build()
+    last.load_weights(tmp_path / "checkpoints" / kept[-1])
+    for got, want in zip(last.get_weights(), _last_weights(tmp_path)):
+      np.testing.assert_array_equal(got, want)
+
+
+def test_negative_retention_is_refused(tmp_path):
+  with pytest.raises(ValueError, match="keep_checkpoints"):
+    _fit(tmp_path, 1, keep_checkpoints=-1)

@@ -34,9 +34,10 @@ def pose_run(tiny_prepared, tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def rgb_run(tiny_prepared, pose_run, tmp_path_factory):
+def rgb_run(tiny_synthetic, tiny_prepared, pose_run, tmp_path_factory):
   out = tmp_path_factory.mktemp("rgb_run")
-  train_rgb.train_rgb(out, tiny_prepared, pose_run, **SMALL_RGB)
+  train_rgb.train_rgb(out, tiny_prepared, pose_run, **SMALL_RGB,
+                      probe_dataset_root=str(tiny_synthetic))
   return out
 
 
@@ -49,7 +50,15 @@ def test_pose_run_outputs(pose_run):
                "stage.json", "backup/model-002.keras", "backup/state.json",
                "checkpoints/epoch-002.weights.h5"):
     assert (pose_run / name).exists(), name
-  assert list((pose_run / "tensorboard").rglob("events.out.tfevents.*"))
+  # One event file for the run: per-epoch scalars (learning rate once per
+  # epoch), the hyper-parameters and the best epoch's metrics.
+  assert len(helpers.event_files(pose_run / "tensorboard")) == 1
+  tags = helpers.summaries(pose_run / "tensorboard")
+  assert [step for step, _ in tags["learning_rate"]] == [0, 1]
+  for tag in ("loss/train", "loss/validation", "accuracy/validation"):
+    assert [step for step, _ in tags[tag]] == [0, 1], tag
+  assert tags["_hparams_/session_start_info"][0][1] == "hparams"
+  assert "best/val_loss" in tags
   stage = common.read_stage_info(pose_run)
   assert stage["pose_width"] == 300 and stage["num_classes"] == 8
   summary = json.loads((pose_run / "FINISHED.json").read_text())
@@ -111,8 +120,33 @@ def test_rgb_run_freezes_pose_network(rgb_run, pose_run):
     key = v.path.split("/", 1)[-1]
     if "pose_cnn" in v.path and key in pose_weights:
       np.testing.assert_array_equal(v.numpy(), pose_weights[key])
-  images = list((rgb_run / "tensorboard" / "images").rglob("events.*"))
-  assert images and images[0].stat().st_size > 1000
+
+
+
+def test_rgb_run_draws_probe_clips_each_epoch(rgb_run):
+  assert len(helpers.event_files(rgb_run / "tensorboard")) == 1
+  tags = helpers.summaries(rgb_run / "tensorboard")
+  attention = sorted(t for t in tags if t.startswith("attention/"))
+  assert len(attention) == SMALL_RGB["num_attention_images"]
+  for tag in attention:
+    assert tags[tag] == [(0, "images"), (1, "images")]
+    # The probe's hand crops with their weights, every epoch.
+    crops = tag.replace("attention/", "attention_crops/")
+    assert tags[crops] == [(0, "images"), (1, "images")]
+  # The HParams dashboard can tell the Table 2/3/6 ablations apart.
+  hparams = helpers.hparams(rgb_run / "tensorboard")
+  assert (hparams["ablation"], hparams["conditioning"],
+          hparams["joint_order"]) == ("G", "pose", "topological")
+  assert hparams["lstm_units"] == 8 and "verbose" not in hparams
+
+
+def test_probe_clips_come_from_training_without_validation(
+    tiny_prepared, pose_run, tmp_path):
+  train_rgb.train_rgb(tmp_path, tiny_prepared, pose_run,
+                      **dict(SMALL_RGB, epochs=1, validation_fraction=0.0))
+  tags = helpers.summaries(tmp_path / "tensorboard")
+  assert len([t for t in tags if t.startswith("attention/")]) == 2
+  assert "loss/validation" not in tags and "best/loss" in tags
 
 
 def test_rgb_ablation_b(tiny_prepared, pose_run, tmp_path):
@@ -142,6 +176,12 @@ def test_evaluate_writes_every_figure(tiny_prepared, pose_run, rgb_run,
   # The stage saves the configuration it ran with.
   assert "evaluate.pose_weight = 0.5" in (
       tmp_path / "operative_config.gin").read_text()
+  tags = helpers.summaries(tmp_path / "tensorboard")
+  for stream in ("pose", "rgb", "fused"):
+    assert tags[f"confusion/{stream}"] == [(0, "images")]
+    assert tags[f"{stream}/top1"] == [(0, "scalars")]
+  assert any(t.startswith("attention/") for t in tags)
+  assert tags["_hparams_/session_start_info"][0][1] == "hparams"
 
 
 def test_binaries_run_and_reject_bad_flags(tiny_prepared, tmp_path):

@@ -171,6 +171,7 @@ def generate_dataset(root: str | os.PathLike, *, num_subjects: int = 6,
       :func:`motion.make_performance`).
     crop_size_px: hand glimpse size recorded in the meta file; default
       :func:`render.crop_size_for_width`. Objects are drawn to fill most of it.
+    overwrite: replace a dataset in ``root`` made with other arguments.
     log_every: log progress every this many written clips.
     overwrite: Replace a synthetic dataset made in ``root`` with other
       arguments (its skeletons, videos and meta file are removed first).
