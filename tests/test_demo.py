@@ -5,6 +5,10 @@ from pathlib import Path
 import subprocess
 import sys
 
+import gin
+import numpy as np
+import pytest
+
 from posedriven import demo
 
 _REPO = Path(__file__).resolve().parents[1]
@@ -12,21 +16,33 @@ _REPO = Path(__file__).resolve().parents[1]
 
 def test_tiny_demo_runs_every_stage_and_resumes(tmp_path):
   kwargs = dict(num_subjects=2, cameras=(1,), image_size=(240, 136),
-                ablations=("B", "G"),
+                ablations=("B", "G"), extended_rows=True,
                 pose_config={"epochs": 2, "filters": (8, 8), "features": 32},
                 rgb_config={"epochs": 2, "lstm_units": 16,
                             "feature_units": 16})
   summary = demo.run_demo(str(tmp_path), **kwargs)
   table = summary["table"]
-  assert set(table) == {"A", "B", "G", "H", "K"}
+  assert set(table) == {"A", "B", "G", "H", "K", "G-h", "K-h", "A-rand"}
   for row in table.values():
     assert 0.0 <= row["top1"] <= row["top5"] <= 1.0
   # 1 test subject x 8 classes x 1 camera.
   assert table["K"]["num_clips"] == 8
-  text = demo.format_table(table)
+  text = demo.format_table(table, summary["intervals"])
   assert "Multi-modal, spatio-temporal attention (A+G)" in text
-  assert set(demo.claims_hold(table)) == {"fused K > pose A and > RGB G",
-                                          "fused attention K > fused sum H"}
+  intervals = summary["intervals"]
+  assert set(intervals["rows"]) == set(table)
+  for row, figures in intervals["rows"].items():
+    assert figures["top1"] == pytest.approx(table[row]["top1"])
+    assert figures["low"] <= figures["top1"] <= figures["high"]
+  # Claims whose rows were trained; 1 test subject: 8 performances.
+  assert [c["claim"] for c in intervals["claims"]] == [
+      "K > A", "K > G", "G > B", "K > H", "G > G-h", "K > K-h", "A > A-rand"]
+  assert intervals["num_performances"] == 8
+  assert "effective sample" in demo.format_claims(intervals)
+  outcomes = summary["clip_outcomes"]
+  assert len(outcomes["names"]) == 8
+  assert np.mean(outcomes["correct"]["K"]) == pytest.approx(
+      table["K"]["top1"])
   saved = json.loads((tmp_path / "demo_results.json").read_text())
   assert saved["table"] == json.loads(json.dumps(table))
   assert (tmp_path / "export" / "saved_model.pb").exists()
@@ -39,16 +55,78 @@ def test_tiny_demo_runs_every_stage_and_resumes(tmp_path):
   assert again["seconds"]["train_pose"] < summary["seconds"]["train_pose"]
 
 
-def test_claims_hold_compares_top1():
-  table = {r: {"top1": v} for r, v in
-           {"A": .5, "B": .2, "C": .25, "G": .3, "H": .55, "K": .8}.items()}
-  assert all(demo.claims_hold(table).values())
-  table["C"]["top1"] = .35
-  assert not demo.claims_hold(table)["attention G > sum B and concat C"]
-  table["K"]["top1"] = .45
-  checks = demo.claims_hold(table)
-  assert not checks["fused K > pose A and > RGB G"]
-  assert not checks["fused attention K > fused sum H"]
+def test_format_claims_states_verdict_and_interval():
+  intervals = {"claims": [{"claim": "K > A", "verdict": "not significant",
+                           "difference": 0.05, "low": -0.02, "high": 0.11,
+                           "discordant_clips": 9,
+                           "effective_clips_per_seed": 40.2}],
+               "num_clips": 144, "num_performances": 48, "num_seeds": 1,
+               "unit": "performances"}
+  text = demo.format_claims(intervals)
+  assert "not significant: K > A" in text
+  assert "[ -2.0, +11.0]" in text and "9 discordant" in text
+  assert "48 performances" in text
+
+
+_TINY = dict(num_subjects=3, cameras=(1,), image_size=(240, 136),
+             pose_config={"epochs": 1, "filters": (8, 8), "features": 32},
+             rgb_config={"epochs": 1, "lstm_units": 16, "feature_units": 16})
+
+
+def _fake_demo_summary(seed: int, correct: dict[str, list[int]]):
+  names = [f"S001C00{c}P002R001A00{a}" for a in (1, 2) for c in (1, 2)]
+  return {"seed": seed, "seconds": {},
+          "table": {r: {"top1": float(np.mean(v)), "top5": 1.0,
+                        "mean_class": 0.5} for r, v in correct.items()},
+          "clip_outcomes": {"names": names, "correct": correct}}
+
+
+def test_full_mode_pools_seeds_and_checks_tables_2_and_3(tmp_path,
+                                                         monkeypatch):
+  rows = ("A", "G", "K", "G-h", "K-h", "A-rand")
+  per_seed = {
+      0: {r: [1, 1, 0, 0] if r != "K" else [1, 1, 1, 1] for r in rows},
+      1: {r: [1, 1, 1, 1] if r != "A-rand" else [0, 0, 0, 0] for r in rows}}
+  calls = []
+
+  def fake_run_demo(output_dir, *, seed, extended_rows, export, overwrite):
+    calls.append((output_dir, seed, extended_rows, export))
+    return _fake_demo_summary(seed, per_seed[seed])
+
+  monkeypatch.setattr(demo, "run_demo", fake_run_demo)
+  summary = demo.run_full(str(tmp_path), seeds=(0, 1))
+  assert calls == [(str(tmp_path / "seed_0"), 0, True, False),
+                   (str(tmp_path / "seed_1"), 1, True, False)]
+  assert list(summary["table"]) == list(rows)
+  assert summary["table"]["A"]["top1"] == pytest.approx(0.75)
+  intervals = summary["intervals"]
+  assert intervals["num_seeds"] == 2 and intervals["num_clips"] == 8
+  assert intervals["unit"] == "seeds, then performances"
+  claims = {c["claim"]: c for c in intervals["claims"]}
+  assert {"K > A", "G > G-h", "K > K-h", "A > A-rand"} <= set(claims)
+  assert claims["A > A-rand"]["difference"] == pytest.approx(0.5)
+  saved = json.loads((tmp_path / demo.FULL_RESULTS_FILE).read_text())
+  assert saved["intervals"] == json.loads(json.dumps(intervals))
+
+
+def test_selection_never_reads_the_test_subjects(tmp_path):
+  for key, value in _TINY.items():
+    gin.bind_parameter(f"run_demo.{key}", value)
+  selection = demo.select_hyperparameters(
+      str(tmp_path), pose_grid=({"learning_rate": 1e-3},
+                                {"learning_rate": 1e-4}),
+      rgb_grid=({"learning_rate": 3e-4},))
+  manifest = json.loads((tmp_path / "tfrecords_val" / "manifest.json")
+                        .read_text())
+  written = {c["name"][8:12]: c["split"] for c in manifest["clips"]
+             if c["status"] in ("ok", "degraded")}
+  # Subjects 1 train, 3 validate; subject 2 (a demo test subject) unused.
+  assert written == {"P001": "train", "P003": "test"}
+  scores = [c["top1"] for c in selection["pose"]]
+  assert selection["chosen"]["pose"] == selection["pose"][
+      int(np.argmax(scores))]["candidate"]
+  assert selection["chosen"]["rgb"] == {"learning_rate": 3e-4}
+  assert all(c["num_clips"] == 8 for c in selection["pose"])
 
 
 def test_binary_rejects_unknown_binding(tmp_path):

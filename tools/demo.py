@@ -17,6 +17,11 @@ from absl import app
 from absl import flags
 from absl import logging
 
+from posedriven import console
+
+# Before TensorFlow loads: its native start-up lines (posedriven.console).
+console.filter_native_logs()
+
 from posedriven import config
 from posedriven import demo
 
@@ -28,25 +33,55 @@ flags.DEFINE_integer("seed", None, "Seed for data, sensor and training.")
 flags.DEFINE_boolean("export", None, "Export the A+G SavedModel.")
 flags.DEFINE_boolean("overwrite", None,
                      "Delete output_dir's contents and start again.")
+flags.DEFINE_boolean(
+    "full", False,
+    "Several seeds (run_full.seeds, default 0 1 2) and the rows of Tables 2"
+    " and 3; intervals over seeds and performances. About 45-60 min here.")
+flags.DEFINE_boolean(
+    "select_hyperparameters", False,
+    "Instead of the demo: choose its learning rates on the validation"
+    " subjects (protocol synthetic_cs_val), never on its test clips.")
 FLAGS = flags.FLAGS
+
+
+def _print_results(title: str, summary) -> None:
+  print()
+  print(title)
+  print(demo.format_table(summary["table"], summary["intervals"]))
+  print("Claims (paired bootstrap of the top-1 difference):")
+  print(demo.format_claims(summary["intervals"]))
 
 
 def main(argv):
   del argv
   logging.set_verbosity(logging.INFO)
+  if FLAGS.full and FLAGS.select_hyperparameters:
+    raise app.UsageError("--full and --select_hyperparameters exclude"
+                         " each other")
   config.parse_gin(FLAGS.gin_files, FLAGS.gin_bindings, {
       "run_demo.seed": FLAGS.seed, "run_demo.export": FLAGS.export,
-      "run_demo.overwrite": FLAGS.overwrite})
+      "run_demo.overwrite": FLAGS.overwrite,
+      "select_hyperparameters.seed": FLAGS.seed,
+      "run_full.overwrite": FLAGS.overwrite})
+  if FLAGS.select_hyperparameters:
+    selection = demo.select_hyperparameters(FLAGS.output_dir)
+    print(json.dumps(selection, indent=2, sort_keys=True))
+    return
+  if FLAGS.full:
+    summary = demo.run_full(FLAGS.output_dir)
+    _print_results(
+        f"Tables 6, 2 and 3 on synthetic data, seeds {summary['seeds']} "
+        "(top-1 % averaged over seeds):", summary)
+    print(f"Results: {FLAGS.output_dir}/{demo.FULL_RESULTS_FILE}")
+    sys.stdout.flush()
+    return
   summary = demo.run_demo(FLAGS.output_dir)
-  print()
-  print(f"Table 6 on synthetic data ({summary['protocol']}, clip-level, "
-        "10 sub-sequences averaged):")
-  print(demo.format_table(summary["table"]))
-  checks = demo.claims_hold(summary["table"])
-  for claim, holds in checks.items():
-    print(f"  {'holds' if holds else 'DOES NOT HOLD'}: {claim}")
+  _print_results(
+      f"Table 6 on synthetic data ({summary['protocol']}, seed "
+      f"{summary['seed']}, clip-level, 10 sub-sequences averaged):", summary)
   print("seconds per stage:", json.dumps(
       {k: round(v, 1) for k, v in summary["seconds"].items()}))
+  print(f"Results with intervals: {FLAGS.output_dir}/{demo.RESULTS_FILE}")
   print(f"TensorBoard: tensorboard --logdir {summary['tensorboard']}")
   if summary["export_dir"]:
     print(f"SavedModel: {summary['export_dir']}")

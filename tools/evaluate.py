@@ -9,6 +9,11 @@ import json
 from absl import app
 from absl import flags
 
+from posedriven import console
+
+# Before TensorFlow loads: its native start-up lines (posedriven.console).
+console.filter_native_logs()
+
 from posedriven import config
 from posedriven.training import evaluate
 

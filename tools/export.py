@@ -13,6 +13,11 @@ flags below are shorthands for its bindings.
 from absl import app
 from absl import flags
 
+from posedriven import console
+
+# Before TensorFlow loads: its native start-up lines (posedriven.console).
+console.filter_native_logs()
+
 from posedriven import config
 from posedriven.export import saved_model
 

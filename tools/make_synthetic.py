@@ -16,6 +16,11 @@ from absl import app
 from absl import flags
 from absl import logging
 
+from posedriven import console
+
+# Before TensorFlow loads: its native start-up lines (posedriven.console).
+console.filter_native_logs()
+
 from posedriven import config
 from posedriven.data import synthetic
 

@@ -16,6 +16,11 @@ import sys
 from absl import app
 from absl import flags
 
+from posedriven import console
+
+# Before TensorFlow loads: its native start-up lines (posedriven.console).
+console.filter_native_logs()
+
 from posedriven.export import predict
 
 flags.DEFINE_string(

@@ -15,6 +15,11 @@ from absl import app
 from absl import flags
 from absl import logging
 
+from posedriven import console
+
+# Before TensorFlow loads: its native start-up lines (posedriven.console).
+console.filter_native_logs()
+
 from posedriven import config
 from posedriven import prepare
 from posedriven.data.formats import registry

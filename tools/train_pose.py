@@ -11,6 +11,11 @@ Hyper-parameters are keywords of ``posedriven.training.train_pose.train_pose``
 from absl import app
 from absl import flags
 
+from posedriven import console
+
+# Before TensorFlow loads: its native start-up lines (posedriven.console).
+console.filter_native_logs()
+
 from posedriven import config
 from posedriven.training import train_pose
 

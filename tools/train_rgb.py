@@ -10,6 +10,11 @@ keywords of ``posedriven.training.train_rgb.train_rgb`` (gin).
 from absl import app
 from absl import flags
 
+from posedriven import console
+
+# Before TensorFlow loads: its native start-up lines (posedriven.console).
+console.filter_native_logs()
+
 from posedriven import config
 from posedriven.training import train_rgb
 

@@ -189,6 +189,17 @@ def _static_shapes(inputs: dict[str, tf.Tensor], lead: list[int | None],
   return {k: tf.ensure_shape(v, lead + shapes[k]) for k, v in inputs.items()}
 
 
+def _with_cardinality(ds: tf.data.Dataset, num_clips: int | None,
+                      batch_size: int, drop_remainder: bool
+                      ) -> tf.data.Dataset:
+  if num_clips is None:
+    return ds
+  batches = (num_clips // batch_size if drop_remainder
+             else -(-num_clips // batch_size))
+  # Checked while iterating: a wrong count fails loudly, never truncates.
+  return ds.apply(tf.data.experimental.assert_cardinality(batches))
+
+
 def train_dataset(file_pattern: str | Sequence[str], *,
                   batch_size: int = 64,
                   num_steps: int = pose_tensor.SUBSEQUENCE_LENGTH,
@@ -201,7 +212,8 @@ def train_dataset(file_pattern: str | Sequence[str], *,
                   subsequence_mode: str = "segments",
                   drop_remainder: bool = False,
                   cycle_length: int = 8,
-                  data_service: str | None = None) -> tf.data.Dataset:
+                  data_service: str | None = None,
+                  num_clips: int | None = None) -> tf.data.Dataset:
   """Training stream: one random sub-sequence per clip per pass.
 
   Args:
@@ -223,6 +235,10 @@ def train_dataset(file_pattern: str | Sequence[str], *,
       (``grpc://host:port``): its workers read, sample and batch, and this
       process only receives the batches (for trainers whose own CPUs cannot
       keep up).
+    num_clips: Clips the stream holds after the validation filter (the
+      manifest knows). Declares the epoch's length: Keras cannot infer it
+      from a dataset rebuilt each epoch and would warn that the input ran
+      out of data at the end of every epoch.
 
   Returns:
     Dataset of ``(inputs, label)``: ``inputs["pose"]`` float32
@@ -255,6 +271,7 @@ def train_dataset(file_pattern: str | Sequence[str], *,
               deterministic=deterministic)
   ds = ds.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
   ds = ds.batch(batch_size, drop_remainder=drop_remainder)
+  ds = _with_cardinality(ds, num_clips, batch_size, drop_remainder)
   if data_service:
     # Every worker produces the whole (seeded) stream: a job per trainer,
     # no sharding, so a seed still fixes what the trainer sees.
@@ -274,7 +291,8 @@ def eval_dataset(file_pattern: str | Sequence[str], *,
                  features: str = "glimpses",
                  subsequence_mode: str = "segments",
                  with_names: bool = False,
-                 cycle_length: int = 8) -> tf.data.Dataset:
+                 cycle_length: int = 8,
+                 num_clips: int | None = None) -> tf.data.Dataset:
   """Evaluation stream: the ``K`` fixed sub-sequences of every clip, in order.
 
   Args:
@@ -291,6 +309,8 @@ def eval_dataset(file_pattern: str | Sequence[str], *,
     with_names: Add ``inputs["name"]`` string ``[B * K]`` (pop it before
       calling a model).
     cycle_length: Files read in parallel (the order stays deterministic).
+    num_clips: Clips after the validation filter, as in
+      :func:`train_dataset`.
 
   Returns:
     Dataset of ``(inputs, labels)`` with inputs ``[B * K, L, ...]`` as in
@@ -327,6 +347,7 @@ def eval_dataset(file_pattern: str | Sequence[str], *,
   ds = _filter_validation(ds, validation, validation_fraction, 0)
   ds = ds.map(sample, num_parallel_calls=tf.data.AUTOTUNE)
   ds = ds.batch(batch_size).map(flatten)
+  ds = _with_cardinality(ds, num_clips, batch_size, False)
   return ds.prefetch(tf.data.AUTOTUNE)
 
 

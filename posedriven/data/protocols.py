@@ -33,6 +33,9 @@ import tensorflow as tf
 
 TRAIN = "train"
 TEST = "test"
+# A clip that the protocol leaves out of both splits (e.g. the test subjects
+# in a validation protocol that selects hyper-parameters).
+OUTSIDE = "outside"
 
 
 def split(is_train: bool) -> str:

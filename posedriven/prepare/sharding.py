@@ -76,6 +76,11 @@ def assign_files(sources: Sequence[registry.ClipSource], protocol: str,
       unassigned.append(
           manifest_entry(source, None, None, STATUS_ERROR, str(e)))
       continue
+    if split == protocols.OUTSIDE:
+      unassigned.append(manifest_entry(
+          source, None, None, STATUS_SKIPPED,
+          f"outside protocol {protocol!r} (in neither split)"))
+      continue
     by_split[split].append(source)
   files = []
   for split in SPLITS:

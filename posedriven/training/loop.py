@@ -290,6 +290,8 @@ def _train(model: keras.Model, state: LoopState, out: Path, *,
                             epochs=epoch + 1, initial_epoch=epoch,
                             validation_data=val_dataset,
                             steps_per_epoch=steps_per_epoch,
+                            # The pipelines shuffle; Keras cannot.
+                            shuffle=False,
                             callbacks=[EpochSeeds(seed), *callbacks],
                             verbose=verbose)
       except tf.errors.OpError as e:

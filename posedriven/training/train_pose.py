@@ -91,8 +91,11 @@ def train_pose(output_dir: str | os.PathLike,
   skeleton = skeletons.get_skeleton(info["skeleton"])
   width = pose_tensor.pose_tensor_width(skeleton, joint_order)
   keras.utils.set_random_seed(seed)
-  has_val = bool(data.clips("train", validation=True,
-                                validation_fraction=validation_fraction))
+  num_train_clips = len(data.clips(
+      "train", validation=False, validation_fraction=validation_fraction))
+  num_val_clips = len(data.clips(
+      "train", validation=True, validation_fraction=validation_fraction))
+  has_val = num_val_clips > 0
   if not has_val:
     logging.warning("%s: no validation clips; selecting on training loss",
                     data_dir)
@@ -110,7 +113,8 @@ def train_pose(output_dir: str | os.PathLike,
                                 joint_order=joint_order, seed=seed + epoch,
                                 validation=False,
                                 validation_fraction=validation_fraction,
-                                features="none", data_service=data_service)
+                                features="none", data_service=data_service,
+                                num_clips=num_train_clips)
     return common.with_targets(ds, ["logits"])
 
   val_ds = None
@@ -118,8 +122,8 @@ def train_pose(output_dir: str | os.PathLike,
     val_ds = common.with_targets(pipeline.eval_dataset(
         train_pattern, batch_size=batch_size, num_subsequences=1,
         joint_order=joint_order, validation=True,
-        validation_fraction=validation_fraction, features="none"),
-                                 ["logits"])
+        validation_fraction=validation_fraction, features="none",
+        num_clips=num_val_clips), ["logits"])
   with common.precision(mixed_precision):
     if chief:
       common.write_stage_info(output_dir, {

@@ -126,8 +126,11 @@ def train_rgb(output_dir: str | os.PathLike,
   train_pattern = data.pattern("train")
   info = pipeline.dataset_info(pipeline.list_files(train_pattern))
   keras.utils.set_random_seed(seed)
-  has_val = bool(data.clips("train", validation=True,
-                                validation_fraction=validation_fraction))
+  num_train_clips = len(data.clips(
+      "train", validation=False, validation_fraction=validation_fraction))
+  num_val_clips = len(data.clips(
+      "train", validation=True, validation_fraction=validation_fraction))
+  has_val = num_val_clips > 0
   output_names = ("logits", "spatial_attention", "temporal_attention")
 
   def build():
@@ -148,7 +151,8 @@ def train_rgb(output_dir: str | os.PathLike,
                                 validation=False,
                                 validation_fraction=validation_fraction,
                                 features="glimpses",
-                                data_service=data_service)
+                                data_service=data_service,
+                                num_clips=num_train_clips)
     return common.with_targets(ds, output_names)
 
   val_ds, extra_callbacks = None, []
@@ -156,8 +160,8 @@ def train_rgb(output_dir: str | os.PathLike,
     val_ds = common.with_targets(common.strip_names(pipeline.eval_dataset(
         train_pattern, batch_size=batch_size, num_subsequences=1,
         joint_order=joint_order, validation=True,
-        validation_fraction=validation_fraction, features="glimpses")),
-                                 output_names)
+        validation_fraction=validation_fraction, features="glimpses",
+        num_clips=num_val_clips)), output_names)
   else:
     logging.warning("%s: no validation clips; selecting on training loss",
                     data_dir)

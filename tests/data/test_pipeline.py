@@ -199,3 +199,22 @@ def test_crops_records(tmp_path):
   assert inputs["crops"].shape == (4, 20, 4, 5, 5, 3)
   indices = pose_tensor.evaluation_subsequences(clip.num_frames, 20, 4)
   np.testing.assert_array_equal(inputs["crops"].numpy(), crops[indices])
+
+
+def test_num_clips_declares_the_epoch_length_and_is_checked(records):
+  # NUM_CLIPS clips in batches of 5: Keras knows the epoch's length and
+  # does not warn that the input "ran out of data".
+  batches = -(-NUM_CLIPS // 5)
+  ds = pipeline.train_dataset(records, batch_size=5, seed=0, validation=None,
+                              num_clips=NUM_CLIPS)
+  assert int(ds.cardinality()) == batches
+  assert sum(1 for _ in ds) == batches
+  ev = pipeline.eval_dataset(records, batch_size=5, validation=None,
+                             features="none", num_clips=NUM_CLIPS)
+  assert int(ev.cardinality()) == batches
+  wrong = pipeline.train_dataset(records, batch_size=5, seed=0,
+                                 validation=None, num_clips=NUM_CLIPS + 5)
+  with pytest.raises(tf.errors.FailedPreconditionError,
+                     match="expected to contain"):
+    for _ in wrong:
+      pass

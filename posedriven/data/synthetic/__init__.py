@@ -34,8 +34,9 @@ Why the data needs the paper's mechanism (Baradel et al., BMVC 2018, eq. 3-6):
   that would tell a moving hand from a still one; where cards overlap they
   occlude each other in a random order. Their patterns differ in colour,
   shape and texture (red disc on white, blue/yellow stripes, green triangle
-  on white), so even a randomly initialised CNN separates them; they stay
-  small relative to the frame.
+  on white), so even a randomly initialised CNN separates them (a linear
+  probe on the demo's glimpse features, ``benchmarks/testbed_probes.py``,
+  figures in BUILD_NOTES); they stay small relative to the frame.
 
   An object is drawn only outside the other hands' crop boxes, so it shows
   in the glimpse of the hand that holds it and in no other

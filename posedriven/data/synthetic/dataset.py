@@ -36,6 +36,17 @@ PROTOCOLS = (
         "synthetic_cs", "subject",
         "synthetic cross-subject: odd subjects train, even test",
         lambda s: protocols.split(int(s) % 2 == 1)),
+    # Hyper-parameters are chosen on this one, never on the test subjects:
+    # it splits synthetic_cs's training subjects (odd) into train (1, 5, 7,
+    # 11, ...) and held-out validation (3, 9, 15, ...: subject % 6 == 3),
+    # and leaves the even (test) subjects out.
+    protocols.Protocol(
+        "synthetic_cs_val", "subject",
+        "validation split of synthetic_cs's training subjects: subjects "
+        "3, 9, 15, ... validate, the other odd subjects train, even subjects "
+        "are left out",
+        lambda s: (protocols.OUTSIDE if int(s) % 2 == 0
+                   else protocols.split(int(s) % 6 != 3))),
     protocols.Protocol(
         "synthetic_cv", "camera",
         "synthetic cross-view: cameras 2, 3 train, every other test",

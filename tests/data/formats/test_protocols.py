@@ -20,7 +20,7 @@ def test_protocol_names():
   assert sorted(registry.PROTOCOLS) == sorted([
       "ntu60_cs", "ntu60_cv", "ntu120_csub", "ntu120_cset", "sbu_fold1",
       "sbu_fold2", "sbu_fold3", "sbu_fold4", "sbu_fold5", "msr_cs",
-      "synthetic_cs", "synthetic_cv"])
+      "synthetic_cs", "synthetic_cs_val", "synthetic_cv"])
 
 
 def test_ntu_known_samples():
@@ -82,6 +82,17 @@ def test_synthetic():
   assert registry.split_of("synthetic_cv", {"camera": 2}) == "train"
   assert registry.split_of("synthetic_cv", {"camera": 3}) == "train"
   assert registry.split_of("synthetic_cv", {"camera": 5}) == "test"
+
+
+def test_synthetic_validation_protocol_uses_training_subjects_only():
+  val = {s: registry.split_of("synthetic_cs_val", {"subject": s})
+         for s in range(1, 13)}
+  cs = {s: registry.split_of("synthetic_cs", {"subject": s})
+        for s in range(1, 13)}
+  # No test subject of synthetic_cs is seen by the validation protocol.
+  assert all(val[s] == protocols.OUTSIDE for s in cs if cs[s] == "test")
+  assert [s for s in val if val[s] == "test"] == [3, 9]
+  assert [s for s in val if val[s] == "train"] == [1, 5, 7, 11]
 
 
 def test_errors():
