@@ -202,7 +202,7 @@ class TwoStreamModule(tf.Module):
       raise ValueError(f"precisions {precisions!r} must include float32"
                        " (serving_default)")
     models = {p: precision_lib.serving_model(model, p) for p in precisions}
-    self.model_variables = [v.value for v in model.variables]
+    self.model_variables = [v.value for v in models["float32"].variables]
     self.reduced_precision_variables = [
         v.value for p in precisions if p != "float32"
         for v in models[p].variables]
@@ -229,14 +229,18 @@ class TwoStreamModule(tf.Module):
       return tf.reshape(features, tf.concat(
           [shape[:3], [tf.shape(features)[-1]]], 0))
 
-    self.functions = {}
-    for name, served in models.items():
-      def from_features(pose, glimpse_features, served=served):
+    def serving_functions(served: keras.Model):
+      def from_features(pose, glimpse_features):
         return _serving_outputs(served, pose, glimpse_features)
 
-      def from_crops(pose, crops, served=served):
+      def from_crops(pose, crops):
         return _serving_outputs(served, pose, glimpse_features(crops))
 
+      return from_features, from_crops
+
+    self.functions = {}
+    for name, served in models.items():
+      from_features, from_crops = serving_functions(served)
       self.functions[signature_name(FROM_FEATURES, name)] = tf.function(
           from_features, input_signature=[pose_spec, features_spec])
       if sensor is not None:
@@ -246,9 +250,6 @@ class TwoStreamModule(tf.Module):
       self.functions[GLIMPSE_FEATURES] = tf.function(
           lambda crops: {"glimpse_features": glimpse_features(crops)},
           input_signature=[crops_spec])
-    # Attributes, so that tf.saved_model.save keeps them as functions too.
-    for key, function in self.functions.items():
-      setattr(self, key, function)
 
   def signatures(self) -> dict[str, Any]:
     functions = {"serving_default": self.functions[FROM_FEATURES],
