@@ -19,10 +19,14 @@ dataset, with the same functions:
    sub-sequences are averaged (paper, section 4) and softmaxed. Exports
    without ``glimpse_features`` (older versions) run ``from_crops``.
 
-Each stage is timed (``Prediction.stage_seconds``, logged): ``skeleton``
-(reading it and building the pose tensors), ``decode`` (video frames),
-``crops`` (cutting and resizing the hands), ``inception_v3`` (the glimpse
-sensor), ``model`` (the fused model), and ``total`` (the whole call).
+Each stage is timed (``Prediction.stage_seconds``, logged): ``load_model``
+(fingerprint check and ``tf.saved_model.load``; absent when the caller
+passes the loaded model), ``skeleton`` (reading it and building the pose
+tensors), ``decode`` (video frames), ``crops`` (cutting and resizing the
+hands), ``inception_v3`` (the glimpse sensor), ``model`` (the fused model),
+``attention_png`` (drawing the figure, when asked for) and ``total`` (the
+whole call). The first call of a signature in a process includes its
+one-time initialisation.
 
 Documented fallbacks:
 
@@ -300,13 +304,17 @@ def predict_clip(model_dir: str | os.PathLike,
         f"{model_dir} serves no {precision} signature (precisions"
         f" {info.get('precisions', ['float32'])}); re-export it with"
         " tools/export.py")
-  if loaded is None:
-    saved_model.verify_export(model_dir, info)
   seconds: dict[str, float] = {}
+  if loaded is None:
+    start = time.perf_counter()
+    saved_model.verify_export(model_dir, info)
+    seconds["load_model"] = time.perf_counter() - start
   inputs = clip_inputs(info, skeleton_path, video_path, skeleton_image_size,
                        stage_seconds=seconds)
   if loaded is None:
+    start = time.perf_counter()
     loaded = tf.saved_model.load(os.fspath(model_dir))
+    seconds["load_model"] += time.perf_counter() - start
   sensor = loaded.signatures.get(saved_model.GLIMPSE_FEATURES)
   if sensor is None:  # an earlier version's export: "model" has the sensor
     model = loaded.signatures[saved_model.FROM_CROPS]
@@ -341,6 +349,7 @@ def predict_clip(model_dir: str | os.PathLike,
       num_frames=inputs.clip.num_frames, precision=precision,
       stage_seconds=seconds)
   if attention_png is not None:
+    start = time.perf_counter()
     path = Path(attention_png)
     try:
       path.parent.mkdir(parents=True, exist_ok=True)
@@ -351,6 +360,7 @@ def predict_clip(model_dir: str | os.PathLike,
       # The prediction is already computed: return it and say what failed.
       prediction.attention_error = f"{path}: {e}"
       logging.error("could not write the attention figure %s", e)
+    seconds["attention_png"] = time.perf_counter() - start
   seconds["total"] = time.perf_counter() - started
   logging.info("%s: %s", prediction.clip_name, format_stages(prediction))
   return prediction
