@@ -233,7 +233,7 @@ def test_predict_binary_on_real_ntu_sample(exported, tmp_path):
                           "inception_v3", "model", "attention_png", "total"}
   covered = sum(v for k, v in seconds.items() if k != "total")
   assert 0.8 * seconds["total"] <= covered <= seconds["total"], seconds
-  assert any(line.startswith("seconds: skeleton") for line in lines)
+  assert any(line.startswith("seconds: load_model") for line in lines)
 
 
 def test_export_records_the_fingerprint_of_its_files(exported):
