@@ -166,12 +166,13 @@ def model_costs(model: keras.Model, num_steps: int = 20,
           option_builder.ProfileOptionBuilder.float_operation())
       .with_empty_output().build(),
   ).total_float_ops
+
   def streamed_bytes(m: keras.Model) -> tuple[float, float]:
     def size(w):
       return int(np.prod(w.shape)) * {"float32": 4, "bfloat16": 2}[w.dtype]
-    recurrences = [
-        layer for layer in m._flatten_layers()  # pylint: disable=protected-access
-        if isinstance(layer, attention_cell.SpatialAttentionLSTM)]
+    layers = m._flatten_layers()  # pylint: disable=protected-access
+    recurrences = [layer for layer in layers if isinstance(
+        layer, attention_cell.SpatialAttentionLSTM)]
     per_step = sum(size(w) for layer in recurrences for w in layer.weights)
     total = sum(size(w) for w in m.weights)
     return float(total + (num_steps - 1) * per_step), float(per_step)

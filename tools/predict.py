@@ -9,8 +9,9 @@ r"""Classifies one clip (skeleton + RGB video) with an exported model.
 
 Prints the top-5 classes with their probabilities (10 sub-sequences
 averaged, as in evaluation) and the seconds of each stage (load_model,
-skeleton, decode, crops, inception_v3, model, total); ``--output_json`` writes the same as
-JSON. ``--precision=bfloat16`` runs the fused model's bfloat16 signature.
+skeleton, decode, crops, inception_v3, model, total); ``--output_json``
+writes the same as JSON. ``--precision=bfloat16`` runs the fused model's
+bfloat16 signature.
 """
 
 import sys

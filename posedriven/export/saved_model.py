@@ -26,9 +26,9 @@ Serving signatures (``N`` sub-sequences of ``T`` = 20 steps, 4 hands):
 * ``glimpse_features``: ``crops`` -> ``glimpse_features``, the sensor part
   of ``from_crops`` alone (prediction times the stages with it).
 
-All but the last return ``probabilities`` (softmax of the fused logits) ``[N, C]``,
-``logits`` (fused) ``[N, C]``, ``pose_logits``, ``rgb_logits`` ``[N, C]``,
-``spatial_attention`` ``[N, T, 4]`` and ``temporal_attention`` ``[N, T]``.
+All but the last return ``probabilities`` (softmax of the fused logits)
+``[N, C]``, ``logits`` (fused) ``[N, C]``, ``pose_logits``, ``rgb_logits``
+``[N, C]``, ``spatial_attention`` ``[N, T, 4]`` and ``temporal_attention`` ``[N, T]``.
 The attention outputs are always present: the ablations without an
 attention (Table 6 rows B and C: no spatial attention; B, C, E: no temporal
 attention) emit *uniform* weights (1/4 over hands, 1/T over steps), and
