@@ -3,9 +3,10 @@ r"""Inference speed of the fused two-stream model from glimpse features.
 Builds the paper-size model (untrained: speed does not depend on the weights):
 pose stream (W=300, 1024-d f_sk) + RGB stream G (D=2048, LSTM 1024, spatial
 and temporal attention) fused at logit level, exports it with
-``posedriven.export.saved_model.write_saved_model`` (``from_features``
-signature) and times, for the reloaded SavedModel and for the Keras model
-(``predict_on_batch``, a compiled tf.function):
+``posedriven.export.saved_model.write_saved_model`` (``from_features`` and
+``from_features_bfloat16``: serving copies, ``posedriven.export.precision``)
+and times, for both reloaded signatures and for the Keras model in its
+training layout (``predict_on_batch``, a compiled tf.function):
 
 * latency of one sub-sequence (batch 1: pose tensor [1, 20, 300, 3] and
   glimpse features [1, 20, 4, 2048]; pose network, both streams and fusion),
@@ -18,11 +19,15 @@ of this measurement (see ``benchmarks/glimpse_pipeline.py``).
 
 In the same run it measures this machine's limits (float32 and bfloat16
 matmul GFLOP/s, memory bandwidth of a 50 MB matrix-vector product) and the
-model's costs per sub-sequence (FLOPs from TensorFlow's profiler, float32
-weight bytes read at batch 1: every weight once and the attention LSTM's at
-each of the 20 steps), and reports batch-1 latency as a multiple of the
-weight-streaming floor and batch throughput as a fraction of the matmul
-peak.
+model's costs per sub-sequence (FLOPs from TensorFlow's profiler, weight
+bytes read at batch 1 in each precision: every weight once and the attention
+LSTM's at each of the 20 steps), and reports batch-1 latency as a multiple of
+that precision's weight-streaming floor and batch throughput as a fraction of
+that precision's matmul peak. The load average is printed with every timing:
+on a shared machine, compare figures taken at similar loads.
+
+bfloat16 *agreement* needs trained weights: ``benchmarks/bf16_agreement.py``
+measures it on a demo's test clips.
 
 Run from the repository root::
 
@@ -49,6 +54,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from posedriven.export import precision
 from posedriven.export import saved_model
 from posedriven.models import attention_cell
 from posedriven.models import streams
@@ -72,8 +78,8 @@ def _inputs(batch: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
 
 
 def _median_times(fns: dict[str, Callable[[Any], Any]], inputs, runs: int,
-                  warmup: int) -> dict[str, tuple[float, float]]:
-  """Median (wall, CPU) seconds per call of each function.
+                  warmup: int) -> dict[str, tuple[float, float, float]]:
+  """Median (wall, CPU) and minimum wall seconds per call of each function.
 
   Calls go round-robin over the functions: the machine is shared, so load
   drifts, and interleaving spreads it over all paths alike. CPU time (all
@@ -90,18 +96,20 @@ def _median_times(fns: dict[str, Callable[[Any], Any]], inputs, runs: int,
       fn(inputs)
       wall[name].append(time.perf_counter() - start_wall)
       cpu[name].append(time.process_time() - start_cpu)
-  return {name: (statistics.median(wall[name]), statistics.median(cpu[name]))
-          for name in fns}
+  return {name: (statistics.median(wall[name]), statistics.median(cpu[name]),
+                 min(wall[name])) for name in fns}
 
 
-def _median_seconds(fn: Callable[[], Any], runs: int) -> float:
+def _median_seconds(fn: Callable[[], Any], runs: int
+                    ) -> tuple[float, float]:
+  """(median, minimum) seconds per call."""
   fn()  # traces
   times = []
   for _ in range(runs):
     start = time.perf_counter()
     fn()
     times.append(time.perf_counter() - start)
-  return statistics.median(times)
+  return statistics.median(times), min(times)
 
 
 def machine_limits() -> dict[str, float]:
@@ -109,7 +117,10 @@ def machine_limits() -> dict[str, float]:
 
   ``matmul_gflops``: a 4096x4096 float32 matmul (bfloat16 too); ``gb_per_s``:
   a 50 MB float32 matrix times a vector, which reads the matrix once, as
-  batch-1 inference reads its weights.
+  batch-1 inference reads its weights. From the median call, and (``_best``)
+  from the fastest: on a shared machine the fastest calls are the ones that
+  had the cores, so fastest model call over fastest limit compares like with
+  like.
   """
   n = 4096
   out = {}
@@ -117,23 +128,31 @@ def machine_limits() -> dict[str, float]:
     a = tf.cast(tf.random.normal([n, n]), dtype)
     b = tf.cast(tf.random.normal([n, n]), dtype)
     matmul = tf.function(lambda a=a, b=b: tf.matmul(a, b)[:1, :1])
-    out[f"matmul_gflops_{dtype.name}"] = (
-        2 * n**3 / _median_seconds(lambda: matmul().numpy(), 5) / 1e9)
+    median, best = _median_seconds(lambda: matmul().numpy(), 5)
+    out[f"matmul_gflops_{dtype.name}"] = 2 * n**3 / median / 1e9
+    out[f"matmul_gflops_{dtype.name}_best"] = 2 * n**3 / best / 1e9
   matrix = tf.random.normal([3072, 4096])  # 50.3 MB, the LSTM kernel's size
   vector = tf.random.normal([4096, 1])
   matvec = tf.function(lambda: tf.reduce_sum(tf.matmul(matrix, vector)))
-  out["gb_per_s"] = (matrix.shape.num_elements() * 4 /
-                     _median_seconds(lambda: matvec().numpy(), 50) / 1e9)
+  median, best = _median_seconds(lambda: matvec().numpy(), 50)
+  out["gb_per_s"] = matrix.shape.num_elements() * 4 / median / 1e9
+  out["gb_per_s_best"] = matrix.shape.num_elements() * 4 / best / 1e9
   return out
 
 
-def model_costs(model: keras.Model, num_steps: int = 20
-                ) -> dict[str, float]:
+def _load() -> str:
+  return "load " + "/".join(f"{v:.1f}" for v in os.getloadavg())
+
+
+def model_costs(model: keras.Model, num_steps: int = 20,
+                served: keras.Model | None = None) -> dict[str, float]:
   """FLOPs and weight bytes one sub-sequence costs at batch 1.
 
   FLOPs come from TensorFlow's profiler on the traced batch-1 forward pass;
   bytes count every weight once, and the attention LSTM's weights once per
-  time step (the recurrence reads them again at each of the ``T`` steps).
+  time step (the recurrence reads them again at each of the ``T`` steps);
+  ``weight_bytes`` in float32, ``served_weight_bytes`` in ``served``'s
+  dtypes (a reduced-precision serving copy).
   """
   from tensorflow.python.profiler import model_analyzer  # pylint: disable=g-import-not-at-top
   from tensorflow.python.profiler import option_builder  # pylint: disable=g-import-not-at-top
@@ -147,14 +166,23 @@ def model_costs(model: keras.Model, num_steps: int = 20
           option_builder.ProfileOptionBuilder.float_operation())
       .with_empty_output().build(),
   ).total_float_ops
-  recurrences = [layer for layer in model._flatten_layers()  # pylint: disable=protected-access
-                 if isinstance(layer, attention_cell.SpatialAttentionLSTM)]
-  per_step = sum(int(np.prod(w.shape)) * 4 for layer in recurrences
-                 for w in layer.weights)
-  total = sum(int(np.prod(w.shape)) * 4 for w in model.weights)
-  return {"flops": float(flops),
-          "weight_bytes": float(total + (num_steps - 1) * per_step),
-          "recurrent_weight_bytes": float(per_step)}
+
+  def streamed_bytes(m: keras.Model) -> tuple[float, float]:
+    def size(w):
+      return int(np.prod(w.shape)) * {"float32": 4, "bfloat16": 2}[w.dtype]
+    layers = m._flatten_layers()  # pylint: disable=protected-access
+    recurrences = [layer for layer in layers if isinstance(
+        layer, attention_cell.SpatialAttentionLSTM)]
+    per_step = sum(size(w) for layer in recurrences for w in layer.weights)
+    total = sum(size(w) for w in m.weights)
+    return float(total + (num_steps - 1) * per_step), float(per_step)
+
+  weight_bytes, per_step = streamed_bytes(model)
+  costs = {"flops": float(flops), "weight_bytes": weight_bytes,
+           "recurrent_weight_bytes": per_step}
+  if served is not None:
+    costs["served_weight_bytes"] = streamed_bytes(served)[0]
+  return costs
 
 
 def main(argv):
@@ -177,52 +205,81 @@ def main(argv):
   with tempfile.TemporaryDirectory() as tmp:
     start = time.perf_counter()
     export_dir = saved_model.write_saved_model(
-        os.path.join(tmp, "model"), model, {"benchmark": True})
-    print(f"export (from_features only): {time.perf_counter() - start:.1f} s")
+        os.path.join(tmp, "model"), model, {"benchmark": True},
+        precisions=precision.PRECISIONS)
+    print(f"export (from_features, float32 and bfloat16):"
+          f" {time.perf_counter() - start:.1f} s")
     loaded = tf.saved_model.load(str(export_dir))
-    signature = loaded.signatures[saved_model.FROM_FEATURES]
 
-    def served(inputs):
-      return signature(pose=tf.constant(inputs["pose"]),
-                       glimpse_features=tf.constant(inputs["glimpses"]))
+    def served(name):
+      signature = loaded.signatures[name]
+      return lambda x: signature(
+          pose=tf.constant(x["pose"]),
+          glimpse_features=tf.constant(x["glimpses"]))["logits"].numpy()
 
     paths = {
-        "SavedModel from_features": lambda x: served(x)["logits"].numpy(),
-        "Keras predict_on_batch": lambda x: model.predict_on_batch(x)[
-            "logits"],
+        "SavedModel from_features": served(saved_model.FROM_FEATURES),
+        "SavedModel from_features_bfloat16": served(
+            saved_model.signature_name(saved_model.FROM_FEATURES,
+                                       "bfloat16")),
+        "Keras predict_on_batch (training layout)":
+            lambda x: model.predict_on_batch(x)["logits"],
     }
     rng = np.random.default_rng(0)
     check = _inputs(2, rng)
-    diff = float(np.max(np.abs(paths["SavedModel from_features"](check) -
-                               paths["Keras predict_on_batch"](check))))
-    print(f"max |logits SavedModel - Keras| = {diff:.1e}")
+    reference = paths["Keras predict_on_batch (training layout)"](check)
+    for name in list(paths)[:2]:
+      diff = float(np.max(np.abs(paths[name](check) - reference)))
+      print(f"max |logits {name} - Keras| = {diff:.1e}"
+            f" (logits up to {np.abs(reference).max():.1e})")
 
     one, clip, batch = (_inputs(1, rng), _inputs(_CLIP, rng),
                         _inputs(_BATCH.value, rng))
+    loads = [_load()]
     latency = _median_times(paths, one, _RUNS.value, _WARMUP.value)
+    loads.append(_load())
     clip_latency = _median_times(paths, clip, max(3, _RUNS.value // 3),
                                  _WARMUP.value)
+    loads.append(_load())
     batch_time = _median_times(paths, batch, _BATCHES.value, 1)
+    loads.append(_load())
+  print("load averages (1/5/15 min) before batch 1, clip, batch"
+        f" {_BATCH.value} and after: {'; '.join(loads)}")
 
   limits = machine_limits()
-  costs = model_costs(model)
+  print(f"machine limits measured at {_load()}")
+  costs = model_costs(model, served=precision.serving_model(model,
+                                                            "bfloat16"))
   floor_s = costs["weight_bytes"] / (limits["gb_per_s"] * 1e9)
+  bf16_floor_s = costs["served_weight_bytes"] / (limits["gb_per_s"] * 1e9)
   print()
   print(f"machine: matmul {limits['matmul_gflops_float32']:.0f} GFLOP/s"
         f" float32, {limits['matmul_gflops_bfloat16']:.0f} GFLOP/s bfloat16;"
-        f" memory {limits['gb_per_s']:.1f} GB/s (50 MB matrix x vector)")
+        f" memory {limits['gb_per_s']:.1f} GB/s (50 MB matrix x vector);"
+        f" fastest calls: {limits['matmul_gflops_float32_best']:.0f},"
+        f" {limits['matmul_gflops_bfloat16_best']:.0f} GFLOP/s,"
+        f" {limits['gb_per_s_best']:.1f} GB/s")
   print(f"model, per sub-sequence: {costs['flops'] / 1e9:.2f} GFLOP,"
         f" {costs['weight_bytes'] / 1e9:.2f} GB of float32 weights read at"
         f" batch 1 (attention LSTM {costs['recurrent_weight_bytes'] / 1e6:.1f}"
-        f" MB x 20 steps); weight-streaming floor {1e3 * floor_s:.1f} ms")
+        f" MB x 20 steps); weight-streaming floor {1e3 * floor_s:.1f} ms;"
+        f" bfloat16 copy {costs['served_weight_bytes'] / 1e9:.2f} GB,"
+        f" floor {1e3 * bf16_floor_s:.1f} ms")
   for name in paths:
-    seconds = latency[name][0]
+    bf16 = "bfloat16" in name
+    floor, peak = ((bf16_floor_s, limits["matmul_gflops_bfloat16"]) if bf16
+                   else (floor_s, limits["matmul_gflops_float32"]))
+    seconds, best = latency[name][0], latency[name][2]
+    best_floor = floor * limits["gb_per_s"] / limits["gb_per_s_best"]
     rate = _BATCH.value / batch_time[name][0]
-    print(f"{name}: batch 1 {1e3 * seconds:.1f} ms = {seconds / floor_s:.2f}x"
-          f" the floor (target <= 1.3x); batch {_BATCH.value}"
-          f" {rate * costs['flops'] / 1e9:.0f} GFLOP/s ="
-          f" {rate * costs['flops'] / 1e9 / limits['matmul_gflops_float32']:.0%}"
-          " of the matmul peak (target >= 60%)")
+    print(f"{name}: batch 1 {1e3 * seconds:.1f} ms = {seconds / floor:.2f}x"
+          f" the {'bfloat16' if bf16 else 'float32'} floor (target <= 1.3x;"
+          f" {seconds / floor_s:.2f}x the float32 floor); fastest call"
+          f" {1e3 * best:.1f} ms = {best / best_floor:.2f}x the floor at the"
+          f" fastest bandwidth ({1e3 * best_floor:.1f} ms); batch"
+          f" {_BATCH.value} {rate * costs['flops'] / 1e9:.0f} GFLOP/s ="
+          f" {rate * costs['flops'] / 1e9 / peak:.0%} of the"
+          f" {'bfloat16' if bf16 else 'float32'} matmul peak (target >= 60%)")
   print()
   print(f"| path | 1 sub-sequence, median wall / CPU (ms) | 1 clip = {_CLIP}"
         f" sub-sequences, median wall / CPU (ms) | batch {_BATCH.value}: "

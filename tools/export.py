@@ -3,7 +3,8 @@ r"""Exports a pose run + RGB run as one SavedModel (logit-level fusion).
   python tools/export.py --pose_dir=runs/pose --rgb_dir=runs/rgb \
     --output_dir=export/ntu60_cs [--glimpse_weights=imagenet]
 
-Writes ``serving_default`` / ``from_features`` and ``from_crops`` signatures,
+Writes ``serving_default`` / ``from_features`` and ``from_crops`` signatures
+(and ``_bfloat16`` twins of both unless ``--precisions=float32``),
 ``export_info.json`` and ``operative_config.gin`` (see
 ``posedriven.export.saved_model``). ``--glimpse_weights`` must be the sensor
 preparation used. Every setting is a keyword of ``export_model`` (gin); the
@@ -37,6 +38,8 @@ flags.DEFINE_float("pose_weight", None,
                    " paper's average).")
 flags.DEFINE_string("data_dir", None,
                     "Prepared data of the RGB run, if it moved.")
+flags.DEFINE_list("precisions", None,
+                  "Weight precisions served (default float32,bfloat16).")
 flags.DEFINE_boolean("overwrite", None, "Replace an existing output_dir.")
 FLAGS = flags.FLAGS
 
@@ -46,7 +49,7 @@ def main(argv):
   config.parse_gin(FLAGS.gin_files, FLAGS.gin_bindings, {
       f"export_model.{name}": FLAGS[name].value
       for name in ("glimpse_weights", "glimpse_input_size", "pose_weight",
-                   "data_dir", "overwrite")})
+                   "data_dir", "precisions", "overwrite")})
   print(saved_model.export_model(FLAGS.output_dir, pose_dir=FLAGS.pose_dir,
                                  rgb_dir=FLAGS.rgb_dir))
 

@@ -8,7 +8,10 @@ r"""Classifies one clip (skeleton + RGB video) with an exported model.
     --skeleton=msr/a01_s01_e01_skeleton.txt
 
 Prints the top-5 classes with their probabilities (10 sub-sequences
-averaged, as in evaluation).
+averaged, as in evaluation) and the seconds of each stage (load_model,
+skeleton, decode, crops, inception_v3, model, total); ``--output_json``
+writes the same as JSON. ``--precision=bfloat16`` runs the fused model's
+bfloat16 signature.
 """
 
 import sys
@@ -21,6 +24,8 @@ from posedriven import console
 # Before TensorFlow loads: its native start-up lines (posedriven.console).
 console.filter_native_logs()
 
+from posedriven import atomic
+from posedriven.export import precision
 from posedriven.export import predict
 
 flags.DEFINE_string(
@@ -42,8 +47,13 @@ flags.DEFINE_integer("top_k", 5, "Classes printed.")
 flags.DEFINE_string("attention_png", None,
                     "Write the attention figure here (checked before the"
                     " prediction is computed).")
+flags.DEFINE_string("output_json", None,
+                    "Write the top-k classes and stage times here as JSON.")
+flags.DEFINE_enum("precision", "float32", precision.PRECISIONS,
+                  "Weight precision of the fused model (the export's"
+                  " bfloat16 signature reads half the bytes).")
 flags.DEFINE_boolean("overwrite", False,
-                     "Replace an existing --attention_png.")
+                     "Replace an existing --attention_png or --output_json.")
 flags.DEFINE_list("skeleton_image_size", None,
                   "width,height the skeleton's pixels refer to (default:"
                   " NTU's 1920,1080, or a synthetic dataset's size).")
@@ -53,12 +63,18 @@ FLAGS = flags.FLAGS
 def main(argv):
   del argv
   size = FLAGS.skeleton_image_size
+  if FLAGS.output_json:
+    atomic.check_output_file(FLAGS.output_json, FLAGS.overwrite)
   prediction = predict.predict_clip(
       FLAGS.model, FLAGS.skeleton, FLAGS.video, top_k=FLAGS.top_k,
       attention_png=FLAGS.attention_png, overwrite=FLAGS.overwrite,
+      precision=FLAGS.precision,
       skeleton_image_size=[int(v) for v in size] if size else None)
   print(f"{prediction.clip_name} ({prediction.num_frames} frames):")
   print(predict.format_top_k(prediction))
+  print(f"seconds: {predict.format_stages(prediction)}")
+  if FLAGS.output_json:
+    atomic.write_json(FLAGS.output_json, predict.prediction_json(prediction))
   if prediction.attention_png:
     print(f"attention: {prediction.attention_png}")
   if prediction.attention_error:

@@ -36,7 +36,8 @@ from __future__ import annotations
 
 import logging
 import os
-from typing import Iterable, Iterator, NamedTuple, Sequence
+import time
+from typing import Any, Iterable, Iterator, NamedTuple, Sequence
 
 import numpy as np
 import tensorflow as tf
@@ -358,7 +359,8 @@ def patch_chunks(frames: Iterable[tuple[int, np.ndarray]],
 
 
 def clip_patch_chunks(clip: clip_lib.Clip, reader, crop_size_px: float,
-                      chunk_frames: int
+                      chunk_frames: int, *,
+                      decode_seconds: list[float] | None = None
                       ) -> tuple[float, Iterator[tuple[np.ndarray,
                                                        HandPatches]]]:
   """Hand patches of every frame of ``clip`` that its video decodes.
@@ -374,6 +376,8 @@ def clip_patch_chunks(clip: clip_lib.Clip, reader, crop_size_px: float,
     reader: An open ``video`` reader of the clip's frames.
     crop_size_px: Crop side in pixels of ``clip.image_size``.
     chunk_frames: Frames per chunk.
+    decode_seconds: If given, the seconds spent decoding frames are appended
+      to it (one entry per frame) as the chunks are consumed.
 
   Returns:
     The crop side in video pixels and the ``(frame_indices, HandPatches)``
@@ -396,9 +400,25 @@ def clip_patch_chunks(clip: clip_lib.Clip, reader, crop_size_px: float,
   if clamped.any():
     logging.info("%s: %d of %d hand crops leave the frame; shifted inside",
                  clip.name, int(clamped.sum()), int(clip.hand_valid.sum()))
-  return crop_px, patch_chunks(
-      reader.read_frames(range(clip.num_frames), rgb=False), hand_xy,
-      clip.hand_valid, crop_px, chunk_frames, bgr=True)
+  frames = reader.read_frames(range(clip.num_frames), rgb=False)
+  if decode_seconds is not None:
+    frames = _timed(frames, decode_seconds)
+  return crop_px, patch_chunks(frames, hand_xy, clip.hand_valid, crop_px,
+                               chunk_frames, bgr=True)
+
+
+def _timed(items: Iterable[Any], seconds: list[float]) -> Iterator[Any]:
+  """``items``, appending to ``seconds`` the time each took to produce."""
+  iterator = iter(items)
+  while True:
+    start = time.perf_counter()
+    try:
+      item = next(iterator)
+    except StopIteration:
+      return
+    finally:
+      seconds.append(time.perf_counter() - start)
+    yield item
 
 
 _CROP_CHUNK_FRAMES = 64  # frames whose hand patches are resized at once
@@ -406,7 +426,8 @@ _CROP_CHUNK_FRAMES = 64  # frames whose hand patches are resized at once
 
 def crop_clip_hands(clip: clip_lib.Clip,
                     video_path: str | os.PathLike | Sequence[os.PathLike], *,
-                    crop_size_px: float, crop_output_size: int
+                    crop_size_px: float, crop_output_size: int,
+                    stage_seconds: dict[str, float] | None = None
                     ) -> np.ndarray:
   """The 4 hand crops of every frame of ``clip`` that its video has.
 
@@ -415,6 +436,9 @@ def crop_clip_hands(clip: clip_lib.Clip,
     video_path: Its RGB video, or SBU's list of images.
     crop_size_px: Crop side in pixels of ``clip.image_size``.
     crop_output_size: Side ``S`` of the returned crops.
+    stage_seconds: If given, ``"decode"`` (opening the video and decoding
+      frames) and ``"crops"`` (the rest: cutting and resizing) seconds are
+      added to it.
 
   Returns:
     uint8 ``[T', 4, S, S, 3]`` with ``T' = min(T_skeleton, T_video)``.
@@ -422,14 +446,22 @@ def crop_clip_hands(clip: clip_lib.Clip,
   Raises:
     video.VideoError: missing or undecodable video (names the file).
   """
+  start = time.perf_counter()
+  decode: list[float] = []
   with video.open_source(video_path) as reader:
+    decode.append(time.perf_counter() - start)
     where = reader.path  # the file, or the images' folder
     _, chunks = clip_patch_chunks(clip, reader, crop_size_px,
-                                  _CROP_CHUNK_FRAMES)
+                                  _CROP_CHUNK_FRAMES, decode_seconds=decode)
     parts = [resize_patches(*patches, crop_output_size).numpy()
              for _, patches in chunks]
     container_frames = reader.num_frames
   crops = np.concatenate(parts)
+  if stage_seconds is not None:
+    total = time.perf_counter() - start
+    stage_seconds["decode"] = stage_seconds.get("decode", 0.0) + sum(decode)
+    stage_seconds["crops"] = (stage_seconds.get("crops", 0.0) + total -
+                              sum(decode))
   if len(crops) < clip.num_frames:
     logging.warning(
         "%s has %d frames but %s decodes only %d (container says %d); using"

@@ -13,9 +13,20 @@ dataset, with the same functions:
 3. the 10 evaluation sub-sequences are sampled
    (:func:`pose_tensor.evaluation_subsequences`), with their pose tensors and
    hand crops;
-4. the ``from_crops`` signature runs the glimpse sensor and the fused model;
-   the logits of the sub-sequences are averaged (paper, section 4) and
-   softmaxed.
+4. the ``glimpse_features`` signature runs the glimpse sensor on the crops
+   and ``from_features`` (or its reduced-precision twin,
+   ``precision="bfloat16"``) the fused model; the logits of the
+   sub-sequences are averaged (paper, section 4) and softmaxed. Exports
+   without ``glimpse_features`` (older versions) run ``from_crops``.
+
+Each stage is timed (``Prediction.stage_seconds``, logged): ``load_model``
+(fingerprint check and ``tf.saved_model.load``; absent when the caller
+passes the loaded model), ``skeleton`` (reading it and building the pose
+tensors), ``decode`` (video frames), ``crops`` (cutting and resizing the
+hands), ``inception_v3`` (the glimpse sensor), ``model`` (the fused model),
+``attention_png`` (drawing the figure, when asked for) and ``total`` (the
+whole call). The first call of a signature in a process includes its
+one-time initialisation.
 
 Documented fallbacks:
 
@@ -39,6 +50,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
+import time
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -52,6 +64,7 @@ from posedriven.data import glimpse_crops
 from posedriven.data import pipeline
 from posedriven.data import pose_tensor
 from posedriven.data.formats import registry
+from posedriven.export import precision as precision_lib
 from posedriven.export import saved_model
 
 
@@ -72,6 +85,9 @@ class Prediction:
     attention_png: The image written, or None.
     attention_error: Why the requested image could not be written (the
       prediction is returned anyway), or None.
+    precision: Weight precision of the signature that ran.
+    stage_seconds: Wall seconds per stage (module docstring) and
+      ``"total"``.
   """
 
   clip_name: str
@@ -84,6 +100,8 @@ class Prediction:
   num_frames: int
   attention_png: Path | None = None
   attention_error: str | None = None
+  precision: str = "float32"
+  stage_seconds: dict[str, float] = dataclasses.field(default_factory=dict)
 
 
 def load_skeleton_clip(skeleton_path: str | os.PathLike,
@@ -188,7 +206,8 @@ class ClipInputs:
 
 def clip_inputs(info: dict[str, Any], skeleton_path: str | os.PathLike,
                 video_path: str | os.PathLike | None = None,
-                skeleton_image_size: Sequence[int] | None = None
+                skeleton_image_size: Sequence[int] | None = None,
+                stage_seconds: dict[str, float] | None = None
                 ) -> ClipInputs:
   """Pose tensors and hand crops of the ``K`` evaluation sub-sequences.
 
@@ -196,23 +215,35 @@ def clip_inputs(info: dict[str, Any], skeleton_path: str | os.PathLike,
     info: ``export_info.json`` of the model (joint order, steps, crop size).
     skeleton_path, video_path, skeleton_image_size: as in
       :func:`predict_clip`.
+    stage_seconds: If given, the seconds of ``"skeleton"``, ``"decode"`` and
+      ``"crops"`` are added to it.
   """
+  seconds = {} if stage_seconds is None else stage_seconds
+  start = time.perf_counter()
   clip = load_skeleton_clip(skeleton_path, skeleton_image_size)
   if clip.skeleton != info["skeleton"]:
     raise ValueError(f"{skeleton_path}: skeleton {clip.skeleton!r}, the model"
                      f" expects {info['skeleton']!r}")
   if video_path is None:
     video_path = default_video(skeleton_path, clip)
+  _add(seconds, "skeleton", time.perf_counter() - start)
   crops = crop_clip_hands(clip, video_path,
                           crop_size_px=info["crop_size_px"],
-                          crop_output_size=info["crop_output_size"])
+                          crop_output_size=info["crop_output_size"],
+                          stage_seconds=seconds)
+  start = time.perf_counter()
   clip = clip_lib.first_frames(clip, len(crops))
   indices = pose_tensor.evaluation_subsequences(
       clip.num_frames, info["num_steps"], info["num_subsequences"],
       mode=info["subsequence_mode"])
   pose = np.stack([pose_tensor.clip_pose_tensor(clip, i, info["joint_order"])
                    for i in indices])
+  _add(seconds, "skeleton", time.perf_counter() - start)
   return ClipInputs(clip, indices, pose, crops[indices])
+
+
+def _add(seconds: dict[str, float], stage: str, value: float) -> None:
+  seconds[stage] = seconds.get(stage, 0.0) + value
 
 
 def predict_clip(model_dir: str | os.PathLike,
@@ -222,6 +253,7 @@ def predict_clip(model_dir: str | os.PathLike,
                  attention_png: str | os.PathLike | None = None,
                  skeleton_image_size: Sequence[int] | None = None,
                  batch_size: int = 2,
+                 precision: str = "float32",
                  overwrite: bool = False,
                  loaded: Any = None) -> Prediction:
   """Classifies one clip with an exported model.
@@ -242,6 +274,10 @@ def predict_clip(model_dir: str | os.PathLike,
       (see :func:`load_skeleton_clip`).
     batch_size: Sub-sequences per call of the model (memory: each runs the
       glimpse sensor on ``T * 4`` crops).
+    precision: Weight precision of the fused model: ``"float32"`` or
+      ``"bfloat16"`` (the export's ``from_features_bfloat16``; agreement and
+      speed in ``BUILD_NOTES.md``, "Serving speed"). The glimpse sensor runs
+      in float32 either way.
     overwrite: Replace an existing ``attention_png``.
     loaded: The loaded SavedModel of ``model_dir`` when already loaded (to
       predict many clips without reloading; the caller verified it, e.g.
@@ -256,23 +292,48 @@ def predict_clip(model_dir: str | os.PathLike,
     atomic.OutputExistsError: ``attention_png`` exists (without
       ``overwrite``); other bad output paths raise their OSError. Both
       before any work.
+    ValueError: the export has no signature of ``precision``.
   """
+  started = time.perf_counter()
   if attention_png is not None:
     atomic.check_output_file(attention_png, overwrite)
   info = saved_model.read_export_info(model_dir)
+  precision_lib.check_precision(precision)
+  if precision not in info.get("precisions", ["float32"]):
+    raise ValueError(
+        f"{model_dir} serves no {precision} signature (precisions"
+        f" {info.get('precisions', ['float32'])}); re-export it with"
+        " tools/export.py")
+  seconds: dict[str, float] = {}
   if loaded is None:
+    start = time.perf_counter()
     saved_model.verify_export(model_dir, info)
-  inputs = clip_inputs(info, skeleton_path, video_path, skeleton_image_size)
+    seconds["load_model"] = time.perf_counter() - start
+  inputs = clip_inputs(info, skeleton_path, video_path, skeleton_image_size,
+                       stage_seconds=seconds)
   if loaded is None:
+    start = time.perf_counter()
     loaded = tf.saved_model.load(os.fspath(model_dir))
-  signature = loaded.signatures[saved_model.FROM_CROPS]
+    seconds["load_model"] += time.perf_counter() - start
+  sensor = loaded.signatures.get(saved_model.GLIMPSE_FEATURES)
+  if sensor is None:  # an earlier version's export: "model" has the sensor
+    model = loaded.signatures[saved_model.FROM_CROPS]
+  else:
+    model = loaded.signatures[saved_model.signature_name(
+        saved_model.FROM_FEATURES, precision)]
   step = max(1, int(batch_size))
   outputs: dict[str, list[np.ndarray]] = {}
   for start in range(0, len(inputs.pose), step):
-    result = signature(pose=tf.constant(inputs.pose[start:start + step]),
-                       crops=tf.constant(inputs.crops[start:start + step]))
+    pose = tf.constant(inputs.pose[start:start + step])
+    crops = tf.constant(inputs.crops[start:start + step])
+    if sensor is None:
+      result = _timed_call(seconds, "model", model, pose=pose, crops=crops)
+    else:
+      features = _timed_call(seconds, "inception_v3", sensor, crops=crops)
+      result = _timed_call(seconds, "model", model, pose=pose,
+                           glimpse_features=features["glimpse_features"])
     for key in ("logits", "spatial_attention", "temporal_attention"):
-      outputs.setdefault(key, []).append(result[key].numpy())
+      outputs.setdefault(key, []).append(result[key])
   # Paper, section 4: the sub-sequences' logits are averaged per clip.
   logits = pipeline.average_logits_per_clip(
       np.concatenate(outputs["logits"]), len(inputs.pose))[0]
@@ -285,8 +346,10 @@ def predict_clip(model_dir: str | os.PathLike,
       frame_indices=inputs.frame_indices,
       spatial_attention=np.concatenate(outputs["spatial_attention"]),
       temporal_attention=np.concatenate(outputs["temporal_attention"]),
-      num_frames=inputs.clip.num_frames)
+      num_frames=inputs.clip.num_frames, precision=precision,
+      stage_seconds=seconds)
   if attention_png is not None:
+    start = time.perf_counter()
     path = Path(attention_png)
     try:
       path.parent.mkdir(parents=True, exist_ok=True)
@@ -297,7 +360,39 @@ def predict_clip(model_dir: str | os.PathLike,
       # The prediction is already computed: return it and say what failed.
       prediction.attention_error = f"{path}: {e}"
       logging.error("could not write the attention figure %s", e)
+    seconds["attention_png"] = time.perf_counter() - start
+  seconds["total"] = time.perf_counter() - started
+  logging.info("%s: %s", prediction.clip_name, format_stages(prediction))
   return prediction
+
+
+def _timed_call(seconds: dict[str, float], stage: str, function, **kwargs
+                ) -> dict[str, np.ndarray]:
+  start = time.perf_counter()
+  # .numpy(): the outputs are computed by the time the clock stops.
+  result = {k: v.numpy() for k, v in function(**kwargs).items()}
+  _add(seconds, stage, time.perf_counter() - start)
+  return result
+
+
+def format_stages(prediction: Prediction) -> str:
+  """``decode 0.123 s, crops ..., total ...``: the stage times in one line."""
+  return ", ".join(f"{stage} {value:.3f} s" for stage, value
+                   in prediction.stage_seconds.items())
+
+
+def prediction_json(prediction: Prediction) -> dict[str, Any]:
+  """What ``tools/predict.py --output_json`` writes: a JSON-able summary."""
+  return {
+      "clip_name": prediction.clip_name,
+      "num_frames": prediction.num_frames,
+      "precision": prediction.precision,
+      "top_k": [[name, prob] for name, prob in prediction.top_k],
+      "stage_seconds": dict(prediction.stage_seconds),
+      "attention_png": (None if prediction.attention_png is None
+                        else str(prediction.attention_png)),
+      "attention_error": prediction.attention_error,
+  }
 
 
 def format_top_k(prediction: Prediction) -> str:

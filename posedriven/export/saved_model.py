@@ -19,9 +19,16 @@ Serving signatures (``N`` sub-sequences of ``T`` = 20 steps, 4 hands):
   features to float16 as preparation stores them, and runs the
   ``from_features`` graph.
 
-Both return ``probabilities`` (softmax of the fused logits) ``[N, C]``,
-``logits`` (fused) ``[N, C]``, ``pose_logits``, ``rgb_logits`` ``[N, C]``,
-``spatial_attention`` ``[N, T, 4]`` and ``temporal_attention`` ``[N, T]``.
+* ``from_features_bfloat16``, ``from_crops_bfloat16`` (``export_model``'s
+  default ``precisions``): the same with the fused model's weights and
+  computation in bfloat16 (:mod:`posedriven.export.precision`; inputs and
+  outputs stay float32, the sensor float32);
+* ``glimpse_features``: ``crops`` -> ``glimpse_features``, the sensor part
+  of ``from_crops`` alone (prediction times the stages with it).
+
+All but the last return ``probabilities`` (softmax of the fused logits)
+``[N, C]``, ``logits`` (fused) ``[N, C]``, ``pose_logits``, ``rgb_logits``
+``[N, C]``, ``spatial_attention`` ``[N, T, 4]`` and ``temporal_attention`` ``[N, T]``.
 The attention outputs are always present: the ablations without an
 attention (Table 6 rows B and C: no spatial attention; B, C, E: no temporal
 attention) emit *uniform* weights (1/4 over hands, 1/T over steps), and
@@ -55,7 +62,7 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import gin
 import keras
@@ -67,6 +74,7 @@ from posedriven.data import datasets
 from posedriven.data import pose_tensor
 from posedriven.data import skeletons
 from posedriven.data.formats import registry
+from posedriven.export import precision as precision_lib
 from posedriven.models import fusion
 from posedriven.models import glimpse
 from posedriven.models import streams
@@ -76,6 +84,9 @@ EXPORT_INFO = "export_info.json"
 EXPORT_FORMAT = "posedriven-export/1"
 FROM_FEATURES = "from_features"
 FROM_CROPS = "from_crops"
+# crops -> the glimpse features from_crops computes (float16-rounded), so
+# that prediction can time the sensor and the fused model apart.
+GLIMPSE_FEATURES = "glimpse_features"
 OUTPUT_KEYS = ("probabilities", "logits", "pose_logits", "rgb_logits",
                "spatial_attention", "temporal_attention")
 
@@ -154,6 +165,13 @@ def _serving_outputs(model: keras.Model, pose, glimpses) -> dict[str, Any]:
   return result
 
 
+def signature_name(base: str, precision: str = "float32") -> str:
+  """``from_features`` / ``from_crops`` of a precision: float32 keeps the
+  plain name, others get a suffix (``from_features_bfloat16``)."""
+  precision_lib.check_precision(precision)
+  return base if precision == "float32" else f"{base}_{precision}"
+
+
 class TwoStreamModule(tf.Module):
   """The fused model and its glimpse sensor with serving functions.
 
@@ -165,26 +183,41 @@ class TwoStreamModule(tf.Module):
   Args:
     model: ``build_two_stream`` model, ``{"pose", "glimpses"}`` -> outputs.
     sensor: Built glimpse sensor for ``from_crops``, or None (then only
-      ``from_features`` is exported).
+      ``from_features``).
     crop_size: Side ``S`` of the crops ``from_crops`` takes.
+    precisions: Weight precisions served (:data:`precision.PRECISIONS`);
+      each gets its ``from_features`` (and ``from_crops``) signature, named
+      by :func:`signature_name`, and its own copy of the model's weights. The
+      sensor is shared and stays float32 (its features are rounded to
+      float16 as preparation stores them, whatever the model's precision).
   """
 
   def __init__(self, model: keras.Model, sensor: keras.layers.Layer | None,
-               crop_size: int | None = None):
+               crop_size: int | None = None,
+               precisions: Sequence[str] = ("float32",)):
     super().__init__(name="two_stream_module")
     if sensor is not None and crop_size is None:
       raise ValueError("TwoStreamModule with a sensor needs crop_size")
-    self.model_variables = [v.value for v in model.variables]
+    if "float32" not in precisions:
+      raise ValueError(f"precisions {precisions!r} must include float32"
+                       " (serving_default)")
+    models = {p: precision_lib.serving_model(model, p) for p in precisions}
+    self.model_variables = [v.value for v in models["float32"].variables]
+    self.reduced_precision_variables = [
+        v.value for p in precisions if p != "float32"
+        for v in models[p].variables]
     self.sensor_variables = ([] if sensor is None else
                              [v.value for v in sensor.variables])
     pose_spec = tf.TensorSpec((None,) + tuple(model.input["pose"].shape[1:]),
                               tf.float32, name="pose")
     num_steps, num_hands, glimpse_dim = model.input["glimpses"].shape[1:]
+    features_spec = tf.TensorSpec((None, num_steps, num_hands, glimpse_dim),
+                                  tf.float32, name="glimpse_features")
+    crops_spec = tf.TensorSpec(
+        (None, num_steps, num_hands, crop_size, crop_size, 3), tf.uint8,
+        name="crops")
 
-    def from_features(pose, glimpse_features):
-      return _serving_outputs(model, pose, glimpse_features)
-
-    def from_crops(pose, crops):
+    def glimpse_features(crops):
       shape = tf.shape(crops)
       images = tf.reshape(crops, tf.concat([[-1], shape[3:]], 0))
       # The sensor resizes to its input size and applies the Inception
@@ -193,25 +226,34 @@ class TwoStreamModule(tf.Module):
       # Rounded as preparation stores them (float16), so that a clip gets
       # the logits evaluation gives it.
       features = tf.cast(tf.cast(features, tf.float16), tf.float32)
-      glimpses = tf.reshape(features, tf.concat(
+      return tf.reshape(features, tf.concat(
           [shape[:3], [tf.shape(features)[-1]]], 0))
-      return _serving_outputs(model, pose, glimpses)
 
-    self.from_features = tf.function(from_features, input_signature=[
-        pose_spec,
-        tf.TensorSpec((None, num_steps, num_hands, glimpse_dim), tf.float32,
-                      name="glimpse_features")])
-    self.from_crops = None if sensor is None else tf.function(
-        from_crops, input_signature=[
-            pose_spec,
-            tf.TensorSpec((None, num_steps, num_hands, crop_size, crop_size,
-                           3), tf.uint8, name="crops")])
+    def serving_functions(served: keras.Model):
+      def from_features(pose, glimpse_features):
+        return _serving_outputs(served, pose, glimpse_features)
+
+      def from_crops(pose, crops):
+        return _serving_outputs(served, pose, glimpse_features(crops))
+
+      return from_features, from_crops
+
+    self.functions = {}
+    for name, served in models.items():
+      from_features, from_crops = serving_functions(served)
+      self.functions[signature_name(FROM_FEATURES, name)] = tf.function(
+          from_features, input_signature=[pose_spec, features_spec])
+      if sensor is not None:
+        self.functions[signature_name(FROM_CROPS, name)] = tf.function(
+            from_crops, input_signature=[pose_spec, crops_spec])
+    if sensor is not None:
+      self.functions[GLIMPSE_FEATURES] = tf.function(
+          lambda crops: {"glimpse_features": glimpse_features(crops)},
+          input_signature=[crops_spec])
 
   def signatures(self) -> dict[str, Any]:
-    functions = {"serving_default": self.from_features,
-                 FROM_FEATURES: self.from_features}
-    if self.from_crops is not None:
-      functions[FROM_CROPS] = self.from_crops
+    functions = {"serving_default": self.functions[FROM_FEATURES],
+                 **self.functions}
     return {k: f.get_concrete_function() for k, f in functions.items()}
 
 
@@ -238,6 +280,7 @@ def write_saved_model(export_dir: str | os.PathLike, model: keras.Model,
                       info: dict[str, Any], *,
                       sensor: keras.layers.Layer | None = None,
                       crop_size: int | None = None,
+                      precisions: Sequence[str] = ("float32",),
                       overwrite: bool = False) -> Path:
   """Writes ``model`` (and ``sensor``) as a SavedModel plus ``info``.
 
@@ -250,6 +293,7 @@ def write_saved_model(export_dir: str | os.PathLike, model: keras.Model,
     sensor: Glimpse sensor for the ``from_crops`` signature (None: only
       ``from_features``).
     crop_size: ``S`` of the ``from_crops`` input.
+    precisions: Weight precisions served (see :class:`TwoStreamModule`).
     overwrite: Replace an existing ``export_dir``.
 
   Returns:
@@ -261,7 +305,7 @@ def write_saved_model(export_dir: str | os.PathLike, model: keras.Model,
   """
   export_dir = _check_target(export_dir, overwrite)
   export_dir.parent.mkdir(parents=True, exist_ok=True)
-  module = TwoStreamModule(model, sensor, crop_size)
+  module = TwoStreamModule(model, sensor, crop_size, precisions)
   signatures = module.signatures()
   tmp = Path(tempfile.mkdtemp(prefix=f".{export_dir.name}.tmp-",
                               dir=export_dir.parent))
@@ -312,6 +356,7 @@ def export_model(export_dir: str | os.PathLike, *,
                  glimpse_input_size: int | None = None,
                  pose_weight: float = fusion.PAPER_POSE_WEIGHT,
                  data_dir: str | os.PathLike | None = None,
+                 precisions: Sequence[str] = precision_lib.PRECISIONS,
                  overwrite: bool = False) -> Path:
   """Exports the fused pose + RGB model of two finished runs.
 
@@ -326,12 +371,17 @@ def export_model(export_dir: str | os.PathLike, *,
     pose_weight: Weight of the pose logits (paper: 0.5).
     data_dir: The prepared data of the RGB run; default: the one recorded in
       its ``stage.json`` (give it when the data moved).
+    precisions: Weight precisions served: float32 (``serving_default``)
+      and, by default, bfloat16 (``from_features_bfloat16``,
+      ``from_crops_bfloat16``: half the bytes to read per call; agreement
+      with float32 in BUILD_NOTES.md, "Serving speed").
     overwrite: Replace an existing ``export_dir``.
 
   Returns:
     ``export_dir`` as a Path.
   """
   _check_target(export_dir, overwrite)  # fail before loading anything
+  precisions = tuple(precision_lib.check_precision(p) for p in precisions)
   pose_info = common.read_stage_info(pose_dir)
   rgb_info = common.read_stage_info(rgb_dir)
   if pose_info.get("stage") != "pose" or rgb_info.get("stage") != "rgb":
@@ -402,21 +452,26 @@ def export_model(export_dir: str | os.PathLike, *,
           "temporal": ("learned" if ablation_kwargs.get("temporal") ==
                        "attention" else "uniform"),
       },
+      "precisions": list(precisions),
       "signatures": {
-          FROM_FEATURES: {"pose": [None, num_steps, pose_width, 3],
-                          "glimpse_features": [None, num_steps,
-                                               skeletons.NUM_HANDS,
-                                               glimpse_dim]},
-          FROM_CROPS: {"pose": [None, num_steps, pose_width, 3],
-                       "crops": [None, num_steps, skeletons.NUM_HANDS,
-                                 crop_size, crop_size, 3]},
+          **{signature_name(FROM_FEATURES, p): {
+              "pose": [None, num_steps, pose_width, 3],
+              "glimpse_features": [None, num_steps, skeletons.NUM_HANDS,
+                                   glimpse_dim]} for p in precisions},
+          **{signature_name(FROM_CROPS, p): {
+              "pose": [None, num_steps, pose_width, 3],
+              "crops": [None, num_steps, skeletons.NUM_HANDS, crop_size,
+                        crop_size, 3]} for p in precisions},
+          GLIMPSE_FEATURES: {"crops": [None, num_steps, skeletons.NUM_HANDS,
+                                       crop_size, crop_size, 3]},
       },
       "outputs": list(OUTPUT_KEYS),
       "pose_dir": str(pose_dir),
       "rgb_dir": str(rgb_dir),
   }
   return write_saved_model(export_dir, model, info, sensor=sensor,
-                           crop_size=crop_size, overwrite=overwrite)
+                           crop_size=crop_size, precisions=precisions,
+                           overwrite=overwrite)
 
 
 def read_export_info(export_dir: str | os.PathLike) -> dict[str, Any]:

@@ -62,6 +62,39 @@ def test_predict_synthetic_clip(exported, loaded, tiny_synthetic, tmp_path):
   assert image is not None and image.shape[0] > 100 and image.shape[1] > 100
 
 
+def test_predict_times_each_stage_and_serves_bfloat16(exported, loaded,
+                                                      tiny_synthetic):
+  _, skeleton, video_path = _clip_files(tiny_synthetic, index=1)
+  results = {p: predict.predict_clip(exported, skeleton, video_path,
+                                     loaded=loaded, precision=p)
+             for p in ("float32", "bfloat16")}
+  stages = ("skeleton", "decode", "crops", "inception_v3", "model")
+  for name, result in results.items():
+    seconds = result.stage_seconds
+    assert result.precision == name
+    assert set(seconds) == {*stages, "total"}, seconds
+    assert all(value > 0 for value in seconds.values()), seconds
+    # The stages are the call's work: little happens outside them.
+    covered = sum(seconds[stage] for stage in stages)
+    assert 0.8 * seconds["total"] <= covered <= seconds["total"], seconds
+  scale = float(np.abs(results["float32"].logits).max())
+  # bfloat16: see test_precision.BFLOAT16_RELATIVE.
+  np.testing.assert_allclose(results["bfloat16"].logits,
+                             results["float32"].logits,
+                             atol=0.05 * scale, rtol=0.05)
+
+
+def test_bfloat16_on_an_export_without_it_says_so(exported, tiny_synthetic,
+                                                  tmp_path):
+  info = saved_model.read_export_info(exported)
+  info["precisions"] = ["float32"]  # as exports before the option
+  (tmp_path / saved_model.EXPORT_INFO).write_text(json.dumps(info))
+  _, skeleton, video_path = _clip_files(tiny_synthetic)
+  with pytest.raises(ValueError, match="no bfloat16 signature.*re-export"):
+    predict.predict_clip(tmp_path, skeleton, video_path,
+                         precision="bfloat16")
+
+
 def test_inputs_are_those_of_preparation(exported, tiny_synthetic, tmp_path):
   """Pose tensors and crops equal the ones prepared TFRecords give."""
   info = saved_model.read_export_info(exported)
@@ -175,9 +208,11 @@ def test_predict_binary_on_real_ntu_sample(exported, tmp_path):
   for path in (REAL_SKELETON, REAL_VIDEO):
     assert path.is_file(), f"real NTU sample {path} is missing"
   png = tmp_path / "real.png"
+  report = tmp_path / "real.json"
   cmd = [sys.executable, str(REPO_ROOT / "tools" / "predict.py"),
          f"--model={exported}", f"--skeleton={REAL_SKELETON}",
-         f"--video={REAL_VIDEO}", f"--attention_png={png}"]
+         f"--video={REAL_VIDEO}", f"--attention_png={png}",
+         f"--output_json={report}", "--precision=bfloat16"]
   out = subprocess.run(cmd, capture_output=True, text=True, timeout=300,
                        env=helpers.subprocess_env())
   assert out.returncode == 0, out.stderr[-3000:]
@@ -190,6 +225,15 @@ def test_predict_binary_on_real_ntu_sample(exported, tmp_path):
   probs = [float(line.split()[1]) for line in ranked]
   assert probs == sorted(probs, reverse=True) and sum(probs) <= 1 + 1e-3
   assert cv2.imread(str(png)) is not None
+  written = json.loads(report.read_text())
+  assert written["precision"] == "bfloat16"
+  assert [p for _, p in written["top_k"]] == pytest.approx(probs, abs=1e-4)
+  seconds = written["stage_seconds"]
+  assert set(seconds) == {"load_model", "skeleton", "decode", "crops",
+                          "inception_v3", "model", "attention_png", "total"}
+  covered = sum(v for k, v in seconds.items() if k != "total")
+  assert 0.8 * seconds["total"] <= covered <= seconds["total"], seconds
+  assert any(line.startswith("seconds: load_model") for line in lines)
 
 
 def test_export_records_the_fingerprint_of_its_files(exported):

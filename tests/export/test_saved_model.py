@@ -20,6 +20,7 @@ from posedriven.models import glimpse
 from posedriven.models import streams
 from posedriven.training import evaluate
 from tests.export.conftest import GLIMPSE_INPUT_SIZE
+from tests.export.test_precision import BFLOAT16_RELATIVE
 
 # Reloads the export in a fresh interpreter (nothing registered, no Keras
 # objects alive) and runs both signatures on saved inputs.
@@ -38,7 +39,14 @@ _FRESH_PROCESS = textwrap.dedent("""
     default = loaded.signatures["serving_default"](
         pose=tf.constant(x["pose"]),
         glimpse_features=tf.constant(x["glimpses"]))
+    bf16 = loaded.signatures["from_features_bfloat16"](
+        pose=tf.constant(x["pose"]),
+        glimpse_features=tf.constant(x["glimpses"]))
+    sensed = loaded.signatures["glimpse_features"](
+        crops=tf.constant(x["crops"]))
     out = {f"features/{k}": v.numpy() for k, v in features.items()}
+    out.update({f"bf16/{k}": v.numpy() for k, v in bf16.items()})
+    out["sensed"] = sensed["glimpse_features"].numpy()
     out.update({f"crops/{k}": v.numpy() for k, v in crops.items()})
     out.update({f"default/{k}": v.numpy() for k, v in default.items()})
     np.savez(outputs_path, **out)
@@ -79,6 +87,9 @@ def test_export_info_describes_the_model(exported, runs, sensor_weights):
   assert info["attention"] == {"spatial": "learned", "temporal": "learned"}
   assert info["signatures"]["from_crops"]["crops"][-3:] == [
       info["crop_output_size"], info["crop_output_size"], 3]
+  assert info["precisions"] == ["float32", "bfloat16"]
+  assert {"from_features_bfloat16", "from_crops_bfloat16",
+          "glimpse_features"} <= set(info["signatures"])
   # Written atomically: nothing but the export is left beside it.
   assert [p.name for p in exported.parent.iterdir()] == [exported.name]
   with pytest.raises(atomic.OutputExistsError,
@@ -118,6 +129,12 @@ def test_fresh_process_matches_keras_model(exported, runs, sensor_weights,
     np.testing.assert_array_equal(served[f"default/{key}"],
                                   served[f"features/{key}"])
     _assert_close(served[f"crops/{key}"], _np(expected_crops[key]), 1e-4, key)
+    # bfloat16 weights and arithmetic: see test_precision.BFLOAT16_RELATIVE.
+    _assert_close(served[f"bf16/{key}"], _np(expected[key]),
+                  BFLOAT16_RELATIVE, f"bfloat16 {key}")
+  # The sensor signature is from_crops' first half (prediction times it);
+  # 2e-3: a float16 rounding may land one step (2^-11) apart.
+  _assert_close(served["sensed"], features, 2e-3, "glimpse_features")
   # The crops path saw other inputs than the features path: its outputs
   # differ by more than the tolerances above, which therefore mean something.
   assert not np.allclose(served["crops/rgb_logits"],
