@@ -17,6 +17,7 @@ prediction all use the very same network. With real data use
 
 from __future__ import annotations
 
+import inspect
 import json
 import logging
 import shutil
@@ -170,7 +171,7 @@ def format_claims(intervals: dict[str, Any]) -> str:
 def _demo_data(out: Path, *, num_subjects: int, cameras: Sequence[int],
                image_size: tuple[int, int],
                num_frames_range: tuple[int, int], uniform_appearance: bool,
-               protocol: str, glimpse_input_size: int, seed: int,
+               counter_object_probability: float, protocol: str, glimpse_input_size: int, seed: int,
                data_dir: Path, seconds: dict[str, float]
                ) -> tuple[Path, Path]:
   """Stages 1-2: the synthetic set and its glimpse TFRecords."""
@@ -180,6 +181,8 @@ def _demo_data(out: Path, *, num_subjects: int, cameras: Sequence[int],
                              cameras=cameras, image_size=image_size,
                              num_frames_range=tuple(num_frames_range),
                              uniform_appearance=uniform_appearance,
+                             counter_object_probability=(
+                                 counter_object_probability),
                              seed=seed)
   seconds["dataset"] = time.time() - start
 
@@ -270,6 +273,7 @@ def run_demo(output_dir: str,
              image_size: tuple[int, int] = (480, 270),
              num_frames_range: tuple[int, int] = (22, 28),
              uniform_appearance: bool = True,
+             counter_object_probability: float = 1.0,
              protocol: str = "synthetic_cs",
              glimpse_input_size: int = 75,
              ablations: Sequence[str] = ("B", "C", "E", "G"),
@@ -289,6 +293,8 @@ def run_demo(output_dir: str,
       size.
     uniform_appearance: Everybody dressed alike (see
       ``synthetic.motion.make_performance``).
+    counter_object_probability: Chance that another hand shows the other
+      class object (``synthetic.motion.make_performance``).
     protocol: ``synthetic_cs`` (odd subjects train), ``synthetic_cv`` or
       ``synthetic_cs_val`` (hyper-parameter selection, no test subject).
     glimpse_input_size: Inception input side (paper: 299; 75 keeps the CPU
@@ -320,7 +326,9 @@ def run_demo(output_dir: str,
   data_root, weights = _demo_data(
       out, num_subjects=num_subjects, cameras=cameras, image_size=image_size,
       num_frames_range=num_frames_range,
-      uniform_appearance=uniform_appearance, protocol=protocol,
+      uniform_appearance=uniform_appearance,
+      counter_object_probability=counter_object_probability,
+      protocol=protocol,
       glimpse_input_size=glimpse_input_size, seed=seed, data_dir=data_dir,
       seconds=seconds)
 
@@ -475,10 +483,13 @@ def select_hyperparameters(
               **(demo_args.get("rgb_config") or {})}
   data_settings = {k: demo_args[k] for k in (
       "num_subjects", "cameras", "image_size", "num_frames_range",
-      "uniform_appearance", "glimpse_input_size") if k in demo_args}
-  defaults = dict(num_subjects=12, cameras=(1, 2, 3), image_size=(480, 270),
-                  num_frames_range=(22, 28), uniform_appearance=True,
-                  glimpse_input_size=75)
+      "uniform_appearance", "counter_object_probability",
+      "glimpse_input_size") if k in demo_args}
+  signature = inspect.signature(run_demo.__wrapped__)
+  defaults = {k: signature.parameters[k].default for k in (
+      "num_subjects", "cameras", "image_size", "num_frames_range",
+      "uniform_appearance", "counter_object_probability",
+      "glimpse_input_size")}
   defaults.update(data_settings)
   data_dir = out / "tfrecords_val"
   seconds: dict[str, float] = {}

@@ -156,6 +156,7 @@ def generate_dataset(root: str | os.PathLike, *, num_subjects: int = 6,
                      actions: Sequence[int] | None = None,
                      second_person_probability: float = 0.5,
                      uniform_appearance: bool = False,
+                     counter_object_probability: float = 1.0,
                      crop_size_px: int | None = None,
                      log_every: int = 20,
                      overwrite: bool = False) -> list[str]:
@@ -180,6 +181,8 @@ def generate_dataset(root: str | os.PathLike, *, num_subjects: int = 6,
     second_person_probability: fraction of clips with a second person.
     uniform_appearance: same clothes and skin for everybody (see
       :func:`motion.make_performance`).
+    counter_object_probability: chance that another hand holds the other
+      class object (see :func:`motion.make_performance`).
     crop_size_px: hand glimpse size recorded in the meta file; default
       :func:`render.crop_size_for_width`. Objects are drawn to fill most of it.
     overwrite: replace a dataset in ``root`` made with other arguments.
@@ -220,6 +223,9 @@ def generate_dataset(root: str | os.PathLike, *, num_subjects: int = 6,
       "second_person_probability": second_person_probability,
       "crop_size_px": crop,
       **({"uniform_appearance": True} if uniform_appearance else {}),
+      # Recorded only when set, so that older datasets still resume.
+      **({"counter_object_probability": counter_object_probability}
+         if counter_object_probability != 1.0 else {}),
   }
   old = root / META_FILE
   if old.exists():
@@ -250,7 +256,8 @@ def generate_dataset(root: str | os.PathLike, *, num_subjects: int = 6,
             seed, setup, subject, replication, action,
             num_frames_range=tuple(num_frames_range),
             second_person_probability=second_person_probability,
-            uniform_appearance=uniform_appearance)
+            uniform_appearance=uniform_appearance,
+            counter_object_probability=counter_object_probability)
         for camera in cameras:
           name = sample_name(setup, camera, subject, replication, action)
           seq = views.skeleton_sequence(name, performance,

@@ -285,7 +285,9 @@ def make_performance(seed: int, setup: int, subject: int, replication: int,
                      action: int, *,
                      num_frames_range: tuple[int, int] = (28, 40),
                      second_person_probability: float = 0.5,
-                     uniform_appearance: bool = False) -> Performance:
+                     uniform_appearance: bool = False,
+                     counter_object_probability: float = 1.0
+                     ) -> Performance:
   """Draws the performance of one sample (all camera views share it).
 
   Args:
@@ -299,6 +301,15 @@ def make_performance(seed: int, setup: int, subject: int, replication: int,
       do not tell who the subject is: with few training subjects an RGB
       stream otherwise memorises its subjects' looks instead of learning the
       objects.
+    counter_object_probability: chance that another hand holds the other
+      class object. At 1 (the default) every clip shows both class objects,
+      so nothing but attention to the active hand tells which one matters;
+      but then an RGB stream with uniform attention sees no correlation
+      between its input and the label at all, and attention must break
+      that symmetry from noise. Below 1, the clips without the counter
+      object let a stream learn what the objects mean first; summing the
+      hands then knows the object in those clips only, attending to the
+      active hand in every clip.
   """
   motion, class_object = class_parts(action - 1)
   # No draw below depends on which object is the class object, so the
@@ -330,7 +341,15 @@ def make_performance(seed: int, setup: int, subject: int, replication: int,
   # Hands' objects: the class object, the other class object, and (two
   # people) a pair symmetric in the class objects, so the multiset of visible
   # objects never depends on the class.
+  if not 0.0 <= counter_object_probability <= 1.0:
+    raise ValueError("counter_object_probability must lie in [0, 1], got"
+                     f" {counter_object_probability}")
   others = [1 - class_object]
+  # Drawn only below 1, so that the default's clips stay as they were; the
+  # draw does not depend on the class object (skeletons stay independent).
+  if counter_object_probability < 1.0 and (
+      rng.random() >= counter_object_probability):
+    others = [NO_OBJECT]
   if two_people:
     pairs = [(DISTRACTOR_OBJECT, DISTRACTOR_OBJECT), (0, 1),
              (DISTRACTOR_OBJECT, NO_OBJECT), (NO_OBJECT, NO_OBJECT)]

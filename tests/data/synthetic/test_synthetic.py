@@ -515,12 +515,15 @@ def test_an_object_shows_only_in_the_crop_of_the_hand_holding_it():
   assert close > 20  # the guarantee was exercised, not vacuous
 
 
-def test_skeletons_do_not_depend_on_the_object(tmp_path, monkeypatch):
+@pytest.mark.parametrize("counter_object_probability", [1.0, 0.5])
+def test_skeletons_do_not_depend_on_the_object(tmp_path, monkeypatch,
+                                               counter_object_probability):
   """Same seed, the two class objects swapped: identical skeleton files,
   other videos. (The generator draws nothing from the object.)"""
   kwargs = dict(num_subjects=2, cameras=(1, 2), image_size=(160, 96),
                 num_frames_range=(10, 14), actions=(1, 4, 5, 8),
-                second_person_probability=0.5, seed=2)
+                second_person_probability=0.5, seed=2,
+                counter_object_probability=counter_object_probability)
   synthetic.generate_dataset(tmp_path / "a", **kwargs)
   real = synthetic_motion.class_parts
 
@@ -540,3 +543,30 @@ def test_skeletons_do_not_depend_on_the_object(tmp_path, monkeypatch):
             synthetic.skeleton_path(tmp_path / "b", name).read_bytes()), name
     assert (synthetic.video_path(tmp_path / "a", name).read_bytes() !=
             synthetic.video_path(tmp_path / "b", name).read_bytes()), name
+
+
+def _counter_object_shown(performance) -> bool:
+  other = 1 - performance.class_object
+  return any(obj == other for h, obj in enumerate(performance.hand_objects)
+             if h != performance.active_hand)
+
+
+def test_counter_object_probability():
+  def shown(p):
+    return [_counter_object_shown(synthetic_motion.make_performance(
+        0, 1, subject, 1, action, second_person_probability=0.0,
+        counter_object_probability=p))
+            for subject in range(1, 21) for action in range(1, 9)]
+
+  assert all(shown(1.0))
+  assert not any(shown(0.0))
+  assert 0.35 < np.mean(shown(0.5)) < 0.65
+  # The default draws nothing more: its clips are those made before the
+  # option existed (the same performance as an explicit 1.0).
+  a = synthetic_motion.make_performance(0, 1, 3, 1, 2)
+  b = synthetic_motion.make_performance(0, 1, 3, 1, 2,
+                                        counter_object_probability=1.0)
+  np.testing.assert_array_equal(a.xyz_world, b.xyz_world)
+  with pytest.raises(ValueError, match="counter_object_probability"):
+    synthetic_motion.make_performance(0, 1, 1, 1, 1,
+                                      counter_object_probability=1.5)
