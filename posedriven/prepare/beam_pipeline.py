@@ -29,16 +29,20 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+import time
 from typing import Any, Sequence
 
 from absl import logging
 import apache_beam as beam
+from apache_beam import metrics
 from apache_beam.options import pipeline_options
 
 from posedriven.data import tfrecords
 from posedriven.models import glimpse
 from posedriven.prepare import preparer as preparer_lib
 from posedriven.prepare import sharding
+
+METRICS_NAMESPACE = "posedriven.prepare"
 
 # One sensor per process and settings: a worker that runs several bundles or
 # pipelines (DirectRunner in_memory, benchmarks) builds and traces it once.
@@ -72,14 +76,22 @@ class WriteFileFn(beam.DoFn):
     self._label = f"prepare {self._config.dataset} beam worker {os.getpid()}"
     self._preparer = preparer_lib.make_preparer(
         self._config, _sensor(self._config), self._total_clips, self._label)
+    self._preparer.warm_up()
 
   def process(self, assignment: sharding.FileAssignment):
     output_dir = Path(self._output_dir)
     key = sharding.settings_key(self._settings, assignment)
     # A retried bundle, or a rerun racing an earlier one, keeps what is done.
     if not sharding.is_complete(output_dir, assignment, key):
+      start_ms = int(time.time() * 1e3)
       preparer_lib.write_assignment(self._preparer, output_dir,
                                     self._settings, assignment, self._label)
+      # min(start) .. max(end) over all workers: the writing time without
+      # the workers' start-up (process launch, sensor build).
+      metrics.Metrics.distribution(METRICS_NAMESPACE, "file_start_ms").update(
+          start_ms)
+      metrics.Metrics.distribution(METRICS_NAMESPACE, "file_end_ms").update(
+          int(time.time() * 1e3))
     yield assignment.filename
 
   def teardown(self):
@@ -90,7 +102,7 @@ class WriteFileFn(beam.DoFn):
 def write_files(todo: Sequence[sharding.FileAssignment],
                 output_dir: str | os.PathLike, settings: dict[str, Any],
                 config: preparer_lib.WriterConfig, *, runner: str,
-                options: Sequence[str] = ()) -> None:
+                options: Sequence[str] = ()) -> float | None:
   """Runs the pipeline that writes ``todo`` (and their manifest parts).
 
   Args:
@@ -100,18 +112,38 @@ def write_files(todo: Sequence[sharding.FileAssignment],
     config: What each worker builds its preparer and sensor from.
     runner: A Beam runner name.
     options: Further Beam pipeline options (``--direct_num_workers=2``, ...).
+
+  Returns:
+    Seconds from the first file's start to the last file's end on any
+    worker (the run without the workers' start-up), or None where the
+    runner reports no metrics.
   """
   if not todo:
-    return
+    return None
   flags = [f"--runner={runner}", *options]
   logging.info("Beam: %d files, options %s", len(todo), flags)
   beam_options = pipeline_options.PipelineOptions(flags)
   write = WriteFileFn(str(output_dir), settings, config,
                       sum(len(a.clips) for a in todo))
-  with beam.Pipeline(options=beam_options) as pipeline:
-    _ = (pipeline
-         | "Files" >> beam.Create(list(todo))
-         # Spreads the files over the workers (Create's output is one
-         # bundle otherwise).
-         | "Spread" >> beam.Reshuffle()
-         | "WriteFile" >> beam.ParDo(write))
+  pipeline = beam.Pipeline(options=beam_options)
+  _ = (pipeline
+       | "Files" >> beam.Create(list(todo))
+       # Spreads the files over the workers (Create's output is one bundle
+       # otherwise).
+       | "Spread" >> beam.Reshuffle()
+       | "WriteFile" >> beam.ParDo(write))
+  result = pipeline.run()
+  result.wait_until_finish()
+  return _writing_seconds(result)
+
+
+def _writing_seconds(result) -> float | None:
+  try:
+    found = result.metrics().query(metrics.MetricsFilter().with_namespace(
+        METRICS_NAMESPACE))["distributions"]
+  except (NotImplementedError, KeyError):
+    return None
+  values = {r.key.metric.name: r.committed for r in found if r.committed}
+  if {"file_start_ms", "file_end_ms"} - set(values):
+    return None
+  return (values["file_end_ms"].max - values["file_start_ms"].min) / 1e3

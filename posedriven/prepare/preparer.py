@@ -163,6 +163,18 @@ class _Preparer:
     self._glimpse_fn = (None if store == tfrecords.STORE_NONE else
                         sensor_pass.glimpse_fn(sensor, crop_output_size))
 
+  def warm_up(self) -> None:
+    """Traces and runs the sensor function once on one blank frame, so that
+    a fresh worker's first file is not slowed by it (records unchanged:
+    each batch's features depend only on that batch)."""
+    if self._glimpse_fn is None:
+      return
+    side = max(1, int(np.ceil(self.crop_size_px)))
+    self._glimpse_fn(np.zeros((1, skeletons.NUM_HANDS, side, side, 3),
+                              np.uint8),
+                     np.zeros((1, skeletons.NUM_HANDS, 4), np.float32),
+                     np.zeros((1, skeletons.NUM_HANDS), bool))
+
   # -- decode thread (runs inside tf.data's from_generator) ----------------
 
   def _load(self, state: _ClipState) -> clip_lib.Clip | None:
@@ -529,8 +541,12 @@ def prepare_dataset(dataset_root: str | os.PathLike,
 
   Returns:
     Summary: ``files_written``, ``files_skipped``, clip counts of this run
-    (per status: ``ok``, ``degraded``, ``skipped``, ``error``), ``seconds``,
-    ``clips_per_s``, ``crops_per_s`` and the merged ``manifest``.
+    (per status: ``ok``, ``degraded``, ``skipped``, ``error``), ``seconds``
+    (wall time writing files, Beam's launch included), ``writing_seconds``
+    (with a runner: first file's start to last file's end on any worker,
+    without the workers' start-up; None if the runner has no metrics),
+    ``clips_per_s``, ``crops_per_s`` (over ``seconds``) and the merged
+    ``manifest``.
 
   Raises:
     ValueError: bad settings, or ``dataset_root`` holds no clip of the
@@ -638,9 +654,12 @@ def prepare_dataset(dataset_root: str | os.PathLike,
     # Imported here: Beam is an extra (setup.py), the threaded path needs
     # none of it.
     from posedriven.prepare import beam_pipeline  # pylint: disable=g-import-not-at-top
-    beam_pipeline.write_files(todo, output_dir, settings, writer_config,
-                              runner=runner, options=beam_options)
+    writing_seconds = beam_pipeline.write_files(
+        todo, output_dir, settings, writer_config, runner=runner,
+        options=beam_options)
   seconds = time.monotonic() - start
+  if runner is None:
+    writing_seconds = seconds
   counts = dict.fromkeys(sharding.STATUSES, 0)
   frames = 0
   for assignment in todo:
@@ -659,6 +678,7 @@ def prepare_dataset(dataset_root: str | os.PathLike,
       "files_skipped": len(mine) - len(todo),
       "clips": counts,
       "seconds": seconds,
+      "writing_seconds": writing_seconds,
       "clips_per_s": clips / seconds if seconds > 0 else 0.0,
       "crops_per_s": (skeletons.NUM_HANDS * frames / seconds if seconds > 0
                       else 0.0),
