@@ -43,6 +43,13 @@ Design decisions:
   killed run resumes and never leaves half a file behind. Each worker merges
   the parts it finds into ``manifest.json`` at the end (``"complete"`` says
   whether every file exists); :func:`merge_manifest` redoes it.
+* **Beam.** With ``runner=`` (``DirectRunner``, ``FlinkRunner``, ...) the
+  files to write are the elements of an Apache Beam pipeline
+  (:mod:`posedriven.prepare.beam_pipeline`); each Beam worker writes a file
+  with :func:`write_assignment`, as this process does without a runner, so
+  the bytes are the same. ``num_shards`` stays for machines without Beam
+  (it is an extra) or without a Beam cluster (a batch scheduler's job
+  array).
 * **Bad clips.** A clip that cannot be read (corrupt or missing video, bad or
   empty skeleton, a label outside the dataset's classes) is recorded in the
   manifest with status ``error`` and the reason; the run goes on. Clips on
