@@ -253,7 +253,8 @@ def main(argv):
                            for c in beam["manifest"]["clips"])
       beam_passes.append((beam["crops_per_s"],
                           beam_crops / beam["writing_seconds"],
-                          beam["seconds"], beam["writing_seconds"]))
+                          beam["seconds"], beam["writing_seconds"],
+                          beam["worker_cpu_seconds"] / max(beam_crops, 1)))
   load_after = os.getloadavg()
   warm = passes[1:] or passes
   pipeline_crops_s, pipeline_clips_s, pipeline_cpu = (
@@ -298,8 +299,8 @@ def main(argv):
         " x min(4a, b))")
   if beam_passes:
     beam_warm = beam_passes[1:] or beam_passes
-    e2e, writing, seconds, writing_s = (
-        float(np.median([p[i] for p in beam_warm])) for i in range(4))
+    e2e, writing, seconds, writing_s, beam_cpu = (
+        float(np.median([p[i] for p in beam_warm])) for i in range(5))
     clips = FLAGS.num_clips
     print(f"(e) Beam DirectRunner, {FLAGS.beam_workers} worker processes,"
           f" {FLAGS.clips_per_file} clips/file: writing {writing:.1f}"
@@ -308,6 +309,10 @@ def main(argv):
           f" {'passes 2-%d' % len(beam_passes) if len(beam_passes) > 1 else '1 pass'})")
     print("    crops/s per pass (writing / end to end): " + ", ".join(
         f"{p[1]:.1f} / {p[0]:.1f}" for p in beam_passes))
+    # On shared cores N processes get a larger share than one: CPU time per
+    # crop compares the two paths' work, whatever the load.
+    print(f"    {1e3 * beam_cpu:.2f} CPU-ms/crop in the workers vs (c)"
+          f" {1e3 * pipeline_cpu:.2f}: (c) / Beam = {pipeline_cpu / beam_cpu:.2f}x")
     ratio = writing / pipeline_crops_s
     print(f"    target writing >= 0.9 x (c): {ratio:.2f}x"
           f" {'PASS' if ratio >= 0.9 else 'FAIL'}; end to end"

@@ -84,8 +84,12 @@ class WriteFileFn(beam.DoFn):
     # A retried bundle, or a rerun racing an earlier one, keeps what is done.
     if not sharding.is_complete(output_dir, assignment, key):
       start_ms = int(time.time() * 1e3)
+      cpu = time.process_time()
       preparer_lib.write_assignment(self._preparer, output_dir,
                                     self._settings, assignment, self._label)
+      # CPU of the whole worker process (decode and sensor threads).
+      metrics.Metrics.counter(METRICS_NAMESPACE, "cpu_ms").inc(
+          int((time.process_time() - cpu) * 1e3))
       # min(start) .. max(end) over all workers: the writing time without
       # the workers' start-up (process launch, sensor build).
       metrics.Metrics.distribution(METRICS_NAMESPACE, "file_start_ms").update(
@@ -102,7 +106,7 @@ class WriteFileFn(beam.DoFn):
 def write_files(todo: Sequence[sharding.FileAssignment],
                 output_dir: str | os.PathLike, settings: dict[str, Any],
                 config: preparer_lib.WriterConfig, *, runner: str,
-                options: Sequence[str] = ()) -> float | None:
+                options: Sequence[str] = ()) -> dict[str, float | None]:
   """Runs the pipeline that writes ``todo`` (and their manifest parts).
 
   Args:
@@ -114,12 +118,13 @@ def write_files(todo: Sequence[sharding.FileAssignment],
     options: Further Beam pipeline options (``--direct_num_workers=2``, ...).
 
   Returns:
-    Seconds from the first file's start to the last file's end on any
-    worker (the run without the workers' start-up), or None where the
-    runner reports no metrics.
+    ``writing_seconds``: from the first file's start to the last file's end
+    on any worker (the run without the workers' start-up);
+    ``worker_cpu_seconds``: CPU time the workers spent writing files. None
+    where the runner reports no metrics.
   """
   if not todo:
-    return None
+    return {"writing_seconds": None, "worker_cpu_seconds": None}
   flags = [f"--runner={runner}", *options]
   logging.info("Beam: %d files, options %s", len(todo), flags)
   beam_options = pipeline_options.PipelineOptions(flags)
@@ -134,16 +139,23 @@ def write_files(todo: Sequence[sharding.FileAssignment],
        | "WriteFile" >> beam.ParDo(write))
   result = pipeline.run()
   result.wait_until_finish()
-  return _writing_seconds(result)
+  return _timings(result)
 
 
-def _writing_seconds(result) -> float | None:
+def _timings(result) -> dict[str, float | None]:
+  timings = {"writing_seconds": None, "worker_cpu_seconds": None}
   try:
     found = result.metrics().query(metrics.MetricsFilter().with_namespace(
-        METRICS_NAMESPACE))["distributions"]
-  except (NotImplementedError, KeyError):
-    return None
-  values = {r.key.metric.name: r.committed for r in found if r.committed}
-  if {"file_start_ms", "file_end_ms"} - set(values):
-    return None
-  return (values["file_end_ms"].max - values["file_start_ms"].min) / 1e3
+        METRICS_NAMESPACE))
+  except NotImplementedError:
+    return timings
+  values = {r.key.metric.name: r.committed
+            for r in found["distributions"] if r.committed}
+  if not {"file_start_ms", "file_end_ms"} - set(values):
+    timings["writing_seconds"] = (
+        values["file_end_ms"].max - values["file_start_ms"].min) / 1e3
+  cpu_ms = sum(r.committed or 0 for r in found["counters"]
+               if r.key.metric.name == "cpu_ms")
+  if found["counters"]:
+    timings["worker_cpu_seconds"] = cpu_ms / 1e3
+  return timings

@@ -552,6 +552,7 @@ def prepare_dataset(dataset_root: str | os.PathLike,
     (wall time writing files, Beam's launch included), ``writing_seconds``
     (with a runner: first file's start to last file's end on any worker,
     without the workers' start-up; None if the runner has no metrics),
+    ``worker_cpu_seconds`` (CPU time of the processes writing files),
     ``clips_per_s``, ``crops_per_s`` (over ``seconds``) and the merged
     ``manifest``.
 
@@ -650,7 +651,7 @@ def prepare_dataset(dataset_root: str | os.PathLike,
                        else str(glimpse_weights)),
       mixed_precision=mixed_precision, decode_threads=decode_threads,
       decode_workers=decode_workers, log_every_s=log_every_s)
-  start = time.monotonic()
+  start, cpu = time.monotonic(), time.process_time()
   if runner is None:
     preparer = make_preparer(writer_config, sensor,
                              sum(len(a.clips) for a in todo), label)
@@ -661,12 +662,13 @@ def prepare_dataset(dataset_root: str | os.PathLike,
     # Imported here: Beam is an extra (setup.py), the threaded path needs
     # none of it.
     from posedriven.prepare import beam_pipeline  # pylint: disable=g-import-not-at-top
-    writing_seconds = beam_pipeline.write_files(
+    timings = beam_pipeline.write_files(
         todo, output_dir, settings, writer_config, runner=runner,
         options=beam_options)
   seconds = time.monotonic() - start
   if runner is None:
-    writing_seconds = seconds
+    timings = {"writing_seconds": seconds,
+               "worker_cpu_seconds": time.process_time() - cpu}
   counts = dict.fromkeys(sharding.STATUSES, 0)
   frames = 0
   for assignment in todo:
@@ -685,7 +687,7 @@ def prepare_dataset(dataset_root: str | os.PathLike,
       "files_skipped": len(mine) - len(todo),
       "clips": counts,
       "seconds": seconds,
-      "writing_seconds": writing_seconds,
+      **timings,
       "clips_per_s": clips / seconds if seconds > 0 else 0.0,
       "crops_per_s": (skeletons.NUM_HANDS * frames / seconds if seconds > 0
                       else 0.0),
