@@ -23,8 +23,19 @@ setup(
         "absl-py>=2.1",
         "gin-config==0.5.0",
     ],
-    # hypothesis: the readers' fuzz suite (tests/faults/test_fuzz_readers.py).
-    extras_require={"test": ["pytest>=8", "hypothesis>=6.150,<7"]},
+    extras_require={
+        # Preparation as an Apache Beam pipeline (prepare_dataset(runner=),
+        # prepare_data --runner). An extra, not a dependency: 2.77 pins
+        # protobuf < 7 and pillow < 13, so installing it moves protobuf
+        # 7.36 -> 6.33 and pillow 13.0 -> 12.3 (both inside TensorFlow
+        # 2.21's ranges), and it adds ~340 MB (pyarrow, beam); the threaded
+        # path needs none of it (BUILD_NOTES, issue 16).
+        "beam": ["apache-beam==2.77.0"],
+        # hypothesis: the readers' fuzz suite (tests/faults/test_fuzz_readers.py).
+        # apache-beam: tests/prepare/test_beam_pipeline.py must run in CI,
+        # not skip (~18 s more to install).
+        "test": ["pytest>=8", "hypothesis>=6.150,<7", "apache-beam==2.77.0"],
+    },
     entry_points={
         "console_scripts": [
             "posedriven-make-synthetic=posedriven_tools.make_synthetic:run",

@@ -8,9 +8,16 @@ Reports in one run:
       faster is ``b``;
   (c) ``prepare_dataset`` crops/s and clips/s on the same clips;
   (d) peak RSS of preparing one 100-frame and one 300-frame Full-HD clip,
-      each in a fresh subprocess (``resource.getrusage``).
+      each in a fresh subprocess (``resource.getrusage``);
+  (e) with ``--beam_workers=N`` (N > 0): the same clips through the Apache
+      Beam pipeline (``prepare_dataset(runner="DirectRunner")``, N worker
+      processes), each pass right after a pass of (c) so both see the same
+      load; end to end (each pass launches N fresh workers that import
+      TensorFlow and build the sensor) and writing only (first file's start
+      to last file's end), plus per-clip costs for planning a dataset run.
 and checks:
   * pipeline crops/s >= 0.7 * min(4 * decode fps, sensor crops/s);
+  * Beam writing crops/s >= 0.9 * pipeline crops/s (with ``--beam_workers``);
   * peak RSS grows < 20% from the 100- to the 300-frame clip (streaming).
 
 Run (CPU, a few minutes)::
@@ -22,8 +29,12 @@ Run (CPU, a few minutes)::
   python benchmarks/glimpse_pipeline.py --input_size=299 --num_clips=4 \
       --num_frames=40 --passes=3
 
+  python benchmarks/glimpse_pipeline.py --input_size=75 --num_clips=16 \
+      --passes=3 --clips_per_file=4 --beam_workers=2 --rss_frames=
+
 Random sensor weights are used by default (``--weights=imagenet`` for the
-real ones): the speed is the same.
+real ones): the speed is the same. They are saved to a file in the work
+directory, which the Beam workers load.
 """
 
 from __future__ import annotations
@@ -66,6 +77,12 @@ flags.DEFINE_integer("passes", 1,
                      " Pass 1 includes tracing the sensor; with more passes"
                      " (c) and the target use the median of passes 2..N.")
 flags.DEFINE_string("work_dir", None, "Scratch directory (default: temp).")
+flags.DEFINE_integer("clips_per_file", 64,
+                     "Clips per TFRecord file, (c) and (e) alike; Beam"
+                     " spreads files over workers, so use several files.")
+flags.DEFINE_integer("beam_workers", 0,
+                     "(e): DirectRunner worker processes (0: no Beam row;"
+                     " needs pip install -e '.[beam]').")
 flags.DEFINE_string("rss_probe_root", None,
                     "Internal: prepare this dataset and print peak RSS.")
 
@@ -98,19 +115,31 @@ def _make_clips(root: Path, num_clips: int, num_frames: int) -> list[str]:
   return names[:num_clips]
 
 
-def _sensor():
+def _sensor(weights=None):
   from posedriven.models import glimpse
-  return glimpse.GlimpseSensor(weights=FLAGS.weights,
+  return glimpse.GlimpseSensor(weights=weights or FLAGS.weights,
                                input_size=FLAGS.input_size,
                                dtype=FLAGS.mixed_precision)
 
 
-def _prepare(root: Path, out: Path, sensor, max_clips=None):
+def _weights_file(work: Path) -> str:
+  """A weights file every Beam worker loads (random weights are saved)."""
+  if FLAGS.weights:
+    return FLAGS.weights
+  path = work / f"random_sensor_{FLAGS.input_size}.weights.h5"
+  if not path.exists():
+    sensor = _sensor()
+    sensor(np.zeros((1, FLAGS.input_size, FLAGS.input_size, 3), np.uint8))
+    sensor.backbone.save_weights(path)
+  return str(path)
+
+
+def _prepare(root: Path, out: Path, sensor, max_clips=None, **kwargs):
   from posedriven import prepare
   return prepare.prepare_dataset(
       root, out, dataset="synthetic", protocol="synthetic_cv",
-      clips_per_file=64, batch_size=FLAGS.batch_size, sensor=sensor,
-      max_clips=max_clips, log_every_s=1e9)
+      clips_per_file=FLAGS.clips_per_file, batch_size=FLAGS.batch_size,
+      sensor=sensor, max_clips=max_clips, log_every_s=1e9, **kwargs)
 
 
 def decode_fps(root: Path, names: list[str], decode_threads: int | None = None
@@ -191,9 +220,11 @@ def main(argv):
     # Every clip would warn that its skeleton is shorter than the video.
     logging.set_verbosity(logging.ERROR)
 
+  load_before = os.getloadavg()
   fps, decode_cpu = decode_fps(clips_root, names)
   fps_1, decode_cpu_1 = decode_fps(clips_root, names, decode_threads=1)
-  sensor = _sensor()
+  weights = _weights_file(work)
+  sensor = _sensor(weights)
   from posedriven.prepare import sensor_pass
   # The sensor's best of one batch at a time and of preparation's in-flight
   # batches: the target must not be eased by a slow sensor baseline.
@@ -202,6 +233,7 @@ def main(argv):
   best = max(sensor_runs, key=lambda n: sensor_runs[n][0])
   crops_s, sensor_cpu = sensor_runs[best]
   passes = []  # (crops/s, clips/s, CPU seconds per crop)
+  beam_passes = []  # (end-to-end crops/s, writing crops/s, seconds, writing)
   for _ in range(max(1, FLAGS.passes)):
     out = work / f"prepared_{time.time_ns()}"
     cpu = time.process_time()
@@ -209,12 +241,27 @@ def main(argv):
     crops = 4 * sum(c["frames"] or 0 for c in summary["manifest"]["clips"])
     passes.append((summary["crops_per_s"], summary["clips_per_s"],
                    (time.process_time() - cpu) / max(crops, 1)))
+    if FLAGS.beam_workers > 0:
+      beam = _prepare(
+          clips_root, work / f"beam_{time.time_ns()}", None,
+          max_clips=FLAGS.num_clips, glimpse_weights=weights,
+          glimpse_input_size=FLAGS.input_size,
+          mixed_precision=FLAGS.mixed_precision, runner="DirectRunner",
+          beam_options=[f"--direct_num_workers={FLAGS.beam_workers}",
+                        "--direct_running_mode=multi_processing"])
+      beam_crops = 4 * sum(c["frames"] or 0
+                           for c in beam["manifest"]["clips"])
+      beam_passes.append((beam["crops_per_s"],
+                          beam_crops / beam["writing_seconds"],
+                          beam["seconds"], beam["writing_seconds"],
+                          beam["worker_cpu_seconds"] / max(beam_crops, 1)))
+  load_after = os.getloadavg()
   warm = passes[1:] or passes
   pipeline_crops_s, pipeline_clips_s, pipeline_cpu = (
       float(np.median([p[i] for p in warm])) for i in range(3))
 
   rss = {}
-  for frames in (int(f) for f in FLAGS.rss_frames):
+  for frames in (int(f) for f in FLAGS.rss_frames if f):
     root = work / f"rss_1920x1080_{frames}"
     from posedriven.data import synthetic
     synthetic.generate_dataset(
@@ -250,6 +297,34 @@ def main(argv):
   print(f"    target >= 0.7 * min(4a, b) = {target:.1f} crops/s:"
         f" {'PASS' if ok else 'FAIL'} ({pipeline_crops_s / target * 0.7:.2f}"
         " x min(4a, b))")
+  if beam_passes:
+    beam_warm = beam_passes[1:] or beam_passes
+    e2e, writing, seconds, writing_s, beam_cpu = (
+        float(np.median([p[i] for p in beam_warm])) for i in range(5))
+    clips = FLAGS.num_clips
+    print(f"(e) Beam DirectRunner, {FLAGS.beam_workers} worker processes,"
+          f" {FLAGS.clips_per_file} clips/file: writing {writing:.1f}"
+          f" crops/s, end to end {e2e:.1f} crops/s ({seconds:.1f} s of which"
+          f" {seconds - writing_s:.1f} s launching workers; median of"
+          f" {'passes 2-%d' % len(beam_passes) if len(beam_passes) > 1 else '1 pass'})")
+    print("    crops/s per pass (writing / end to end): " + ", ".join(
+        f"{p[1]:.1f} / {p[0]:.1f}" for p in beam_passes))
+    # On shared cores N processes get a larger share than one: CPU time per
+    # crop compares the two paths' work, whatever the load.
+    print(f"    {1e3 * beam_cpu:.2f} CPU-ms/crop in the workers vs (c)"
+          f" {1e3 * pipeline_cpu:.2f}: (c) / Beam = {pipeline_cpu / beam_cpu:.2f}x")
+    ratio = writing / pipeline_crops_s
+    print(f"    target writing >= 0.9 x (c): {ratio:.2f}x"
+          f" {'PASS' if ratio >= 0.9 else 'FAIL'}; end to end"
+          f" {e2e / pipeline_crops_s:.2f}x")
+    # Machine-seconds per clip (all cores busy), for planning a dataset.
+    cores = os.cpu_count() or 1
+    print(f"    per {FLAGS.num_frames}-frame clip on {cores} cores: (c)"
+          f" {1 / pipeline_clips_s:.2f} s, Beam writing {writing_s / clips:.2f}"
+          f" s; worker launch {seconds - writing_s:.1f} s per pipeline")
+  print(f"    load average (1, 5, 15 min) before {load_before[0]:.2f},"
+        f" {load_before[1]:.2f}, {load_before[2]:.2f}; after"
+        f" {load_after[0]:.2f}, {load_after[1]:.2f}, {load_after[2]:.2f}")
   for frames, (mb, stored) in rss.items():
     print(f"(d) peak RSS, {frames}-frame 1920x1080 clip ({stored} frames"
           f" prepared): {mb:.0f} MB")

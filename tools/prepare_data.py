@@ -1,12 +1,19 @@
 r"""Prepares a dataset: skeletons + videos -> glimpse features -> TFRecords.
 
-Example (4 independent workers; rerun any of them to resume)::
+Example, an Apache Beam pipeline on 2 local worker processes (``pip install
+-e ".[beam]"``; rerun to resume)::
 
   python tools/prepare_data.py --dataset_root=/data/ntu --output_dir=/data/tfr \
-    --gin_files=prepare/ntu60_cs.gin --num_shards=4 --shard_index=0
+    --gin_files=prepare/ntu60_cs.gin --runner=DirectRunner \
+    --beam_pipeline_options=--direct_num_workers=2,--direct_running_mode=multi_processing
 
-``--dataset``, ``--protocol`` and ``--overwrite`` are shorthands for the gin
-bindings of the same names. Every other setting is a keyword of
+Without ``--runner`` this process writes the files itself; on machines
+without Beam (or a Beam cluster) independent workers share them with
+``--num_shards=4 --shard_index=0`` ... ``3``.
+
+``--dataset``, ``--protocol``, ``--overwrite``, ``--runner`` and
+``--beam_pipeline_options`` are shorthands for the gin bindings of the same
+names (``prepare_dataset.beam_options`` for the last). Every other setting is a keyword of
 ``posedriven.prepare.prepare_dataset`` bound with gin
 (``prepare_dataset.store = "crops"``, ...).
 """
@@ -41,6 +48,14 @@ flags.DEFINE_integer("shard_index", 0, "This worker, in [0, num_shards).",
 flags.DEFINE_boolean("overwrite", None,
                      "Rewrite files prepared with other settings (files of"
                      " the same settings are kept: reruns resume).")
+flags.DEFINE_string("runner", None,
+                    "Apache Beam runner (DirectRunner, FlinkRunner,"
+                    " SparkRunner, DataflowRunner, PortableRunner); unset:"
+                    " no Beam, this process writes the files.")
+flags.DEFINE_list("beam_pipeline_options", None,
+                  "Beam pipeline options for --runner, comma-separated, e.g."
+                  " --direct_num_workers=2,--direct_running_mode="
+                  "multi_processing or --flink_master=host:8081.")
 FLAGS = flags.FLAGS
 
 
@@ -53,7 +68,9 @@ def main(argv):
   config.parse_gin(FLAGS.gin_files, FLAGS.gin_bindings, {
       "prepare_dataset.dataset": FLAGS.dataset,
       "prepare_dataset.protocol": FLAGS.protocol,
-      "prepare_dataset.overwrite": FLAGS.overwrite})
+      "prepare_dataset.overwrite": FLAGS.overwrite,
+      "prepare_dataset.runner": FLAGS.runner,
+      "prepare_dataset.beam_options": FLAGS.beam_pipeline_options})
   summary = prepare.prepare_dataset(
       FLAGS.dataset_root, FLAGS.output_dir, num_shards=FLAGS.num_shards,
       shard_index=FLAGS.shard_index)

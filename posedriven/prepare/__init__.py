@@ -4,7 +4,8 @@ A stage above the data layer and the glimpse sensor: :mod:`.sharding`
 (which clips go in which file, the manifest), :mod:`.sensor_pass` (hand
 patches -> crops -> features in full batches), :mod:`.progress` and
 :mod:`.preparer` (:func:`prepare_dataset`, the threaded decode + sensor
-pipeline that writes the files).
+pipeline that writes the files; with ``runner=`` an Apache Beam pipeline,
+:mod:`.beam_pipeline`, writes them with the same code on many workers).
 """
 
 from posedriven.prepare.preparer import prepare_dataset

@@ -43,6 +43,13 @@ Design decisions:
   killed run resumes and never leaves half a file behind. Each worker merges
   the parts it finds into ``manifest.json`` at the end (``"complete"`` says
   whether every file exists); :func:`merge_manifest` redoes it.
+* **Beam.** With ``runner=`` (``DirectRunner``, ``FlinkRunner``, ...) the
+  files to write are the elements of an Apache Beam pipeline
+  (:mod:`posedriven.prepare.beam_pipeline`); each Beam worker writes a file
+  with :func:`write_assignment`, as this process does without a runner, so
+  the bytes are the same. ``num_shards`` stays for machines without Beam
+  (it is an extra) or without a Beam cluster (a batch scheduler's job
+  array).
 * **Bad clips.** A clip that cannot be read (corrupt or missing video, bad or
   empty skeleton, a label outside the dataset's classes) is recorded in the
   manifest with status ``error`` and the reason; the run goes on. Clips on
@@ -67,9 +74,11 @@ from __future__ import annotations
 import collections
 from concurrent import futures
 import dataclasses
+import json
 import os
+import time
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterator, Sequence
 
 from absl import logging
 import gin
@@ -160,6 +169,18 @@ class _Preparer:
     self.progress = progress
     self._glimpse_fn = (None if store == tfrecords.STORE_NONE else
                         sensor_pass.glimpse_fn(sensor, crop_output_size))
+
+  def warm_up(self) -> None:
+    """Traces and runs the sensor function once on one blank frame, so that
+    a fresh worker's first file is not slowed by it (records unchanged:
+    each batch's features depend only on that batch)."""
+    if self._glimpse_fn is None:
+      return
+    side = max(1, int(np.ceil(self.crop_size_px)))
+    self._glimpse_fn(np.zeros((1, skeletons.NUM_HANDS, side, side, 3),
+                              np.uint8),
+                     np.zeros((1, skeletons.NUM_HANDS, 4), np.float32),
+                     np.zeros((1, skeletons.NUM_HANDS), bool))
 
   # -- decode thread (runs inside tf.data's from_generator) ----------------
 
@@ -360,6 +381,76 @@ class _Preparer:
         container_frames=state.container_frames, frames=t, **common)
 
 
+@dataclasses.dataclass(frozen=True)
+class WriterConfig:
+  """What a process needs to write files: picklable, so that every Beam
+  worker builds its own preparer (and sensor) from it."""
+
+  dataset: str
+  store: str
+  crop_size_px: float
+  crop_output_size: int
+  batch_size: int
+  glimpse_input_size: int
+  glimpse_weights: str | None
+  mixed_precision: str | None
+  decode_threads: int | None
+  decode_workers: int | None
+  log_every_s: float
+
+
+def decode_defaults(decode_workers: int | None, decode_threads: int | None
+                    ) -> tuple[int, int]:
+  """``(decode_workers, decode_threads)`` with None filled for this machine."""
+  has_gpu = bool(tf.config.list_physical_devices("GPU"))
+  if decode_workers is None:
+    decode_workers = max(1, (os.cpu_count() or 1) // 2) if has_gpu else 1
+  if decode_threads is None:
+    decode_threads = 0 if has_gpu and decode_workers == 1 else 1
+  return decode_workers, decode_threads
+
+
+def make_preparer(config: WriterConfig, sensor, total_clips: int,
+                  label: str) -> _Preparer:
+  """The file writer of one process (``sensor``: None unless features)."""
+  decode_workers, decode_threads = decode_defaults(config.decode_workers,
+                                                   config.decode_threads)
+  return _Preparer(
+      registry.get_format(config.dataset), store=config.store,
+      crop_size_px=config.crop_size_px,
+      crop_output_size=config.crop_output_size,
+      batch_size=config.batch_size, sensor=sensor,
+      decode_threads=decode_threads, decode_workers=decode_workers,
+      progress=progress_lib.Progress(total_clips, label, config.log_every_s))
+
+
+def write_assignment(preparer: _Preparer, output_dir: Path,
+                     settings: dict[str, Any],
+                     assignment: sharding.FileAssignment,
+                     label: str) -> list[dict[str, Any]]:
+  """Writes one TFRecord file and its manifest part, atomically.
+
+  The one place a file is written, by the threaded path and by every Beam
+  worker alike (hence the same bytes): the sensor's batches span the clips
+  of one file in order, so a file, not a clip, is the unit of work.
+
+  Returns:
+    The file's manifest entries.
+  """
+  with atomic.replacing(output_dir / assignment.filename) as tmp:
+    entries = preparer.write_file(assignment, tmp)
+    # The part goes first: a file that exists always has its part.
+    atomic.write_json(sharding.part_path(output_dir, assignment), {
+        "file": assignment.filename, "split": assignment.split,
+        "settings": sharding.settings_key(settings, assignment),
+        "clips": entries})
+  logging.info("%s: wrote %s (%d clips, %d errors, %d degraded)", label,
+               assignment.filename, len(entries),
+               sum(e["status"] == sharding.STATUS_ERROR for e in entries),
+               sum(e["status"] == sharding.STATUS_DEGRADED for e in entries))
+  return entries
+
+
 def _claim_output_dir(output_dir: Path, settings: dict[str, Any],
                       overwrite: bool) -> None:
   """Creates ``output_dir``; refuses (or with ``overwrite`` removes) data
@@ -397,6 +488,8 @@ def prepare_dataset(dataset_root: str | os.PathLike,
                     max_clips: int | None = None,
                     log_every_s: float = 30.0,
                     overwrite: bool = False,
+                    runner: str | None = None,
+                    beam_options: Sequence[str] = (),
                     sensor=None) -> dict[str, Any]:
   """Writes this worker's TFRecord files and merges the manifest.
 
@@ -438,13 +531,30 @@ def prepare_dataset(dataset_root: str | os.PathLike,
     overwrite: Replace data prepared in ``output_dir`` with other settings
       (another dataset, protocol, store, ...). Without it such a directory is
       refused; data of the same settings is resumed either way.
+    runner: None: this process writes the files (threads: decoding overlaps
+      the sensor). A Beam runner name (``DirectRunner``, ``FlinkRunner``,
+      ``SparkRunner``, ``DataflowRunner``, ``PortableRunner``): an Apache
+      Beam pipeline writes them (:mod:`posedriven.prepare.beam_pipeline`,
+      ``pip install -e ".[beam]"``), one file per element, same bytes.
+      Every worker must see ``dataset_root`` and ``output_dir`` (a shared
+      filesystem) and load ``glimpse_weights``; ``num_shards`` must be 1.
+    beam_options: Beam pipeline options for ``runner``, e.g.
+      ``["--direct_num_workers=2", "--direct_running_mode=multi_processing"]``
+      or ``["--flink_master=host:8081"]``.
     sensor: A ready glimpse sensor (computed argument, e.g. shared by tests
-      and benchmarks); overrides the ``glimpse_*`` arguments.
+      and benchmarks); overrides the ``glimpse_*`` arguments. With a
+      ``runner`` only its input size and weights file are used: each worker
+      loads its own.
 
   Returns:
     Summary: ``files_written``, ``files_skipped``, clip counts of this run
-    (per status: ``ok``, ``degraded``, ``skipped``, ``error``), ``seconds``,
-    ``clips_per_s``, ``crops_per_s`` and the merged ``manifest``.
+    (per status: ``ok``, ``degraded``, ``skipped``, ``error``), ``seconds``
+    (wall time writing files, Beam's launch included), ``writing_seconds``
+    (with a runner: first file's start to last file's end on any worker,
+    without the workers' start-up; None if the runner has no metrics),
+    ``worker_cpu_seconds`` (CPU time of the processes writing files),
+    ``clips_per_s``, ``crops_per_s`` (over ``seconds``) and the merged
+    ``manifest``.
 
   Raises:
     ValueError: bad settings, or ``dataset_root`` holds no clip of the
@@ -467,6 +577,11 @@ def prepare_dataset(dataset_root: str | os.PathLike,
   if not 0 <= shard_index < num_shards:
     raise ValueError(
         f"shard_index must be in [0, {num_shards}), got {shard_index}")
+  if runner is None and beam_options:
+    raise ValueError(f"beam_options {list(beam_options)} need a runner")
+  if runner is not None and num_shards != 1:
+    raise ValueError("num_shards must be 1 with a Beam runner (the runner"
+                     f" distributes the files), got {num_shards}")
   spec = registry.get_format(dataset)
   registry.get_protocol(protocol, dataset)
   dataset_root = Path(dataset_root)
@@ -489,19 +604,31 @@ def prepare_dataset(dataset_root: str | os.PathLike,
         f" dataset root? ({spec.description})")
   mine = [a for i, a in enumerate(assignments) if i % num_shards == shard_index]
 
-  if store == tfrecords.STORE_FEATURES and sensor is None:
+  features = store == tfrecords.STORE_FEATURES
+  if not features:
+    sensor = None
+  elif sensor is not None:
+    glimpse_input_size = sensor.input_size
+    glimpse_weights = (None if sensor.weights_source is None
+                       else str(sensor.weights_source))
+  if runner is not None:
+    if features and glimpse_weights is None:
+      raise ValueError(
+          "a Beam runner needs sensor weights that every worker loads"
+          " (glimpse_weights=None would give each worker other random"
+          " weights)")
+    sensor = None  # each worker builds its own
+  elif features and sensor is None:
     sensor = glimpse.GlimpseSensor(
         weights=glimpse_weights, input_size=glimpse_input_size,
         dtype=mixed_precision)
-  if store != tfrecords.STORE_FEATURES:
-    sensor = None
   settings = {
       "dataset": dataset, "protocol": protocol, "store": store,
       "crop_size_px": crop_size_px, "crop_output_size": crop_output_size,
       "clips_per_file": clips_per_file, "max_clips": max_clips,
-      "glimpse_input_size": sensor.input_size if sensor is not None else None,
-      "glimpse_weights": (str(sensor.weights_source) if sensor is not None
-                          and sensor.weights_source is not None else None),
+      "glimpse_input_size": glimpse_input_size if features else None,
+      "glimpse_weights": (str(glimpse_weights) if features
+                          and glimpse_weights is not None else None),
   }
   _claim_output_dir(output_dir, settings, overwrite)
   # Every worker writes the same content: no coordination needed.
@@ -516,46 +643,53 @@ def prepare_dataset(dataset_root: str | os.PathLike,
   logging.info("%s: %d clips in %d files; this worker: %d files, %d already"
                " complete", label, len(sources), len(assignments), len(mine),
                len(mine) - len(todo))
-  has_gpu = bool(tf.config.list_physical_devices("GPU"))
-  if decode_workers is None:
-    decode_workers = max(1, (os.cpu_count() or 1) // 2) if has_gpu else 1
-  if decode_threads is None:
-    decode_threads = 0 if has_gpu and decode_workers == 1 else 1
-  progress = progress_lib.Progress(sum(len(a.clips) for a in todo), label,
-                                   log_every_s)
-  preparer = _Preparer(spec, store=store, crop_size_px=crop_size_px,
-                       crop_output_size=crop_output_size,
-                       batch_size=batch_size, sensor=sensor,
-                       decode_threads=decode_threads,
-                       decode_workers=decode_workers, progress=progress)
+  writer_config = WriterConfig(
+      dataset=dataset, store=store, crop_size_px=crop_size_px,
+      crop_output_size=crop_output_size, batch_size=batch_size,
+      glimpse_input_size=glimpse_input_size,
+      glimpse_weights=(None if glimpse_weights is None
+                       else str(glimpse_weights)),
+      mixed_precision=mixed_precision, decode_threads=decode_threads,
+      decode_workers=decode_workers, log_every_s=log_every_s)
+  start, cpu = time.monotonic(), time.process_time()
+  if runner is None:
+    preparer = make_preparer(writer_config, sensor,
+                             sum(len(a.clips) for a in todo), label)
+    for assignment in todo:
+      write_assignment(preparer, output_dir, settings, assignment, label)
+    preparer.progress.update(force=True)
+  else:
+    # Imported here: Beam is an extra (setup.py), the threaded path needs
+    # none of it.
+    from posedriven.prepare import beam_pipeline  # pylint: disable=g-import-not-at-top
+    timings = beam_pipeline.write_files(
+        todo, output_dir, settings, writer_config, runner=runner,
+        options=beam_options)
+  seconds = time.monotonic() - start
+  if runner is None:
+    timings = {"writing_seconds": seconds,
+               "worker_cpu_seconds": time.process_time() - cpu}
   counts = dict.fromkeys(sharding.STATUSES, 0)
+  frames = 0
   for assignment in todo:
-    with atomic.replacing(output_dir / assignment.filename) as tmp:
-      entries = preparer.write_file(assignment, tmp)
-      for entry in entries:
-        counts[entry["status"]] += 1
-      # The part goes first: a file that exists always has its part.
-      atomic.write_json(sharding.part_path(output_dir, assignment), {
-          "file": assignment.filename, "split": assignment.split,
-          "settings": sharding.settings_key(settings, assignment),
-          "clips": entries})
-    logging.info("%s: wrote %s (%d clips, %d errors, %d degraded)", label,
-                 assignment.filename, len(entries),
-                 sum(e["status"] == sharding.STATUS_ERROR for e in entries),
-                 sum(e["status"] == sharding.STATUS_DEGRADED
-                     for e in entries))
-  progress.update(force=True)
+    part = json.loads(sharding.part_path(output_dir, assignment).read_text())
+    for entry in part["clips"]:
+      counts[entry["status"]] += 1
+      if entry["status"] in sharding.WRITTEN and store != tfrecords.STORE_NONE:
+        frames += entry["frames"] or 0
+  clips = sum(len(a.clips) for a in todo)
   manifest = sharding.merge_manifest(output_dir)
   # Per worker: shards may run with different bindings (e.g. decode_workers).
   config.save_operative_config(output_dir,
                                f"operative_config-{shard_index}.gin")
-  seconds = progress.elapsed
   return {
       "files_written": len(todo),
       "files_skipped": len(mine) - len(todo),
       "clips": counts,
       "seconds": seconds,
-      "clips_per_s": progress.clips / seconds if seconds > 0 else 0.0,
-      "crops_per_s": progress.crops / seconds if seconds > 0 else 0.0,
+      **timings,
+      "clips_per_s": clips / seconds if seconds > 0 else 0.0,
+      "crops_per_s": (skeletons.NUM_HANDS * frames / seconds if seconds > 0
+                      else 0.0),
       "manifest": manifest,
   }
