@@ -69,10 +69,16 @@ _EPOCHS = flags.DEFINE_integer("epochs", 40, "SBU epochs (upper bound).")
 _PATIENCE = flags.DEFINE_integer("patience", 10, "Early stopping patience.")
 _BATCH = flags.DEFINE_integer("batch_size", 16, "Clips per step.")
 _VAL = flags.DEFINE_float("validation_fraction", 0.15,
-                          "Held-out training clips for early stopping.")
+                          "Held-out SBU training clips for early stopping.")
+_NTU_VAL = flags.DEFINE_float(
+    "ntu_validation_fraction", 0.0,
+    "Held-out NTU training clips; 0: pre-train for ntu_epochs, keeping the"
+    " lowest training loss (a handful of validation clips stopped it after"
+    " 2 epochs).")
 
 _ALL_FLAGS = (_SEEDS, _NTU_SUBJECTS, _SBU_TRAIN_SETS, _SBU_SEQUENCES, _FILTERS,
-              _FEATURES, _LR, _NTU_EPOCHS, _EPOCHS, _PATIENCE, _BATCH, _VAL)
+              _FEATURES, _LR, _NTU_EPOCHS, _EPOCHS, _PATIENCE, _BATCH, _VAL,
+              _NTU_VAL)
 # The SBU fold-1 test sets (sbu.SBU_FOLDS[0]).
 _TEST_SETS = ("s01s02", "s03s04", "s05s02", "s06s04")
 VARIANTS = {
@@ -113,8 +119,7 @@ def _train_and_eval(name, data_dir, work, seed, **kwargs) -> float:
     train_pose.train_pose(
         run, data_dir, seed=seed, filters=(_FILTERS.value,) * 2,
         features=_FEATURES.value, batch_size=_BATCH.value,
-        patience=_PATIENCE.value, validation_fraction=_VAL.value,
-        keep_checkpoints=0, verbose=0, **kwargs)
+        patience=_PATIENCE.value, keep_checkpoints=0, verbose=0, **kwargs)
   ev = work / "eval" / f"{name}_seed{seed}"
   metrics_file = ev / evaluate.METRICS_FILE
   if metrics_file.exists():
@@ -143,7 +148,7 @@ def main(argv):
   for seed in range(_SEEDS.value):
     results["ntu_pretrain"].append(_train_and_eval(
         "ntu", ntu_data, work, seed, learning_rate=lr,
-        epochs=_NTU_EPOCHS.value))
+        epochs=_NTU_EPOCHS.value, validation_fraction=_NTU_VAL.value))
     ntu_run = str(work / "runs" / f"ntu_seed{seed}")
     for name, spec in VARIANTS.items():
       spec = dict(spec)
@@ -151,6 +156,7 @@ def main(argv):
       fine_tune = spec.pop("fine_tune", False)
       results[name].append(_train_and_eval(
           name, sbu_data, work, seed, epochs=_EPOCHS.value,
+          validation_fraction=_VAL.value,
           learning_rate=lr / 10 if fine_tune else lr,
           init_from=ntu_run if from_ntu else None, **spec))
       logging.info("seed %d %s: %.4f", seed, name, results[name][-1])

@@ -45,6 +45,7 @@ import gin
 import numpy as np
 
 from posedriven import atomic
+from posedriven import config
 from posedriven.data import skeletons
 from posedriven.data.formats import msr
 from posedriven.data.formats import ntu
@@ -157,6 +158,7 @@ def generate_sbu(root: str | os.PathLike, *,
   if unknown:
     raise ValueError(f"unknown SBU sets {unknown}; expected some of"
                      f" {list(sbu.SBU_SETS)}")
+  root.mkdir(parents=True, exist_ok=True)
   joints = _joint_indices(skeletons.SBU, _SBU_FROM_V2)
   out = []
   for set_name in sets:
@@ -189,6 +191,7 @@ def generate_sbu(root: str | os.PathLike, *,
         atomic.write_text(seq_dir / sbu.SKELETON_FILE,
                           sbu.format_rows(frame_index, normalized),
                           encoding="ascii")
+  config.save_operative_config(root)
   logging.info("synthetic SBU: %s: %d sequences", root, len(out))
   return sorted(out)
 
@@ -249,5 +252,6 @@ def generate_msr(root: str | os.PathLike, *, num_subjects: int = 4,
         uvd[:, :1, :, 2] = xyz[:, :1, :, 2]
         atomic.write_text(path, msr.format_file(present, xyz, uvd),
                           encoding="ascii")
+  config.save_operative_config(root)
   logging.info("synthetic MSR: %s: %d samples", root, len(out))
   return sorted(out)
