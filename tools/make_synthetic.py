@@ -1,10 +1,13 @@
-r"""Writes the synthetic NTU-format dataset (the demo's default data).
+r"""Writes the synthetic NTU-format dataset (the demo's default data), or the
+synthetic SBU- / MSR-format sets (``--format=sbu|msr``, for fine-tuning).
 
   python -m tools.make_synthetic --output_dir=/tmp/synthetic \
       --gin_bindings='generate_dataset.num_subjects = 10'
+  python -m tools.make_synthetic --format=sbu --output_dir=/tmp/synthetic_sbu \
+      --gin_bindings='generate_sbu.sequences = 2'
 
-Every setting is a keyword of
-``posedriven.data.synthetic.generate_dataset`` bound with gin. Interrupted
+Every setting is a keyword of ``posedriven.data.synthetic.generate_dataset``
+(``sbu_msr.generate_sbu`` / ``generate_msr``) bound with gin. Interrupted
 runs resume: start the same command again.
 """
 
@@ -23,6 +26,7 @@ console.filter_native_logs()
 
 from posedriven import config
 from posedriven.data import synthetic
+from posedriven.data.synthetic import sbu_msr
 
 _OUTPUT_DIR = flags.DEFINE_string("output_dir", None,
                                   "Dataset root to write or complete.",
@@ -31,6 +35,9 @@ _GIN_FILES = flags.DEFINE_multi_string("gin_files", [],
                                        "Gin configuration files.")
 _GIN_BINDINGS = flags.DEFINE_multi_string(
     "gin_bindings", [], "Gin bindings, e.g. 'generate_dataset.seed = 1'.")
+_FORMAT = flags.DEFINE_enum(
+    "format", "ntu", ["ntu", "sbu", "msr"],
+    "Layout to write: the NTU one (default) or SBU's / MSR's.")
 _OVERWRITE = flags.DEFINE_boolean(
     "overwrite", None,
     "Replace a dataset made in output_dir with other settings (overrides"
@@ -43,7 +50,10 @@ def main(argv: Sequence[str]) -> None:
   logging.set_verbosity(logging.INFO)
   config.parse_gin(_GIN_FILES.value, _GIN_BINDINGS.value,
                    {"generate_dataset.overwrite": _OVERWRITE.value})
-  synthetic.generate_dataset(_OUTPUT_DIR.value)
+  generate = {"ntu": synthetic.generate_dataset,
+              "sbu": sbu_msr.generate_sbu,
+              "msr": sbu_msr.generate_msr}[_FORMAT.value]
+  generate(_OUTPUT_DIR.value)
 
 
 def run() -> None:

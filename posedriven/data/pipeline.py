@@ -41,6 +41,7 @@ import tensorflow as tf
 
 from posedriven.data import pose_tensor
 from posedriven.data import protocols
+from posedriven.data import skeleton_layouts
 from posedriven.data import skeletons
 from posedriven.data import tfrecords
 
@@ -115,8 +116,10 @@ class _Sampler:
   """Sub-sequence frames and pose tensors of one dataset, in TF ops."""
 
   def __init__(self, skeleton: str, joint_order: str, num_steps: int,
-               mode: str):
-    self.skeleton = skeletons.get_skeleton(skeleton)
+               mode: str, layout: str = skeleton_layouts.NATIVE):
+    self.source = skeletons.get_skeleton(skeleton)
+    # SBU / MSR on the NTU layout: joints adapted before the tensor is built.
+    self.skeleton = skeleton_layouts.tensor_skeleton(self.source, layout)
     self.path = tf.constant(pose_tensor.joint_path(self.skeleton, joint_order))
     self.width = pose_tensor.pose_tensor_width(self.skeleton, joint_order)
     self.num_steps = num_steps
@@ -152,6 +155,8 @@ class _Sampler:
       checks.append(tf.debugging.Assert(label >= 0, [tf.strings.join(
           ["clip ", name, ": label ", tf.strings.as_string(label),
            " is negative"])]))
+    if self.skeleton is not self.source:
+      xyz = skeleton_layouts.adapt_joints(xyz, self.source)
     with tf.control_dependencies(checks):
       return pose_tensor.pose_tensor(
           xyz, present, self.skeleton, tf.range(tf.size(indices)), self.path)
@@ -204,6 +209,7 @@ def train_dataset(file_pattern: str | Sequence[str], *,
                   batch_size: int = 64,
                   num_steps: int = pose_tensor.SUBSEQUENCE_LENGTH,
                   joint_order: str = "topological",
+                  skeleton_layout: str = skeleton_layouts.NATIVE,
                   shuffle_buffer: int = 2048,
                   seed: int | None = None,
                   validation: bool | None = False,
@@ -221,6 +227,8 @@ def train_dataset(file_pattern: str | Sequence[str], *,
     batch_size: Sub-sequences (= clips) per batch.
     num_steps: ``L``, frames per sub-sequence.
     joint_order: Pose tensor joint path (``pose_tensor.JOINT_ORDERS``).
+    skeleton_layout: ``native`` or ``kinect_v2`` (SBU / MSR joints placed
+      on the NTU layout, ``skeleton_layouts``).
     shuffle_buffer: Sub-sequences in the shuffle buffer (they are small:
       the whole clip is never buffered).
     seed: Makes file order, sub-sequences and shuffling reproducible.
@@ -249,7 +257,7 @@ def train_dataset(file_pattern: str | Sequence[str], *,
   info = dataset_info(files)
   _check_features(features, info, files)
   sampler = _Sampler(info["skeleton"], joint_order, num_steps,
-                     subsequence_mode)
+                     subsequence_mode, skeleton_layout)
   deterministic = seed is not None
   ds = _records(files, shuffle_files=True, seed=seed,
                 cycle_length=cycle_length, deterministic=deterministic)
@@ -286,6 +294,7 @@ def eval_dataset(file_pattern: str | Sequence[str], *,
                  num_subsequences: int = pose_tensor.NUM_EVAL_SUBSEQUENCES,
                  num_steps: int = pose_tensor.SUBSEQUENCE_LENGTH,
                  joint_order: str = "topological",
+                 skeleton_layout: str = skeleton_layouts.NATIVE,
                  validation: bool | None = None,
                  validation_fraction: float = VALIDATION_FRACTION,
                  features: str = "glimpses",
@@ -301,6 +310,7 @@ def eval_dataset(file_pattern: str | Sequence[str], *,
     num_subsequences: ``K`` (paper: 10).
     num_steps: ``L``.
     joint_order: Pose tensor joint path.
+    skeleton_layout: As in :func:`train_dataset`.
     validation: None: all clips; True: only the held-out validation clips
       (for validating on the train files); False: all but those.
     validation_fraction: Held-out share.
@@ -321,7 +331,7 @@ def eval_dataset(file_pattern: str | Sequence[str], *,
   info = dataset_info(files)
   _check_features(features, info, files)
   sampler = _Sampler(info["skeleton"], joint_order, num_steps,
-                     subsequence_mode)
+                     subsequence_mode, skeleton_layout)
   k = num_subsequences
 
   def sample(clip):

@@ -35,6 +35,7 @@ import numpy as np
 import tensorflow as tf
 
 from posedriven.data import clip as clip_lib
+from posedriven.data import skeleton_layouts
 from posedriven.data import skeletons
 
 JOINT_ORDERS = ("topological", "topological_no_double", "random")
@@ -415,16 +416,26 @@ def _check_indices(clip: clip_lib.Clip, frame_indices) -> np.ndarray:
 
 def clip_pose_tensor(clip: clip_lib.Clip,
                      frame_indices: Sequence[int] | np.ndarray,
-                     order: str = "topological") -> np.ndarray:
+                     order: str = "topological",
+                     layout: str = skeleton_layouts.NATIVE) -> np.ndarray:
   """:func:`build_pose_tensor` for a :class:`~posedriven.data.clip.Clip`.
 
+  ``layout`` as in ``pipeline.train_dataset`` (``kinect_v2``: the clip's
+  joints adapted to the NTU layout first, :mod:`skeleton_layouts`).
+
   Returns:
-    float32 ``[L, W, 3]``, ``W = pose_tensor_width(skeleton, order)``.
+    float32 ``[L, W, 3]``, ``W = pose_tensor_width(skeleton, order)`` of the
+    tensor's skeleton.
   """
   frame_indices = _check_indices(clip, frame_indices)
-  skeleton = skeletons.get_skeleton(clip.skeleton)
+  source = skeletons.get_skeleton(clip.skeleton)
+  skeleton = skeleton_layouts.tensor_skeleton(source, layout)
+  xyz = clip.xyz
+  if skeleton is not source:
+    xyz = skeleton_layouts.adapt_joints(
+        np.asarray(xyz, np.float32), source).numpy()
   try:
-    return build_pose_tensor(clip.xyz, clip.present, skeleton, frame_indices,
+    return build_pose_tensor(xyz, clip.present, skeleton, frame_indices,
                              joint_path(skeleton, order))
   except ValueError as e:
     raise ValueError(f"{clip.name}: {e}") from e

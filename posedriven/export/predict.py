@@ -236,8 +236,9 @@ def clip_inputs(info: dict[str, Any], skeleton_path: str | os.PathLike,
   indices = pose_tensor.evaluation_subsequences(
       clip.num_frames, info["num_steps"], info["num_subsequences"],
       mode=info["subsequence_mode"])
-  pose = np.stack([pose_tensor.clip_pose_tensor(clip, i, info["joint_order"])
-                   for i in indices])
+  layout = info.get("skeleton_layout", "native")
+  pose = np.stack([pose_tensor.clip_pose_tensor(clip, i, info["joint_order"],
+                                                layout) for i in indices])
   _add(seconds, "skeleton", time.perf_counter() - start)
   return ClipInputs(clip, indices, pose, crops[indices])
 

@@ -392,6 +392,11 @@ def export_model(export_dir: str | os.PathLike, *,
     raise ValueError(
         f"{pose_dir} uses joint order {pose_info['joint_order']!r} but"
         f" {rgb_dir} {rgb_info['joint_order']!r}: not a matching pair")
+  layouts = (pose_info.get("skeleton_layout", "native"),
+             rgb_info.get("skeleton_layout", "native"))
+  if layouts[0] != layouts[1]:
+    raise ValueError(f"{pose_dir} uses skeleton layout {layouts[0]!r} but"
+                     f" {rgb_dir} {layouts[1]!r}: not a matching pair")
   if pose_info["num_classes"] != rgb_info["num_classes"]:
     raise ValueError(f"{pose_dir} has {pose_info['num_classes']} classes,"
                      f" {rgb_dir} {rgb_info['num_classes']}")
@@ -432,6 +437,7 @@ def export_model(export_dir: str | os.PathLike, *,
       "num_classes": int(pose_info["num_classes"]),
       "skeleton": pose_info["skeleton"],
       "joint_order": pose_info["joint_order"],
+      "skeleton_layout": layouts[0],
       "pose_width": pose_width,
       "num_steps": num_steps,
       "num_subsequences": pose_tensor.NUM_EVAL_SUBSEQUENCES,

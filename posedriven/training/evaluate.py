@@ -37,13 +37,15 @@ from posedriven.training import summaries
 
 
 def _stream_logits(model, data_pattern: str, *, features: str,
-                   joint_order: str, num_subsequences: int, batch_size: int,
+                   joint_order: str, skeleton_layout: str,
+                   num_subsequences: int, batch_size: int,
                    keys=("logits",)):
   input_keys = ("pose",) if features == "none" else ("pose", features)
   ds = pipeline.eval_dataset(data_pattern, batch_size=batch_size,
                              num_subsequences=num_subsequences,
-                             joint_order=joint_order, features=features,
-                             with_names=True)
+                             joint_order=joint_order,
+                             skeleton_layout=skeleton_layout,
+                             features=features, with_names=True)
   return common.predict_dataset(model, ds, input_keys, keys)
 
 
@@ -116,6 +118,7 @@ def evaluate(output_dir: str | os.PathLike,
     model = common.load_best_model(pose_dir)
     out, row_labels, row_names = _stream_logits(
         model, pattern, features="none", joint_order=info["joint_order"],
+        skeleton_layout=info.get("skeleton_layout", "native"),
         num_subsequences=k, batch_size=batch_size)
     clip_logits["pose"] = _clip_level(out["logits"], k)
     labels, names = row_labels[::k], row_names[::k]
@@ -126,6 +129,7 @@ def evaluate(output_dir: str | os.PathLike,
     model = common.load_best_model(rgb_dir)
     out, row_labels, row_names = _stream_logits(
         model, pattern, features="glimpses", joint_order=info["joint_order"],
+        skeleton_layout=info.get("skeleton_layout", "native"),
         num_subsequences=k, batch_size=batch_size,
         keys=("logits", "spatial_attention", "temporal_attention"))
     clip_logits["rgb"] = _clip_level(out["logits"], k)

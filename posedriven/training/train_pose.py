@@ -13,7 +13,9 @@ from posedriven import config
 from posedriven.data import datasets
 from posedriven.data import pipeline
 from posedriven.data import pose_tensor
+from posedriven.data import skeleton_layouts
 from posedriven.data import skeletons
+from posedriven.data.formats import registry
 from posedriven.models import streams
 from posedriven.training import common
 from posedriven.training import distribute
@@ -33,9 +35,12 @@ def train_pose(output_dir: str | os.PathLike,
                validation_fraction: float = 0.05,
                dropout: float = 0.5,
                joint_order: str = "topological",
+               skeleton_layout: str = "native",
                filters: Sequence[int] = (64, 64),
                features: int = 1024,
                init_from: str | None = None,
+               reinitialise: Sequence[str] = (),
+               freeze_pose_network: bool = False,
                seed: int = 0,
                strategy: str = "default",
                mixed_precision: str | None = None,
@@ -58,9 +63,18 @@ def train_pose(output_dir: str | os.PathLike,
       chosen by a stable hash of the clip name.
     dropout: On the pose features (paper: 0.5).
     joint_order: ``topological`` (paper) or a Table 3 ablation.
+    skeleton_layout: ``native`` (the dataset's own joints) or ``kinect_v2``
+      (SBU / MSR joints placed on the NTU layout, so that every layer of an
+      NTU run transfers; ``data/skeleton_layouts.py``).
     filters, features: ``PoseConvNet`` sizes.
-    init_from: A pose run (e.g. trained on NTU) to start from; layers whose
-      shapes match are copied, the rest re-initialised (logged).
+    init_from: A pose run (e.g. trained on NTU) to start from: every layer
+      is copied from it, the class layer only when the class lists match
+      (``transfer.transfer_weights``; recorded in ``stage.json``).
+    reinitialise: Layers (``conv3``) that may keep a fresh initialisation
+      when ``init_from`` has no layer of their shape; any other mismatch
+      is an error.
+    freeze_pose_network: Train only the class layer (Table 5, "no
+      fine-tuning"; with ``init_from``).
     seed: Seeds data order, sub-sequences, initialisation and dropout.
     strategy: ``default``, ``mirrored``, ``multi_worker`` or ``tpu``.
     mixed_precision: None, ``mixed_bfloat16`` or ``mixed_float16``.
@@ -89,7 +103,13 @@ def train_pose(output_dir: str | os.PathLike,
   train_pattern = data.pattern("train")
   info = pipeline.dataset_info(pipeline.list_files(train_pattern))
   skeleton = skeletons.get_skeleton(info["skeleton"])
-  width = pose_tensor.pose_tensor_width(skeleton, joint_order)
+  tensor_skeleton = skeleton_layouts.tensor_skeleton(skeleton,
+                                                     skeleton_layout)
+  width = pose_tensor.pose_tensor_width(tensor_skeleton, joint_order)
+  source_info = common.read_stage_info(init_from) if init_from else None
+  if freeze_pose_network and not init_from:
+    raise ValueError("freeze_pose_network needs init_from (a trained pose"
+                     " network to keep)")
   keras.utils.set_random_seed(seed)
   num_train_clips = len(data.clips(
       "train", validation=False, validation_fraction=validation_fraction))
@@ -100,17 +120,35 @@ def train_pose(output_dir: str | os.PathLike,
     logging.warning("%s: no validation clips; selecting on training loss",
                     data_dir)
 
+  stage = {
+      "stage": "pose", "joint_order": joint_order, "pose_width": width,
+      "skeleton": skeleton.name, "skeleton_layout": skeleton_layout,
+      "tensor_skeleton": tensor_skeleton.name, "dataset": data.dataset,
+      "num_classes": data.num_classes, "data_dir": str(data_dir),
+      "params": params}
+
   def build():
     model = streams.build_pose_stream(data.num_classes, width,
                                       filters=filters, features=features,
                                       dropout=dropout)
     if init_from:
-      transfer.copy_matching_weights(common.load_best_model(init_from), model)
+      stage["transfer"] = transfer.transfer_weights(
+          common.load_best_model(init_from), model, source_run=str(init_from),
+          class_layer="pose_logits",
+          copy_class_layer=(registry.class_names(source_info["dataset"]) ==
+                            registry.class_names(data.dataset)),
+          reinitialise=reinitialise)
+      if chief:
+        common.write_stage_info(output_dir, stage)
+    if freeze_pose_network:
+      model.pose_network.trainable = False
     return common.compile_classifier(model, learning_rate, jit_compile)
 
   def train_ds(epoch):
     ds = pipeline.train_dataset(train_pattern, batch_size=batch_size,
-                                joint_order=joint_order, seed=seed + epoch,
+                                joint_order=joint_order,
+                                skeleton_layout=skeleton_layout,
+                                seed=seed + epoch,
                                 validation=False,
                                 validation_fraction=validation_fraction,
                                 features="none", data_service=data_service,
@@ -121,16 +159,13 @@ def train_pose(output_dir: str | os.PathLike,
   if has_val:
     val_ds = common.with_targets(pipeline.eval_dataset(
         train_pattern, batch_size=batch_size, num_subsequences=1,
-        joint_order=joint_order, validation=True,
+        joint_order=joint_order, skeleton_layout=skeleton_layout,
+        validation=True,
         validation_fraction=validation_fraction, features="none",
         num_clips=num_val_clips), ["logits"])
   with common.precision(mixed_precision):
     if chief:
-      common.write_stage_info(output_dir, {
-          "stage": "pose", "joint_order": joint_order, "pose_width": width,
-          "skeleton": skeleton.name, "dataset": data.dataset,
-          "num_classes": data.num_classes, "data_dir": str(data_dir),
-          "params": params})
+      common.write_stage_info(output_dir, stage)
       config.save_operative_config(output_dir)
     _, state = loop.fit_resumable(
         build_model=build, train_dataset_fn=train_ds, val_dataset=val_ds,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
-from typing import Any
+from typing import Any, Sequence
 
 import gin
 import keras
@@ -22,6 +22,7 @@ from posedriven.training import common
 from posedriven.training import distribute
 from posedriven.training import loop
 from posedriven.training import run_dir
+from posedriven.training import transfer
 
 # Table 6 rows of the RGB stream; conditioning is Table 2's switch.
 ABLATIONS = ("B", "C", "E", "G")
@@ -71,6 +72,8 @@ def train_rgb(output_dir: str | os.PathLike,
               feature_units: int = 1024,
               num_attention_images: int = 4,
               probe_dataset_root: str | None = None,
+              init_from: str | None = None,
+              reinitialise: Sequence[str] = (),
               seed: int = 0,
               strategy: str = "default",
               mixed_precision: str | None = None,
@@ -101,6 +104,13 @@ def train_rgb(output_dir: str | os.PathLike,
       (skeletons and videos). When given, the probe clips' hand crops are
       drawn with their attention weights too: stored features cannot be
       shown, so the crops are cut again as preparation cut them.
+    init_from: An RGB run (e.g. trained on NTU) to start from: every layer
+      but the frozen pose network (which comes from ``pose_dir``) is copied
+      from it, the class layer only when the class lists match
+      (``transfer.transfer_weights``; recorded in ``stage.json``).
+    reinitialise: Layers that may keep a fresh initialisation when
+      ``init_from`` has no layer of their shape; any other mismatch is an
+      error.
     seed, strategy, mixed_precision, jit_compile, steps_per_epoch,
       data_service, keep_checkpoints, overwrite, verbose: as in
       ``train_pose``.
@@ -123,6 +133,8 @@ def train_rgb(output_dir: str | os.PathLike,
   data = datasets.load_prepared(data_dir)
   pose_info = common.read_stage_info(pose_dir)
   joint_order = pose_info["joint_order"]
+  skeleton_layout = pose_info.get("skeleton_layout", "native")
+  source_info = common.read_stage_info(init_from) if init_from else None
   train_pattern = data.pattern("train")
   info = pipeline.dataset_info(pipeline.list_files(train_pattern))
   keras.utils.set_random_seed(seed)
@@ -142,12 +154,23 @@ def train_rgb(output_dir: str | os.PathLike,
         spatial_attention_units=spatial_attention_units,
         temporal_attention_units=temporal_attention_units,
         feature_units=feature_units, **streams.ABLATIONS[ablation])
+    if init_from:
+      stage["transfer"] = transfer.transfer_weights(
+          common.load_best_model(init_from), model, source_run=str(init_from),
+          class_layer="rgb_logits",
+          copy_class_layer=(registry.class_names(source_info["dataset"]) ==
+                            registry.class_names(data.dataset)),
+          reinitialise=reinitialise, keep=("pose_cnn",))
+      if chief:
+        common.write_stage_info(output_dir, {**stage, "params": params})
     return common.compile_classifier(model, learning_rate, jit_compile,
                                      output_names)
 
   def train_ds(epoch):
     ds = pipeline.train_dataset(train_pattern, batch_size=batch_size,
-                                joint_order=joint_order, seed=seed + epoch,
+                                joint_order=joint_order,
+                                skeleton_layout=skeleton_layout,
+                                seed=seed + epoch,
                                 validation=False,
                                 validation_fraction=validation_fraction,
                                 features="glimpses",
@@ -159,7 +182,8 @@ def train_rgb(output_dir: str | os.PathLike,
   if has_val:
     val_ds = common.with_targets(common.strip_names(pipeline.eval_dataset(
         train_pattern, batch_size=batch_size, num_subsequences=1,
-        joint_order=joint_order, validation=True,
+        joint_order=joint_order, skeleton_layout=skeleton_layout,
+        validation=True,
         validation_fraction=validation_fraction, features="glimpses",
         num_clips=num_val_clips)), output_names)
   else:
@@ -169,7 +193,8 @@ def train_rgb(output_dir: str | os.PathLike,
     # Fixed probe clips: the same every epoch and across resumptions.
     probes = pipeline.eval_dataset(
         train_pattern, batch_size=num_attention_images, num_subsequences=1,
-        joint_order=joint_order, validation=has_val,
+        joint_order=joint_order, skeleton_layout=skeleton_layout,
+        validation=has_val,
         validation_fraction=validation_fraction, features="glimpses",
         with_names=True)
     inputs, _ = next(iter(probes))
@@ -179,7 +204,8 @@ def train_rgb(output_dir: str | os.PathLike,
     extra_callbacks.append(callbacks_lib.AttentionImages(
         {k: v.numpy() for k, v in inputs.items()}, names, crops))
   stage = {"stage": "rgb", "ablation": ablation, "conditioning": conditioning,
-           "joint_order": joint_order, "pose_dir": str(pose_dir),
+           "joint_order": joint_order, "skeleton_layout": skeleton_layout,
+           "pose_dir": str(pose_dir),
            "dataset": data.dataset, "num_classes": data.num_classes,
            "glimpse_dim": info["glimpse_dim"], "data_dir": str(data_dir)}
   with common.precision(mixed_precision):

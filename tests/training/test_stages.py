@@ -10,11 +10,14 @@ import keras
 import numpy as np
 import pytest
 
+from posedriven import prepare
+from posedriven.data.synthetic import sbu_msr
 from posedriven.training import common
 from posedriven.training import evaluate
 from posedriven.training import run_dir
 from posedriven.training import train_pose
 from posedriven.training import train_rgb
+from posedriven.training import transfer
 from tests import helpers
 from tests.conftest import REPO_ROOT
 
@@ -201,20 +204,96 @@ def test_binaries_run_and_reject_bad_flags(tiny_prepared, tmp_path):
   assert bad.returncode != 0 and "batch_sise" in bad.stderr
 
 
-def test_fine_tuning_starts_from_matching_layers(tiny_prepared, pose_run,
+def test_fine_tuning_copies_every_layer_or_fails(tiny_prepared, pose_run,
                                                  tmp_path):
   # A narrower pose tensor (no double entries: 150 wide instead of 300)
-  # stands for NTU -> SBU; learning rate 0 keeps the starting weights.
-  train_pose.train_pose(tmp_path, tiny_prepared,
-                        **dict(SMALL_POSE, epochs=1, learning_rate=0.0,
-                               joint_order="topological_no_double",
-                               init_from=str(pose_run)))
+  # stands for NTU -> SBU without the skeleton adaptation: conv3 cannot be
+  # copied, which is an error unless the run names it.
+  tuned_dir = tmp_path / "tuned"
+  small = dict(SMALL_POSE, epochs=1, joint_order="topological_no_double",
+               init_from=str(pose_run))
+  with pytest.raises(transfer.TransferError, match="conv3"):
+    train_pose.train_pose(tmp_path / "refused", tiny_prepared, **small)
+  # Learning rate 0 keeps the starting weights.
+  train_pose.train_pose(tuned_dir, tiny_prepared,
+                        **dict(small, learning_rate=0.0,
+                               reinitialise=["conv3"]))
   source = keras.models.load_model(pose_run / "best.keras").weights
-  tuned = keras.models.load_model(tmp_path / "best.keras").weights
+  tuned = keras.models.load_model(tuned_dir / "best.keras").weights
   same = [np.array_equal(np.asarray(a), np.asarray(b))
           for a, b in zip(source, tuned) if a.shape == b.shape]
-  shapes = [tuple(w.shape) for w in tuned]
-  # conv1 + conv2 (kernel, bias) copied; conv3 (5 x 150/4 kernel) re-
-  # initialised with its bias; the classifier (same classes) copied.
-  assert shapes[4][1] != tuple(source[4].shape)[1]
+  # conv1 + conv2 (kernel, bias) copied; conv3 re-initialised with its
+  # bias; the classifier (same classes) copied.
   assert same == [True] * 4 + [False, True, True]
+  records = json.loads((tuned_dir / "stage.json").read_text())["transfer"]
+  assert [(r["layer"].rpartition("/")[2], r["status"]) for r in records] == [
+      ("conv1", "copied"), ("conv2", "copied"), ("conv3", "reinitialised"),
+      ("pose_logits", "copied")]
+  assert {r["source_run"] for r in records} == {str(pose_run)}
+  assert records[0]["shapes"] == [list(source[0].shape), list(source[1].shape)]
+
+
+@pytest.fixture(scope="module")
+def tiny_sbu(tmp_path_factory):
+  """Synthetic SBU-format skeletons (one training, one fold-1 test set)."""
+  root = tmp_path_factory.mktemp("tiny_sbu")
+  sbu_msr.generate_sbu(root, sets=("s02s03", "s01s02"), write_frames=False)
+  out = tmp_path_factory.mktemp("tiny_sbu_prepared")
+  prepare.prepare_dataset(root, out, dataset="sbu", protocol="sbu_fold1",
+                          store="none", log_every_s=1e9)
+  return out
+
+
+def test_sbu_on_the_ntu_layout_starts_every_layer_but_the_class_from_ntu(
+    tiny_sbu, pose_run, tmp_path):
+  train_pose.train_pose(tmp_path, tiny_sbu, **dict(
+      SMALL_POSE, epochs=1, learning_rate=0.0, init_from=str(pose_run),
+      skeleton_layout="kinect_v2"))
+  stage = json.loads((tmp_path / "stage.json").read_text())
+  assert (stage["skeleton"], stage["tensor_skeleton"],
+          stage["pose_width"]) == ("sbu", "kinect_v2", 300)
+  status = {r["layer"].rpartition("/")[2]: r["status"]
+            for r in stage["transfer"]}
+  assert status == {"conv1": "copied", "conv2": "copied", "conv3": "copied",
+                    "pose_logits": "reinitialised"}
+  source = keras.models.load_model(pose_run / "best.keras").weights
+  tuned = keras.models.load_model(tmp_path / "best.keras").weights
+  for a, b in zip(source[:6], tuned[:6]):
+    np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+  # Evaluation reads the layout from the run.
+  result = evaluate.evaluate(tmp_path / "eval", tiny_sbu, pose_dir=tmp_path,
+                             num_attention_images=0)
+  assert result["num_clips"] == 8
+
+
+def test_no_fine_tuning_trains_only_the_class_layer(tiny_sbu, pose_run,
+                                                    tmp_path):
+  source = keras.models.load_model(pose_run / "best.keras").weights
+  for freeze in (True, False):
+    out = tmp_path / f"freeze_{freeze}"
+    train_pose.train_pose(out, tiny_sbu, **dict(
+        SMALL_POSE, epochs=2, learning_rate=1e-2, init_from=str(pose_run),
+        skeleton_layout="kinect_v2", freeze_pose_network=freeze))
+    tuned = keras.models.load_model(out / "best.keras").weights
+    same = [np.array_equal(np.asarray(a), np.asarray(b))
+            for a, b in zip(source[:6], tuned[:6])]
+    # Frozen: f_sk is NTU's; fine-tuned (the control): it moved.
+    assert all(same) if freeze else not all(same)
+  with pytest.raises(ValueError, match="freeze_pose_network needs init_from"):
+    train_pose.train_pose(tmp_path / "x", tiny_sbu,
+                          **dict(SMALL_POSE, freeze_pose_network=True))
+
+
+def test_rgb_init_from_copies_the_rgb_layers(tiny_prepared, pose_run,
+                                             rgb_run, tmp_path):
+  train_rgb.train_rgb(tmp_path, tiny_prepared, pose_run,
+                      **dict(SMALL_RGB, epochs=1, learning_rate=0.0,
+                             num_attention_images=0,
+                             init_from=str(rgb_run)))
+  records = json.loads((tmp_path / "stage.json").read_text())["transfer"]
+  assert records and {r["status"] for r in records} == {"copied"}
+  assert not any(r["layer"].startswith("pose_cnn") for r in records)
+  source = keras.models.load_model(rgb_run / "best.keras")
+  tuned = keras.models.load_model(tmp_path / "best.keras")
+  for a, b in zip(source.weights, tuned.weights):
+    np.testing.assert_array_equal(np.asarray(a), np.asarray(b))

@@ -1,6 +1,7 @@
 """NTU -> SBU / MSR weight transfer (paper, section 4: fine-tuning)."""
 
 import numpy as np
+import pytest
 
 from posedriven.data import pose_tensor
 from posedriven.data import skeletons
@@ -8,40 +9,80 @@ from posedriven.models import streams
 from posedriven.training import transfer
 
 SMALL = dict(filters=(4, 4), features=16)
+NTU_WIDTH = pose_tensor.pose_tensor_width(skeletons.KINECT_V2)
+SBU_WIDTH = pose_tensor.pose_tensor_width(skeletons.SBU)
 
 
 def _pose_model(num_classes, width):
-  model = streams.build_pose_stream(num_classes, width, **SMALL)
-  model({"pose": np.zeros((1, 20, width, 3), "float32")})
-  return model
+  return streams.build_pose_stream(num_classes, width, **SMALL)
 
 
-def test_ntu_to_sbu_copies_the_8x3_convolutions_only():
-  ntu_width = pose_tensor.joint_path(skeletons.KINECT_V2).size * 2 * 3
-  sbu_width = pose_tensor.joint_path(skeletons.SBU).size * 2 * 3
-  assert (ntu_width, sbu_width) == (300, 180)
-  source, target = _pose_model(60, ntu_width), _pose_model(8, sbu_width)
-  fresh_before = {v.path: np.asarray(v) for v in target.weights}
-  copied, fresh = transfer.copy_matching_weights(source, target)
-  by_path = {v.path: v for v in source.weights}
-  copied_shapes = sorted(tuple(by_path[p].shape) for p in copied)
-  # conv1 and conv2: kernels 8x3 (in 3 -> 4, 4 -> 4) and their biases.
-  assert copied_shapes == [(4,), (4,), (8, 3, 3, 4), (8, 3, 4, 4)]
-  for path in copied:
-    np.testing.assert_array_equal(
-        np.asarray([v for v in target.weights if v.path == path][0]),
-        np.asarray(by_path[path]))
-  # The 5 x W/4 convolution and the classifier keep their initialisation.
-  assert len(fresh) == 4
-  for variable in target.weights:
-    if variable.path in fresh:
-      np.testing.assert_array_equal(np.asarray(variable),
-                                    fresh_before[variable.path])
+def _transfer(source, target, **kwargs):
+  return transfer.transfer_weights(source, target, source_run="/runs/ntu",
+                                   class_layer="pose_logits", **kwargs)
 
 
-def test_same_skeleton_and_classes_copies_everything():
-  source, target = _pose_model(8, 300), _pose_model(8, 300)
-  copied, fresh = transfer.copy_matching_weights(source, target)
-  assert not fresh and len(copied) == len(target.weights) == 8
+def _values(model):
+  return {v.path: np.asarray(v) for v in model.weights}
+
+
+def test_adapted_width_copies_every_layer_but_the_class_layer():
+  source, target = _pose_model(60, NTU_WIDTH), _pose_model(8, NTU_WIDTH)
+  before = _values(target)
+  records = _transfer(source, target, copy_class_layer=False)
+  status = {r["layer"].rpartition("/")[2]: r["status"] for r in records}
+  assert status == {"conv1": "copied", "conv2": "copied", "conv3": "copied",
+                    "pose_logits": "reinitialised"}
+  assert all(r["source_run"] == "/runs/ntu" for r in records)
+  conv3 = next(r for r in records if r["layer"].endswith("conv3"))
+  assert conv3["shapes"] == [[5, 75, 4, 16], [16]]
+  src = _values(source)
+  for path, value in _values(target).items():
+    expected = before[path] if "pose_logits" in path else src[path]
+    np.testing.assert_array_equal(value, expected)
+
+
+def test_same_classes_copies_the_class_layer_too():
+  source, target = _pose_model(8, NTU_WIDTH), _pose_model(8, NTU_WIDTH)
+  records = _transfer(source, target, copy_class_layer=True)
+  assert {r["status"] for r in records} == {"copied"}
   for a, b in zip(source.weights, target.weights):
     np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+
+
+def test_native_sbu_width_is_an_error_unless_conv3_is_named():
+  assert (NTU_WIDTH, SBU_WIDTH) == (300, 180)
+  source, target = _pose_model(60, NTU_WIDTH), _pose_model(8, SBU_WIDTH)
+  with pytest.raises(transfer.TransferError, match="conv3.*reinitialise"):
+    _transfer(source, target, copy_class_layer=False)
+  before = _values(target)
+  records = _transfer(source, target, copy_class_layer=False,
+                      reinitialise=["conv3"])
+  conv3 = next(r for r in records if r["layer"].endswith("conv3"))
+  assert conv3["status"] == "reinitialised"
+  for path, value in _values(target).items():
+    if "conv3" in path:
+      np.testing.assert_array_equal(value, before[path])
+
+
+def test_rgb_stream_keeps_its_pose_network():
+  pose = _pose_model(8, NTU_WIDTH)
+  rgb_kwargs = dict(lstm_units=8, glimpse_dim=16, spatial_attention_units=8,
+                    temporal_attention_units=8, feature_units=8)
+  source = streams.build_rgb_stream(60, pose_network=_pose_model(
+      60, NTU_WIDTH).pose_network, **rgb_kwargs)
+  target = streams.build_rgb_stream(8, pose_network=pose.pose_network,
+                                    **rgb_kwargs)
+  pose_before = {k: v for k, v in _values(target).items()
+                 if k.startswith("pose_cnn/")}
+  records = transfer.transfer_weights(
+      source, target, source_run="/runs/ntu_rgb", class_layer="rgb_logits",
+      copy_class_layer=False, keep=("pose_cnn",))
+  assert not any(r["layer"].startswith("pose_cnn") for r in records)
+  copied = {r["layer"] for r in records if r["status"] == "copied"}
+  assert "spatial_attention_lstm/rnn/cell/lstm" in copied
+  assert [r["layer"] for r in records if r["status"] != "copied"] == [
+      "rgb_logits"]
+  for path, value in _values(target).items():
+    if path in pose_before:
+      np.testing.assert_array_equal(value, pose_before[path])

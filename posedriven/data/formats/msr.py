@@ -199,6 +199,36 @@ def load_skeleton_file(path: str | os.PathLike) -> MsrSkeletons:
   return MsrSkeletons(present=present, xyz=world, screen_uvd=screen)
 
 
+def format_file(present: np.ndarray, xyz: np.ndarray,
+                screen_uvd: np.ndarray) -> str:
+  """Skeleton file content (inverse of :func:`load_skeleton_file`).
+
+  Args:
+    present: bool ``[T, 2]``; a frame lists its present people in order, so
+      person 2 may only be present with person 1.
+    xyz: float ``[T, 2, 20, 3]`` world coordinates, metres.
+    screen_uvd: float ``[T, 2, 20, 3]`` normalised ``u, v`` and depth.
+
+  The confidence column is written as 1.
+  """
+  present = np.asarray(present, bool)
+  t = present.shape[0]
+  if np.any(present[:, 1] & ~present[:, 0]):
+    raise ValueError("person 2 present without person 1: the format cannot"
+                     " say so")
+  # 9 significant digits round-trip any float32 exactly.
+  fmt = lambda values: " ".join(f"{float(v):.9g}" for v in values) + " 1"
+  out = [f"{t} {NUM_JOINTS}"]
+  for f in range(t):
+    people = int(present[f].sum())
+    out.append(str(people * ROWS_PER_PERSON))
+    for p in range(people):
+      for j in range(NUM_JOINTS):
+        out.append(fmt(xyz[f, p, j]))
+        out.append(fmt(screen_uvd[f, p, j]))
+  return "\n".join(out) + "\n"
+
+
 def load_clip(path: str | os.PathLike) -> clip_lib.Clip:
   """Reads a ``aXX_sYY_eZZ_skeleton.txt`` into a :class:`Clip`.
 

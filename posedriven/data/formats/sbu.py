@@ -14,7 +14,12 @@ comma-separated row per frame::
   frame, xA1, yA1, zA1, ..., xA15, yA15, zA15, xB1, yB1, zB1, ..., zB15
 
 i.e. the frame number and 15 OpenNI joints for person A then person B
-(1 + 90 values). Coordinates are normalised; the dataset README undoes the
+(1 + 90 values). Frame numbers need not start at 1 (real files do not
+always); they only have to fit the ``rgb_NNNNNN.png`` names. A person who is
+not tracked in a frame is written as 45 zeros (no tracked joint has depth
+0), or the row stops after person A (1 + 45 values): both give
+``present = False`` for that person and frame. Blank lines and Windows line
+endings are accepted. Coordinates are normalised; the dataset README undoes the
 normalisation with::
 
   X = 1280 - 2560 * x      (mm)
@@ -46,7 +51,9 @@ RGB_SIZE = (640, 480)  # (width, height) of SBU RGB frames.
 SKELETON_FILE = "skeleton_pos.txt"
 # RGB frames are rgb_NNNNNN.png: six digits.
 MAX_FRAME_NUMBER = 999_999
-_NUM_COLUMNS = 1 + 2 * NUM_JOINTS * 3
+_PERSON_VALUES = NUM_JOINTS * 3
+_NUM_COLUMNS = 1 + 2 * _PERSON_VALUES
+_ONE_PERSON_COLUMNS = 1 + _PERSON_VALUES
 
 # Folder 01..08 in this order.
 SBU_CLASS_NAMES = (
@@ -88,15 +95,20 @@ class SbuSkeletons:
   Attributes:
     frame_index: int64 ``[T]`` frame numbers from the file's first column
       (they name the RGB frames, see :func:`frame_path`).
-    normalized: float32 ``[T, 2, 15, 3]`` the file's values, unchanged.
-    xyz: float32 ``[T, 2, 15, 3]`` denormalised camera space, metres.
-    color_xy_px: float32 ``[T, 2, 15, 2]`` pixels in the 640x480 RGB frame.
+    normalized: float32 ``[T, 2, 15, 3]`` the file's values, unchanged
+      (zeros for a person not tracked).
+    xyz: float32 ``[T, 2, 15, 3]`` denormalised camera space, metres; zeros
+      where the person is not tracked.
+    color_xy_px: float32 ``[T, 2, 15, 2]`` pixels in the 640x480 RGB frame;
+      zeros where the person is not tracked.
+    present: bool ``[T, 2]``: the person is tracked in the frame.
   """
 
   frame_index: np.ndarray
   normalized: np.ndarray
   xyz: np.ndarray
   color_xy_px: np.ndarray
+  present: np.ndarray
 
   @property
   def num_frames(self) -> int:
@@ -144,12 +156,14 @@ def load_skeleton_file(path: str | os.PathLike) -> SbuSkeletons:
     if not line.strip():
       continue
     tokens = [t.strip() for t in line.split(",")]
-    if len(tokens) != _NUM_COLUMNS:
+    if tokens and not tokens[-1]:
+      tokens.pop()  # a trailing comma ends some rows
+    if len(tokens) not in (_NUM_COLUMNS, _ONE_PERSON_COLUMNS):
       raise SbuFormatError(
           path, line_no,
           f"row has {len(tokens)} comma-separated values, expected"
           f" {_NUM_COLUMNS} (frame number + 2 people x {NUM_JOINTS} joints"
-          " x 3)")
+          f" x 3) or {_ONE_PERSON_COLUMNS} (person B not tracked)")
     try:
       values = [float(t) for t in tokens]
     except ValueError:
@@ -164,7 +178,7 @@ def load_skeleton_file(path: str | os.PathLike) -> SbuSkeletons:
           path, line_no, f"frame number {tokens[0]!r} is outside"
           f" 0..{MAX_FRAME_NUMBER} (it names rgb_NNNNNN.png)")
     frames.append(int(values[0]))
-    rows.append(values[1:])
+    rows.append(values[1:] + [0.0] * (_NUM_COLUMNS - len(values)))
     line_numbers.append(line_no)
   if not rows:
     raise SbuFormatError(path, None, "file has no frames (no data rows)")
@@ -177,8 +191,14 @@ def load_skeleton_file(path: str | os.PathLike) -> SbuSkeletons:
                          "NaN or infinite coordinate (in float32)")
   # The pixel and metre conversions scale the values; a huge but finite
   # coordinate must not turn into inf there either.
+  # 45 zeros: the person is not tracked in that frame.
+  present = np.any(normalized != 0, axis=(2, 3))
+  if not present.any():
+    raise SbuFormatError(path, None, "no frame holds a tracked person (every"
+                         " coordinate is 0)")
   with np.errstate(over="ignore", invalid="ignore"):
     xyz, pixels = denormalize(normalized), to_pixels(normalized)
+  xyz[~present], pixels[~present] = 0.0, 0.0
   bad = ~(np.isfinite(xyz).reshape(len(rows), -1).all(-1) &
           np.isfinite(pixels).reshape(len(rows), -1).all(-1))
   if bad.any():
@@ -190,7 +210,28 @@ def load_skeleton_file(path: str | os.PathLike) -> SbuSkeletons:
       normalized=normalized,
       xyz=xyz,
       color_xy_px=pixels,
+      present=present,
   )
+
+
+def format_rows(frame_index: np.ndarray, normalized: np.ndarray) -> str:
+  """``skeleton_pos.txt`` content (inverse of :func:`load_skeleton_file`).
+
+  Args:
+    frame_index: int ``[T]`` frame numbers (they name ``rgb_NNNNNN.png``).
+    normalized: float ``[T, 2, 15, 3]`` normalised values (zeros: person
+      not tracked).
+  """
+  normalized = np.asarray(normalized, np.float32)
+  if normalized.shape != (len(frame_index), 2, NUM_JOINTS, 3):
+    raise ValueError(f"normalized has shape {normalized.shape}, expected"
+                     f" [{len(frame_index)}, 2, {NUM_JOINTS}, 3]")
+  lines = []
+  for frame, values in zip(frame_index, normalized.reshape(
+      len(frame_index), -1)):
+    # 9 significant digits round-trip any float32 exactly.
+    lines.append(",".join([str(int(frame))] + [f"{v:.9g}" for v in values]))
+  return "\n".join(lines) + "\n"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -244,7 +285,8 @@ def parse_sequence_dir(sequence_dir: str | os.PathLike) -> SequenceId:
 def load_clip(sequence_dir: str | os.PathLike) -> clip_lib.Clip:
   """Reads ``<sequence_dir>/skeleton_pos.txt`` into a :class:`Clip`.
 
-  Both people are present in every frame (SBU always has two actors).
+  A person is present where the file tracks them (SBU always has two
+  actors, but a tracker can lose one).
   ``Clip.name`` is ``sXXsYY_aAA_SSS``; metadata holds ``set_name``
   (``"s01s02"``), ``subject_pair`` (``(1, 2)``), ``action`` (1-based),
   ``sequence`` (1-based) and ``frame_index`` (tuple of ``T`` ints: the RGB
@@ -257,8 +299,7 @@ def load_clip(sequence_dir: str | os.PathLike) -> clip_lib.Clip:
   sequence_dir = Path(sequence_dir)
   seq_id = parse_sequence_dir(sequence_dir)
   data = load_skeleton_file(sequence_dir / SKELETON_FILE)
-  t = data.num_frames
-  present = np.ones((t, skeletons.MAX_PEOPLE), bool)
+  present = data.present
   hand_xy, hand_valid = clip_lib.hands_from_people(
       data.color_xy_px, present, skeletons.SBU)
   if np.any(np.diff(data.frame_index) <= 0):

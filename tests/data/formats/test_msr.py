@@ -155,3 +155,53 @@ def test_cross_subject_split():
       "train", "test"] * 5
   with pytest.raises(ValueError, match="1-10"):
     msr.cross_subject_split(11)
+
+
+# Real recordings (issue 13): Windows line endings, trailing blank lines,
+# people lost and found again.
+
+
+def _crlf_file(tmp_path, people_per_frame, trailing="\r\n\r\n\r\n"):
+  path = _write(tmp_path, people_per_frame)
+  text = path.read_text().rstrip("\n").replace("\n", "\r\n") + trailing
+  path.write_bytes(text.encode("ascii"))
+  return path
+
+
+def test_crlf_and_trailing_blank_lines_and_people_coming_and_going(tmp_path):
+  path = _crlf_file(tmp_path, (1, 0, 2, 1, 0, 1))
+  clip = msr.load_clip(path)
+  np.testing.assert_array_equal(clip.present[:, 0], [1, 0, 1, 1, 0, 1])
+  np.testing.assert_array_equal(clip.present[:, 1], [0, 0, 1, 0, 0, 0])
+  assert (clip.xyz[1] == 0).all() and (clip.xyz[4] == 0).all()
+  np.testing.assert_allclose(clip.xyz[3, 0, 5], [0.05, -0.1 + 3, 2.5],
+                             rtol=1e-6)
+  np.testing.assert_array_equal(clip.hand_valid[:, 0], [1, 0, 1, 1, 0, 1])
+
+
+def test_bad_value_in_crlf_file_names_file_and_line(tmp_path):
+  path = _crlf_file(tmp_path, (1, 1))
+  lines = path.read_bytes().decode("ascii").split("\r\n")
+  # Header, frame 1's count, then its rows: line 3 + 40 = frame 2's count,
+  # line 44 its first world row.
+  lines[43] = "0.1 oops 2.5 1"
+  path.write_bytes("\r\n".join(lines).encode("ascii"))
+  with pytest.raises(msr.MsrFormatError,
+                     match=r"a03_s04_e02_skeleton.txt:44: .*'oops'"):
+    msr.load_skeleton_file(path)
+
+
+def test_format_file_round_trips(tmp_path):
+  rng = np.random.default_rng(0)
+  present = np.array([[1, 0], [1, 1], [0, 0]], bool)
+  xyz = rng.normal(size=(3, 2, 20, 3)).astype(np.float32)
+  uvd = rng.uniform(size=(3, 2, 20, 3)).astype(np.float32)
+  xyz[~present], uvd[~present] = 0.0, 0.0
+  path = tmp_path / "a01_s01_e01_skeleton.txt"
+  path.write_text(msr.format_file(present, xyz, uvd))
+  data = msr.load_skeleton_file(path)
+  np.testing.assert_array_equal(data.present, present)
+  np.testing.assert_array_equal(data.xyz, xyz)
+  np.testing.assert_array_equal(data.screen_uvd, uvd)
+  with pytest.raises(ValueError, match="person 2 present without person 1"):
+    msr.format_file(np.array([[0, 1]], bool), xyz[:1], uvd[:1])

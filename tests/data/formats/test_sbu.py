@@ -152,3 +152,69 @@ def test_fold_split():
     sbu.fold_split("s01s02", 0)
   with pytest.raises(ValueError, match="unknown SBU set"):
     sbu.fold_split("s09s09", 1)
+
+
+# Real recordings (issue 13): what real skeleton_pos.txt files look like.
+
+
+def test_windows_line_endings_trailing_blank_lines_and_any_first_frame(
+    tmp_path):
+  seq_dir = tmp_path / "s01s02" / "01" / "001"
+  seq_dir.mkdir(parents=True)
+  values = _normalized(3)
+  rows = [_row(f, values[i]) for i, f in enumerate((118, 119, 121))]
+  (seq_dir / "skeleton_pos.txt").write_bytes(
+      ("\r\n".join(rows) + "\r\n\r\n\r\n").encode("ascii"))
+  clip = sbu.load_clip(seq_dir)
+  assert clip.metadata["frame_index"] == (118, 119, 121)
+  np.testing.assert_allclose(clip.xyz, sbu.denormalize(values), atol=1e-6)
+  assert sbu.clip_frame_paths(seq_dir, clip)[0].name == "rgb_000118.png"
+
+
+def test_person_missing_in_some_frames(tmp_path):
+  values = _normalized(4)
+  values[1, 1] = 0.0   # person B lost in frame 2: 45 zeros
+  rows = [_row(f + 1, values[f]) for f in range(4)]
+  # Frame 4: the row stops after person A.
+  rows[3] = _row(4, values[3, 0])
+  seq_dir, _ = _write_sequence(tmp_path, t=4, rows=rows)
+  clip = sbu.load_clip(seq_dir)
+  np.testing.assert_array_equal(clip.present,
+                                [[1, 1], [1, 0], [1, 1], [1, 0]])
+  assert (clip.xyz[1, 1] == 0).all() and (clip.xyz[3, 1] == 0).all()
+  np.testing.assert_allclose(clip.xyz[3, 0], sbu.denormalize(values[3, 0]),
+                             atol=1e-6)
+  # Person B's hands are not valid where B is missing.
+  np.testing.assert_array_equal(clip.hand_valid[:, 2:],
+                                [[1, 1], [0, 0], [1, 1], [0, 0]])
+
+
+def test_nobody_tracked_is_an_error(tmp_path):
+  rows = [_row(f + 1, np.zeros((2, 15, 3))) for f in range(2)]
+  seq_dir, _ = _write_sequence(tmp_path, t=2, rows=rows)
+  with pytest.raises(sbu.SbuFormatError, match="skeleton_pos.txt.*tracked"):
+    sbu.load_clip(seq_dir)
+
+
+def test_bad_row_after_good_ones_names_its_line_with_crlf(tmp_path):
+  values = _normalized(3)
+  rows = [_row(f + 1, values[f]) for f in range(3)]
+  rows[2] = rows[2].rsplit(",", 3)[0]  # 88 values
+  seq_dir = tmp_path / "s01s02" / "01" / "001"
+  seq_dir.mkdir(parents=True)
+  (seq_dir / "skeleton_pos.txt").write_bytes(
+      ("\r\n".join(rows) + "\r\n").encode("ascii"))
+  with pytest.raises(sbu.SbuFormatError,
+                     match=r"skeleton_pos.txt:3: row has 88 comma"):
+    sbu.load_skeleton_file(seq_dir / "skeleton_pos.txt")
+
+
+def test_format_rows_round_trips(tmp_path):
+  values = np.random.default_rng(0).uniform(0, 1, (5, 2, 15, 3))
+  values[2, 1] = 0.0
+  path = tmp_path / "skeleton_pos.txt"
+  path.write_text(sbu.format_rows(np.arange(40, 45), values))
+  data = sbu.load_skeleton_file(path)
+  np.testing.assert_array_equal(data.frame_index, np.arange(40, 45))
+  np.testing.assert_array_equal(data.normalized, values.astype(np.float32))
+  assert not data.present[2, 1] and data.present.sum() == 9

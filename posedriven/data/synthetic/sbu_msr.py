@@ -1,0 +1,257 @@
+"""The synthetic performances written as SBU Kinect Interaction and MSR Daily
+Activity 3D datasets, for fine-tuning from the synthetic NTU set.
+
+The paper transfers NTU-trained networks to SBU and MSR, which differ from
+NTU in skeleton, camera and classes. These sets do the same with the
+synthetic data: the bodies and arm motions are drawn by
+:func:`motion.make_performance` (so they share structure with the synthetic
+NTU set: the same four motions), but
+
+* the skeleton is SBU's 15 OpenNI joints / MSR's 20 Kinect v1 joints, taken
+  from the Kinect v2 body by name (``_SBU_FROM_V2``, ``_V1_FROM_V2``);
+* the camera is a Kinect v1 (640x480, focal 525 px) at other places
+  (:data:`SBU_VIEW`, :data:`MSR_VIEWS`);
+* the classes are other ones, decided by the pose alone:
+
+  - SBU (always two people): action folder ``k`` (01-08) is motion
+    ``(k-1) % 4`` done by person A (``k <= 4``) or person B;
+  - MSR (one person): action ``aXX`` (01-08) is motion ``(X-1) % 4`` done
+    with the left (``X <= 4``) or the right hand. Environment ``e01`` /
+    ``e02`` are two cameras (as MSR's sofa / standing recordings differ).
+
+The class names are the real datasets' (the readers' lists); only the first
+8 MSR labels are used. Files are written as the real datasets store them and
+read back by :mod:`posedriven.data.formats.sbu` / ``msr``:
+
+* SBU: ``<root>/sXXsYY/AA/SSS/skeleton_pos.txt`` (normalised coordinates as
+  the SBU README defines them: ``x = u / 640``, ``y = v / 480``,
+  ``z = Z_mm * 7.8125 / 10000``) and ``rgb_NNNNNN.png`` 640x480 frames,
+  numbered from ``first_frame``;
+* MSR: ``<root>/aXX_sYY_eZZ_skeleton.txt`` and ``aXX_sYY_eZZ_rgb.avi``.
+
+The NTU-format generator (:mod:`.dataset`) is not touched by any of this.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+from pathlib import Path
+from typing import Sequence
+
+import cv2
+import gin
+import numpy as np
+
+from posedriven import atomic
+from posedriven import config
+from posedriven.data import skeletons
+from posedriven.data.formats import msr
+from posedriven.data.formats import ntu
+from posedriven.data.formats import sbu
+from posedriven.data.synthetic import motion
+from posedriven.data.synthetic import render
+from posedriven.data.synthetic import views
+
+NUM_MOTIONS = len(motion.MOTION_NAMES)
+NUM_CLASSES = 2 * NUM_MOTIONS
+IMAGE_SIZE = (640, 480)
+# Kinect v1 colour camera at 640x480.
+_FOCAL_PX = 525.0
+CROP_SIZE_PX = 100  # registry.SBU_MSR_CROP_SIZE_PX: what preparation cuts
+# Setups keep these performances apart from the synthetic NTU set's (setup 1).
+SBU_SETUP = 11
+MSR_SETUP = 12
+
+SBU_VIEW = views.View(yaw_deg=20.0, distance_m=2.7, height_m=0.8)
+MSR_VIEWS = {1: views.View(yaw_deg=-25.0, distance_m=2.4, height_m=1.3),
+             2: views.View(yaw_deg=10.0, distance_m=3.0, height_m=0.7)}
+
+# SBU / Kinect v1 joints from the Kinect v2 body (same name unless listed).
+_SBU_FROM_V2 = {"Neck": "SpineShoulder", "Torso": "SpineMid"}
+_V1_FROM_V2 = {"HipCenter": "SpineBase", "Spine": "SpineMid",
+               "ShoulderCenter": "SpineShoulder"}
+
+
+def _joint_indices(skeleton: skeletons.SkeletonDef,
+                   renames: dict[str, str]) -> np.ndarray:
+  return np.array([motion.JOINT_INDEX[renames.get(n, n)]
+                   for n in skeleton.joint_names])
+
+
+def project(xyz: np.ndarray) -> np.ndarray:
+  """Camera space ``[..., 3]`` (metres) -> 640x480 pixels ``[..., 2]``."""
+  width, height = IMAGE_SIZE
+  z = xyz[..., 2]
+  return np.stack([width / 2 + _FOCAL_PX * xyz[..., 0] / z,
+                   height / 2 - _FOCAL_PX * xyz[..., 1] / z], -1)
+
+
+def _performance(seed: int, setup: int, subject: int, sequence: int,
+                 motion_id: int, active_person: int | None,
+                 active_side: int | None, two_people: bool
+                 ) -> motion.Performance:
+  """The ``sequence``-th performance whose active hand matches the class.
+
+  ``make_performance`` draws the active hand itself; replications are tried
+  in order until one matches, so the choice is deterministic.
+  """
+  found, replication = 0, 0
+  while True:
+    replication += 1
+    action = motion.class_index(motion_id, replication % 2) + 1
+    perf = motion.make_performance(
+        seed, setup, subject, replication, action,
+        second_person_probability=1.0 if two_people else 0.0,
+        uniform_appearance=True)
+    hand = perf.active_hand
+    if ((active_person is None or hand // 2 == active_person) and
+        (active_side is None or hand % 2 == active_side)):
+      found += 1
+      if found == sequence:
+        return perf
+
+
+def _view_sequence(perf: motion.Performance, view: views.View
+                   ) -> ntu.SkeletonSequence:
+  seq = views.skeleton_sequence("synthetic", perf, view, IMAGE_SIZE)
+  color = project(seq.xyz.astype(np.float64)).astype(np.float32)
+  return dataclasses.replace(seq, color_xy=color)
+
+
+def _frames(perf: motion.Performance, seq: ntu.SkeletonSequence, seed: int,
+            setup: int, camera: int) -> list[np.ndarray]:
+  background = render.make_background(seed, setup, camera, IMAGE_SIZE)
+  return list(render.render_frames(perf, seq, background,
+                                   render.object_size_px(CROP_SIZE_PX),
+                                   CROP_SIZE_PX))
+
+
+@gin.configurable(denylist=["root"])
+def generate_sbu(root: str | os.PathLike, *,
+                 sets: Sequence[str] = ("s01s02", "s01s03", "s02s03",
+                                        "s02s01", "s04s02"),
+                 sequences: int = 1, seed: int = 0, first_frame: int = 1,
+                 write_frames: bool = True) -> list[Path]:
+  """Writes a synthetic SBU Kinect Interaction tree under ``root``.
+
+  Sequences already written (their ``skeleton_pos.txt`` exists; it is
+  written last) are skipped.
+
+  Args:
+    root: Dataset directory (created).
+    sets: ``sXXsYY`` set names (:data:`sbu.SBU_SETS`); the default holds
+      one set of each fold.
+    sequences: Sequences per set and action.
+    seed: Dataset seed.
+    first_frame: Number of the first frame (real files do not always start
+      at 1).
+    write_frames: Also write the ``rgb_*.png`` frames (False: skeletons
+      only, for pose-only runs).
+
+  Returns:
+    The sequence directories, sorted.
+  """
+  root = Path(root)
+  unknown = [s for s in sets if s not in sbu.SBU_SETS]
+  if unknown:
+    raise ValueError(f"unknown SBU sets {unknown}; expected some of"
+                     f" {list(sbu.SBU_SETS)}")
+  root.mkdir(parents=True, exist_ok=True)
+  joints = _joint_indices(skeletons.SBU, _SBU_FROM_V2)
+  out = []
+  for set_name in sets:
+    subject = int(set_name[1:3])
+    for action in range(1, NUM_CLASSES + 1):
+      for k in range(1, sequences + 1):
+        seq_dir = root / set_name / f"{action:02d}" / f"{k:03d}"
+        out.append(seq_dir)
+        if (seq_dir / sbu.SKELETON_FILE).exists():
+          continue
+        seq_dir.mkdir(parents=True, exist_ok=True)
+        # Sequences of one set differ by replication and subject key.
+        perf = _performance(seed, SBU_SETUP, 100 * subject + int(set_name[4:]),
+                            k, (action - 1) % NUM_MOTIONS,
+                            (action - 1) // NUM_MOTIONS, None, True)
+        seq = _view_sequence(perf, SBU_VIEW)
+        frame_index = first_frame + np.arange(seq.num_frames)
+        if write_frames:
+          for number, image in zip(frame_index,
+                                   _frames(perf, seq, seed, SBU_SETUP, 1)):
+            with atomic.replacing(sbu.frame_path(seq_dir, number),
+                                  keep_suffix=True) as tmp:
+              if not cv2.imwrite(str(tmp), image):
+                raise OSError(f"cannot write {tmp}")
+        pixels = seq.color_xy[:, :, joints].astype(np.float64)
+        depth_mm = seq.xyz[:, :, joints, 2].astype(np.float64) * 1000.0
+        normalized = np.concatenate([
+            pixels / np.array(IMAGE_SIZE, np.float64),
+            (depth_mm * 7.8125 / 10000.0)[..., None]], -1)
+        atomic.write_text(seq_dir / sbu.SKELETON_FILE,
+                          sbu.format_rows(frame_index, normalized),
+                          encoding="ascii")
+  config.save_operative_config(root)
+  logging.info("synthetic SBU: %s: %d sequences", root, len(out))
+  return sorted(out)
+
+
+@gin.configurable(denylist=["root"])
+def generate_msr(root: str | os.PathLike, *, num_subjects: int = 4,
+                 environments: Sequence[int] = (1, 2), seed: int = 0,
+                 write_videos: bool = True) -> list[Path]:
+  """Writes a synthetic MSR Daily Activity 3D folder under ``root``.
+
+  Samples whose skeleton file exists (written after the video) are skipped.
+
+  Args:
+    root: Dataset directory (created).
+    num_subjects: Subjects ``s01``.. (odd ones train under ``msr_cs``).
+    environments: ``e01`` / ``e02``: the two cameras of :data:`MSR_VIEWS`.
+    seed: Dataset seed.
+    write_videos: Also write the ``_rgb.avi`` videos.
+
+  Returns:
+    The skeleton files, sorted.
+  """
+  root = Path(root)
+  if not 1 <= num_subjects <= msr.NUM_SUBJECTS:
+    raise ValueError(f"num_subjects must be 1-{msr.NUM_SUBJECTS}")
+  if any(e not in MSR_VIEWS for e in environments):
+    raise ValueError(f"environments must be among {sorted(MSR_VIEWS)}")
+  root.mkdir(parents=True, exist_ok=True)
+  joints = _joint_indices(skeletons.KINECT_V1, _V1_FROM_V2)
+  out = []
+  for subject in range(1, num_subjects + 1):
+    for action in range(1, NUM_CLASSES + 1):
+      perf = _performance(seed, MSR_SETUP, subject, 1,
+                          (action - 1) % NUM_MOTIONS, None,
+                          (action - 1) // NUM_MOTIONS, False)
+      for env in environments:
+        name = f"a{action:02d}_s{subject:02d}_e{env:02d}"
+        path = root / f"{name}{msr.SKELETON_SUFFIX}"
+        out.append(path)
+        if path.exists():
+          continue
+        seq = _view_sequence(perf, MSR_VIEWS[env])
+        if write_videos:
+          count = render.write_video(
+              msr.video_path(path), _frames(perf, seq, seed, MSR_SETUP, env),
+              IMAGE_SIZE)
+          if count != seq.num_frames:
+            raise RuntimeError(f"{name}: wrote {count} of {seq.num_frames}"
+                               " frames")
+        t = seq.num_frames
+        present = np.zeros((t, skeletons.MAX_PEOPLE), bool)
+        present[:, 0] = True
+        xyz = np.zeros((t, 2, msr.NUM_JOINTS, 3), np.float32)
+        xyz[:, :1] = seq.xyz[:, :1][:, :, joints]
+        uvd = np.zeros_like(xyz)
+        uvd[:, :1, :, :2] = (seq.color_xy[:, :1][:, :, joints] /
+                             np.array(IMAGE_SIZE, np.float32))
+        uvd[:, :1, :, 2] = xyz[:, :1, :, 2]
+        atomic.write_text(path, msr.format_file(present, xyz, uvd),
+                          encoding="ascii")
+  config.save_operative_config(root)
+  logging.info("synthetic MSR: %s: %d samples", root, len(out))
+  return sorted(out)
