@@ -25,8 +25,7 @@ from posedriven import console
 console.filter_native_logs()
 
 from posedriven import config
-from posedriven.data import synthetic
-from posedriven.data.synthetic import sbu_msr
+from posedriven.data.formats import registry
 
 _OUTPUT_DIR = flags.DEFINE_string("output_dir", None,
                                   "Dataset root to write or complete.",
@@ -36,7 +35,7 @@ _GIN_FILES = flags.DEFINE_multi_string("gin_files", [],
 _GIN_BINDINGS = flags.DEFINE_multi_string(
     "gin_bindings", [], "Gin bindings, e.g. 'generate_dataset.seed = 1'.")
 _FORMAT = flags.DEFINE_enum(
-    "format", "ntu", ["ntu", "sbu", "msr"],
+    "format", "ntu", list(registry.SYNTHETIC_WRITERS),
     "Layout to write: the NTU one (default) or SBU's / MSR's.")
 _OVERWRITE = flags.DEFINE_boolean(
     "overwrite", None,
@@ -50,10 +49,7 @@ def main(argv: Sequence[str]) -> None:
   logging.set_verbosity(logging.INFO)
   config.parse_gin(_GIN_FILES.value, _GIN_BINDINGS.value,
                    {"generate_dataset.overwrite": _OVERWRITE.value})
-  generate = {"ntu": synthetic.generate_dataset,
-              "sbu": sbu_msr.generate_sbu,
-              "msr": sbu_msr.generate_msr}[_FORMAT.value]
-  generate(_OUTPUT_DIR.value)
+  registry.SYNTHETIC_WRITERS[_FORMAT.value](_OUTPUT_DIR.value)
 
 
 def run() -> None:

@@ -27,6 +27,7 @@ from posedriven.data.formats import ntu_classes
 from posedriven.data.formats import sbu
 from posedriven.data.synthetic import dataset as synthetic_dataset
 from posedriven.data.synthetic import motion as synthetic_motion
+from posedriven.data.synthetic import sbu_msr as synthetic_sbu_msr
 
 # Crop side in source pixels (paper, section 4).
 NTU_CROP_SIZE_PX = 50.0
@@ -282,3 +283,11 @@ def datasets_help() -> str:
   """``name (description)`` of every format, for flag help texts."""
   return ", ".join(f"{f.name} ({f.description})" for f in FORMATS.values())
 
+
+# The built-in synthetic data in each layout it can be written in (the NTU
+# one is the demo's; SBU's and MSR's are for fine-tuning from NTU runs).
+SYNTHETIC_WRITERS: Mapping[str, Callable[..., Any]] = types.MappingProxyType({
+    "ntu": synthetic_dataset.generate_dataset,
+    "sbu": synthetic_sbu_msr.generate_sbu,
+    "msr": synthetic_sbu_msr.generate_msr,
+})
