@@ -99,6 +99,18 @@ from posedriven.prepare import progress as progress_lib
 from posedriven.prepare import sensor_pass
 from posedriven.prepare import sharding
 
+# Beam is an extra (setup.py): the threaded path needs none of it. Imported
+# here, not in the function that uses it, so that no gin configurable is
+# first imported after a binary has locked gin.
+try:
+  from posedriven.prepare import beam_pipeline
+  _BEAM_MISSING = ""
+except ModuleNotFoundError as e:
+  if not (e.name or "").startswith("apache_beam"):
+    raise
+  beam_pipeline = None
+  _BEAM_MISSING = str(e)
+
 
 # Degraded-clip policy (README, "Degraded clips"): a clip whose video
 # decodes fewer than this share of its skeleton's frames is degraded. Real
@@ -659,9 +671,10 @@ def prepare_dataset(dataset_root: str | os.PathLike,
       write_assignment(preparer, output_dir, settings, assignment, label)
     preparer.progress.update(force=True)
   else:
-    # Imported here: Beam is an extra (setup.py), the threaded path needs
-    # none of it.
-    from posedriven.prepare import beam_pipeline  # pylint: disable=g-import-not-at-top
+    if beam_pipeline is None:
+      raise ImportError(
+          f"runner={runner!r} needs Apache Beam, an extra: pip install -e"
+          f" '.[beam]' ({_BEAM_MISSING})")
     timings = beam_pipeline.write_files(
         todo, output_dir, settings, writer_config, runner=runner,
         options=beam_options)
