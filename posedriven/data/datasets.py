@@ -57,6 +57,14 @@ class PreparedData:
                 c["name"], validation_fraction) == validation)]
 
 
+  def training_sizes(self, validation_fraction: float = 0.05
+                     ) -> tuple[int, int]:
+    """Training clips ``(kept for training, held out for validation)``."""
+    return (len(self.clips("train", validation=False,
+                           validation_fraction=validation_fraction)),
+            len(self.clips("train", validation=True,
+                           validation_fraction=validation_fraction)))
+
 def load_prepared(data_dir: str | os.PathLike) -> PreparedData:
   """Reads ``manifest.json`` of a prepared data directory.
 

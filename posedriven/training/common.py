@@ -14,7 +14,9 @@ import tensorflow as tf
 
 # Registers the custom layers that saved models reference.
 from posedriven import atomic
+from posedriven.data.formats import registry
 from posedriven.models import streams  # pylint: disable=unused-import
+from posedriven.training import transfer
 
 PRECISIONS = (None, "float32", "mixed_bfloat16", "mixed_float16")
 STAGE_FILE = "stage.json"
@@ -130,3 +132,21 @@ def load_best_model(run: str | Path) -> keras.Model:
   logging.info("Loading %s", path)
   # safe_mode: a .keras file may not run Python code (README, "Trust model").
   return keras.models.load_model(path, safe_mode=True)
+
+
+def transfer_from_run(init_from: str | Path, model: keras.Model, *,
+                      dataset: str, class_layer: str,
+                      reinitialise: Sequence[str] = (),
+                      keep: Sequence[str] = ()) -> list[dict[str, Any]]:
+  """Starts ``model`` from the best model of the run ``init_from``.
+
+  The class layer is copied too when the source run's dataset has the same
+  class list as ``dataset`` (``transfer.transfer_weights`` for the rest).
+  """
+  source_dataset = read_stage_info(init_from)["dataset"]
+  return transfer.transfer_weights(
+      load_best_model(init_from), model, source_run=str(init_from),
+      class_layer=class_layer,
+      copy_class_layer=(registry.class_names(source_dataset) ==
+                        registry.class_names(dataset)),
+      reinitialise=reinitialise, keep=keep)

@@ -15,13 +15,11 @@ from posedriven.data import pipeline
 from posedriven.data import pose_tensor
 from posedriven.data import skeleton_layouts
 from posedriven.data import skeletons
-from posedriven.data.formats import registry
 from posedriven.models import streams
 from posedriven.training import common
 from posedriven.training import distribute
 from posedriven.training import loop
 from posedriven.training import run_dir
-from posedriven.training import transfer
 
 
 @gin.configurable(denylist=["output_dir", "data_dir"])
@@ -106,15 +104,13 @@ def train_pose(output_dir: str | os.PathLike,
   tensor_skeleton = skeleton_layouts.tensor_skeleton(skeleton,
                                                      skeleton_layout)
   width = pose_tensor.pose_tensor_width(tensor_skeleton, joint_order)
-  source_info = common.read_stage_info(init_from) if init_from else None
+  if init_from:
+    common.read_stage_info(init_from)  # not a finished run: fail before work
   if freeze_pose_network and not init_from:
     raise ValueError("freeze_pose_network needs init_from (a trained pose"
                      " network to keep)")
   keras.utils.set_random_seed(seed)
-  num_train_clips = len(data.clips(
-      "train", validation=False, validation_fraction=validation_fraction))
-  num_val_clips = len(data.clips(
-      "train", validation=True, validation_fraction=validation_fraction))
+  num_train_clips, num_val_clips = data.training_sizes(validation_fraction)
   has_val = num_val_clips > 0
   if not has_val:
     logging.warning("%s: no validation clips; selecting on training loss",
@@ -132,11 +128,8 @@ def train_pose(output_dir: str | os.PathLike,
                                       filters=filters, features=features,
                                       dropout=dropout)
     if init_from:
-      stage["transfer"] = transfer.transfer_weights(
-          common.load_best_model(init_from), model, source_run=str(init_from),
-          class_layer="pose_logits",
-          copy_class_layer=(registry.class_names(source_info["dataset"]) ==
-                            registry.class_names(data.dataset)),
+      stage["transfer"] = common.transfer_from_run(
+          init_from, model, dataset=data.dataset, class_layer="pose_logits",
           reinitialise=reinitialise)
       if chief:
         common.write_stage_info(output_dir, stage)

@@ -22,7 +22,6 @@ from posedriven.training import common
 from posedriven.training import distribute
 from posedriven.training import loop
 from posedriven.training import run_dir
-from posedriven.training import transfer
 
 # Table 6 rows of the RGB stream; conditioning is Table 2's switch.
 ABLATIONS = ("B", "C", "E", "G")
@@ -134,14 +133,12 @@ def train_rgb(output_dir: str | os.PathLike,
   pose_info = common.read_stage_info(pose_dir)
   joint_order = pose_info["joint_order"]
   skeleton_layout = pose_info.get("skeleton_layout", "native")
-  source_info = common.read_stage_info(init_from) if init_from else None
+  if init_from:
+    common.read_stage_info(init_from)  # not a finished run: fail before work
   train_pattern = data.pattern("train")
   info = pipeline.dataset_info(pipeline.list_files(train_pattern))
   keras.utils.set_random_seed(seed)
-  num_train_clips = len(data.clips(
-      "train", validation=False, validation_fraction=validation_fraction))
-  num_val_clips = len(data.clips(
-      "train", validation=True, validation_fraction=validation_fraction))
+  num_train_clips, num_val_clips = data.training_sizes(validation_fraction)
   has_val = num_val_clips > 0
   output_names = ("logits", "spatial_attention", "temporal_attention")
 
@@ -155,11 +152,8 @@ def train_rgb(output_dir: str | os.PathLike,
         temporal_attention_units=temporal_attention_units,
         feature_units=feature_units, **streams.ABLATIONS[ablation])
     if init_from:
-      stage["transfer"] = transfer.transfer_weights(
-          common.load_best_model(init_from), model, source_run=str(init_from),
-          class_layer="rgb_logits",
-          copy_class_layer=(registry.class_names(source_info["dataset"]) ==
-                            registry.class_names(data.dataset)),
+      stage["transfer"] = common.transfer_from_run(
+          init_from, model, dataset=data.dataset, class_layer="rgb_logits",
           reinitialise=reinitialise, keep=("pose_cnn",))
       if chief:
         common.write_stage_info(output_dir, {**stage, "params": params})
