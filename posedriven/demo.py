@@ -149,6 +149,25 @@ def format_table(results: dict[str, dict[str, Any]],
   return "\n".join(lines)
 
 
+def format_halves(intervals: dict[str, Any]) -> str:
+  """Per row: % of test clips whose predicted motion / object is right."""
+  halves = intervals.get("halves")
+  if not halves:
+    return ""
+  lines = [f"{'':6} {'motion':>6} {'95% interval':>14} {'object':>7} "
+           f"{'95% interval':>14}"]
+  for row in _row_titles():
+    if row in halves["motion"]:
+      cells = [f"{100 * halves[h][row]['top1']:{w}.1f} "
+               f"[{100 * halves[h][row]['low']:5.1f}, "
+               f"{100 * halves[h][row]['high']:5.1f}]"
+               for h, w in (("motion", 6), ("object", 7))]
+      lines.append(f"{row:6} {cells[0]} {cells[1]}")
+  lines.append(f"  (chance: motion {100 / len(synthetic.MOTION_NAMES):.0f}%, "
+               f"object {100 / len(synthetic.CLASS_OBJECT_NAMES):.0f}%)")
+  return "\n".join(lines)
+
+
 def format_claims(intervals: dict[str, Any]) -> str:
   """One line per claim: verdict, difference and its paired interval."""
   lines = []
@@ -223,6 +242,24 @@ def _evaluate(eval_dir: Path, data_dir: Path, pose_dir: Path | None,
   return results, logits
 
 
+HALVES = ("motion", "object")
+
+
+def halves_correct(predicted: np.ndarray, labels: np.ndarray
+                   ) -> dict[str, np.ndarray]:
+  """Per clip: did the predicted class have the right motion, object?
+
+  A synthetic class is a motion x an object (``synthetic.class_index``).
+  The pose stream can know only the motion (its object is a coin flip), an
+  RGB stream that attends to the active hand mainly the object; which half
+  a row gets right shows which stream learned its part.
+  """
+  predicted_parts = np.vectorize(synthetic.class_parts)(np.asarray(predicted))
+  true_parts = np.vectorize(synthetic.class_parts)(np.asarray(labels))
+  return {half: predicted_parts[i] == true_parts[i]
+          for i, half in enumerate(HALVES)}
+
+
 class _Outcomes:
   """Per-clip correctness of every row, on one shared list of test clips."""
 
@@ -230,6 +267,7 @@ class _Outcomes:
     self.names: list[str] | None = None
     self.labels: np.ndarray | None = None
     self.correct: dict[str, np.ndarray] = {}
+    self.halves: dict[str, dict[str, np.ndarray]] = {h: {} for h in HALVES}
 
   def add(self, row: str, logits: dict[str, np.ndarray], stream: str):
     names = [str(n) for n in logits["names"]]
@@ -239,26 +277,41 @@ class _Outcomes:
       raise RuntimeError(f"row {row} was evaluated on other clips")
     self.correct[row] = bootstrap.correct_from_logits(
         {row: logits[stream]}, logits["labels"])[row]
+    for half, right in halves_correct(np.argmax(logits[stream], -1),
+                                      logits["labels"]).items():
+      self.halves[half][row] = right
 
   def to_json(self) -> dict[str, Any]:
-    return {"names": self.names,
-            "correct": {r: c.astype(int).tolist()
-                        for r, c in self.correct.items()}}
+    as_lists = lambda rows: {r: c.astype(int).tolist()
+                             for r, c in rows.items()}
+    return {"names": self.names, "correct": as_lists(self.correct),
+            **{half: as_lists(self.halves[half]) for half in HALVES}}
 
 
-def outcomes_to_seeds(outcomes: Sequence[dict[str, Any]], rows: Sequence[str]
-                      ) -> bootstrap.Seeds:
-  """``bootstrap.Seeds`` from one or more runs' ``clip_outcomes``."""
+def outcomes_to_seeds(outcomes: Sequence[dict[str, Any]], rows: Sequence[str],
+                      key: str = "correct") -> bootstrap.Seeds:
+  """``bootstrap.Seeds`` from one or more runs' ``clip_outcomes``.
+
+  ``key``: ``correct`` (top-1) or one of :data:`HALVES`.
+  """
   correct, groups = [], []
   for o in outcomes:
-    correct.append(np.array([o["correct"][r] for r in rows], bool))
+    correct.append(np.array([o[key][r] for r in rows], bool))
     groups.append(bootstrap.performance_ids(o["names"]))
   return bootstrap.Seeds(tuple(correct), tuple(groups))
 
 
 def _intervals(outcomes: Sequence[dict[str, Any]], rows: Sequence[str],
                claims: Sequence[tuple[str, str]]) -> dict[str, Any]:
-  return bootstrap.summarize(rows, outcomes_to_seeds(outcomes, rows), claims)
+  result = bootstrap.summarize(rows, outcomes_to_seeds(outcomes, rows),
+                               claims)
+  # Older results (before the halves were recorded) have top-1 only.
+  if all(half in o for o in outcomes for half in HALVES):
+    result["halves"] = {
+        half: bootstrap.summarize(
+            rows, outcomes_to_seeds(outcomes, rows, half))["rows"]
+        for half in HALVES}
+  return result
 
 
 def _ordered_rows(present) -> list[str]:

@@ -43,6 +43,12 @@ def test_tiny_demo_runs_every_stage_and_resumes(tmp_path):
   assert len(outcomes["names"]) == 8
   assert np.mean(outcomes["correct"]["K"]) == pytest.approx(
       table["K"]["top1"])
+  # Top-1 right means both halves right.
+  for row, correct in outcomes["correct"].items():
+    both = np.logical_and(outcomes["motion"][row], outcomes["object"][row])
+    np.testing.assert_array_equal(both, np.array(correct, bool))
+  assert set(intervals["halves"]["object"]) == set(table)
+  assert "object" in demo.format_halves(intervals)
   saved = json.loads((tmp_path / "demo_results.json").read_text())
   assert saved["table"] == json.loads(json.dumps(table))
   assert (tmp_path / "export" / "saved_model.pb").exists()
@@ -66,6 +72,30 @@ def test_format_claims_states_verdict_and_interval():
   assert "not significant: K > A" in text
   assert "[ -2.0, +11.0]" in text and "9 discordant" in text
   assert "48 performances" in text
+
+
+def test_halves_split_a_prediction_into_motion_and_object():
+  # Labels are motion * 2 + object (synthetic.class_index).
+  labels = np.array([0, 1, 2, 7])
+  predicted = np.array([0, 0, 3, 6])
+  halves = demo.halves_correct(predicted, labels)
+  np.testing.assert_array_equal(halves["motion"], [1, 1, 1, 1])
+  np.testing.assert_array_equal(halves["object"], [1, 0, 0, 0])
+  halves = demo.halves_correct(np.array([2, 5]), np.array([0, 1]))
+  np.testing.assert_array_equal(halves["motion"], [0, 0])
+  np.testing.assert_array_equal(halves["object"], [1, 1])
+
+
+def test_format_halves_prints_each_row_with_its_interval():
+  figures = lambda top1: {"top1": top1, "low": top1 - 0.1,
+                          "high": top1 + 0.1}
+  intervals = {"halves": {"motion": {"A": figures(0.9), "G": figures(0.4)},
+                          "object": {"A": figures(0.5), "G": figures(0.7)}}}
+  lines = demo.format_halves(intervals).splitlines()
+  assert lines[1].split()[:2] == ["A", "90.0"]
+  assert "70.0 [ 60.0,  80.0]" in lines[2]
+  assert "motion 25%, object 50%" in lines[-1]
+  assert demo.format_halves({}) == ""
 
 
 _TINY = dict(num_subjects=3, cameras=(1,), image_size=(240, 136),

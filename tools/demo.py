@@ -50,6 +50,11 @@ def _print_results(title: str, summary) -> None:
   print(demo.format_table(summary["table"], summary["intervals"]))
   print("Claims (paired bootstrap of the top-1 difference):")
   print(demo.format_claims(summary["intervals"]))
+  halves = demo.format_halves(summary["intervals"])
+  if halves:
+    print("What each row gets right (class = motion x object; top-1 needs"
+          " both):")
+    print(halves)
 
 
 def main(argv):

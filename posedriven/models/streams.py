@@ -48,6 +48,9 @@ from posedriven.models.temporal_attention import TemporalAttention
 
 INTEGRATIONS = ("attention", "sum", "concat")
 TEMPORAL_POOLINGS = ("attention", "mean")
+# The RGB stream's output layer: the one layer a transfer to another class
+# list re-initialises, and the one "no fine-tuning" trains.
+RGB_CLASS_LAYER = "rgb_logits"
 
 # Table 6, RGB-only rows, as build_rgb_stream keyword arguments.
 ABLATIONS: dict[str, dict[str, str]] = {
@@ -237,7 +240,7 @@ def build_rgb_stream(num_classes: int,
   pooled, temporal_attention = pooling(pooling_inputs)
   pooled = keras.layers.Dropout(dropout, name="dropout")(pooled)
   logits = keras.layers.Dense(num_classes, dtype="float32",
-                              name="rgb_logits")(pooled)
+                              name=RGB_CLASS_LAYER)(pooled)
   return keras.Model(
       inputs={"pose": pose, "glimpses": glimpses},
       outputs={"logits": logits,

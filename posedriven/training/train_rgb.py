@@ -73,6 +73,7 @@ def train_rgb(output_dir: str | os.PathLike,
               probe_dataset_root: str | None = None,
               init_from: str | None = None,
               reinitialise: Sequence[str] = (),
+              freeze_rgb_network: bool = False,
               seed: int = 0,
               strategy: str = "default",
               mixed_precision: str | None = None,
@@ -110,6 +111,9 @@ def train_rgb(output_dir: str | os.PathLike,
     reinitialise: Layers that may keep a fresh initialisation when
       ``init_from`` has no layer of their shape; any other mismatch is an
       error.
+    freeze_rgb_network: Train only the class layer: every other RGB layer
+      keeps ``init_from``'s weights (Table 5, "no fine-tuning"; needs
+      ``init_from``).
     seed, strategy, mixed_precision, jit_compile, steps_per_epoch,
       data_service, keep_checkpoints, overwrite, verbose: as in
       ``train_pose``.
@@ -135,6 +139,9 @@ def train_rgb(output_dir: str | os.PathLike,
   skeleton_layout = pose_info.get("skeleton_layout", "native")
   if init_from:
     common.read_stage_info(init_from)  # not a finished run: fail before work
+  if freeze_rgb_network and not init_from:
+    raise ValueError("freeze_rgb_network needs init_from (a trained RGB"
+                     " stream to keep)")
   train_pattern = data.pattern("train")
   info = pipeline.dataset_info(pipeline.list_files(train_pattern))
   keras.utils.set_random_seed(seed)
@@ -153,10 +160,15 @@ def train_rgb(output_dir: str | os.PathLike,
         feature_units=feature_units, **streams.ABLATIONS[ablation])
     if init_from:
       stage["transfer"] = common.transfer_from_run(
-          init_from, model, dataset=data.dataset, class_layer="rgb_logits",
+          init_from, model, dataset=data.dataset,
+          class_layer=streams.RGB_CLASS_LAYER,
           reinitialise=reinitialise, keep=("pose_cnn",))
       if chief:
         common.write_stage_info(output_dir, {**stage, "params": params})
+    if freeze_rgb_network:
+      for layer in model.layers:
+        if layer.name != streams.RGB_CLASS_LAYER:
+          layer.trainable = False
     return common.compile_classifier(model, learning_rate, jit_compile,
                                      output_names)
 

@@ -234,13 +234,16 @@ def test_fine_tuning_copies_every_layer_or_fails(tiny_prepared, pose_run,
 
 
 @pytest.fixture(scope="module")
-def tiny_sbu(tmp_path_factory):
-  """Synthetic SBU-format skeletons (one training, one fold-1 test set)."""
+def tiny_sbu(calibrated_sensor_weights, tmp_path_factory):
+  """Synthetic SBU-format skeletons and frames (one training, one fold-1 test
+  set), prepared with the NTU fixtures' glimpse sensor."""
   root = tmp_path_factory.mktemp("tiny_sbu")
-  sbu_msr.generate_sbu(root, sets=("s02s03", "s01s02"), write_frames=False)
+  sbu_msr.generate_sbu(root, sets=("s02s03", "s01s02"))
   out = tmp_path_factory.mktemp("tiny_sbu_prepared")
   prepare.prepare_dataset(root, out, dataset="sbu", protocol="sbu_fold1",
-                          store="none", log_every_s=1e9)
+                          glimpse_input_size=75,
+                          glimpse_weights=str(calibrated_sensor_weights),
+                          log_every_s=1e9)
   return out
 
 
@@ -284,16 +287,37 @@ def test_no_fine_tuning_trains_only_the_class_layer(tiny_sbu, pose_run,
                           **dict(SMALL_POSE, freeze_pose_network=True))
 
 
-def test_rgb_init_from_copies_the_rgb_layers(tiny_prepared, pose_run,
-                                             rgb_run, tmp_path):
-  train_rgb.train_rgb(tmp_path, tiny_prepared, pose_run,
-                      **dict(SMALL_RGB, epochs=1, learning_rate=0.0,
-                             num_attention_images=0,
-                             init_from=str(rgb_run)))
-  records = json.loads((tmp_path / "stage.json").read_text())["transfer"]
-  assert records and {r["status"] for r in records} == {"copied"}
-  assert not any(r["layer"].startswith("pose_cnn") for r in records)
-  source = keras.models.load_model(rgb_run / "best.keras")
-  tuned = keras.models.load_model(tmp_path / "best.keras")
-  for a, b in zip(source.weights, tuned.weights):
-    np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+def test_rgb_from_an_ntu_run_on_sbu_and_no_fine_tuning(tiny_sbu, pose_run,
+                                                       rgb_run, tmp_path):
+  sbu_pose = tmp_path / "sbu_pose"
+  train_pose.train_pose(sbu_pose, tiny_sbu, **dict(
+      SMALL_POSE, epochs=1, learning_rate=0.0, init_from=str(pose_run),
+      skeleton_layout="kinect_v2"))
+  source = {w.path: np.asarray(w) for w in
+            keras.models.load_model(rgb_run / "best.keras").weights}
+  for freeze in (True, False):
+    out = tmp_path / f"rgb_freeze_{freeze}"
+    train_rgb.train_rgb(out, tiny_sbu, sbu_pose, **dict(
+        SMALL_RGB, epochs=1, learning_rate=1e-2, num_attention_images=0,
+        init_from=str(rgb_run), freeze_rgb_network=freeze))
+    records = json.loads((out / "stage.json").read_text())["transfer"]
+    status = {r["layer"].split("/")[0]: r["status"] for r in records}
+    # SBU's classes are not NTU's: only the class layer starts fresh.
+    assert status.pop("rgb_logits") == "reinitialised"
+    assert set(status) == {"spatial_attention_lstm", "temporal_attention"}
+    assert set(status.values()) == {"copied"}
+    tuned = keras.models.load_model(out / "best.keras")
+    moved = {w.path.split("/")[0] for w in tuned.weights
+             if not w.path.startswith("pose_cnn")
+             and not np.array_equal(np.asarray(w), source.get(w.path))}
+    # Frozen: only the class layer trained; fine-tuned (the control): the
+    # attention and LSTM layers moved as well.
+    assert moved == ({"rgb_logits"} if freeze else
+                     {"rgb_logits", "spatial_attention_lstm",
+                      "temporal_attention"})
+  result = evaluate.evaluate(tmp_path / "eval", tiny_sbu, pose_dir=sbu_pose,
+                             rgb_dir=out, num_attention_images=0)
+  assert result["num_clips"] == 8 and "fused" in result
+  with pytest.raises(ValueError, match="freeze_rgb_network needs init_from"):
+    train_rgb.train_rgb(tmp_path / "x", tiny_sbu, sbu_pose,
+                        **dict(SMALL_RGB, freeze_rgb_network=True))

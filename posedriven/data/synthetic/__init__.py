@@ -74,5 +74,7 @@ from posedriven.data.synthetic.dataset import skeleton_path
 from posedriven.data.synthetic.dataset import video_path
 from posedriven.data.synthetic.motion import class_index
 from posedriven.data.synthetic.motion import class_parts
+from posedriven.data.synthetic.motion import CLASS_OBJECT_NAMES
+from posedriven.data.synthetic.motion import MOTION_NAMES
 from posedriven.data.synthetic.motion import NUM_CLASSES
 from posedriven.data.synthetic.motion import SYNTHETIC_CLASS_NAMES
