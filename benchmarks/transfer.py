@@ -147,7 +147,7 @@ def _prepare(root, out, dataset, protocol, weights):
               dict(glimpse_weights=str(weights),
                    glimpse_input_size=_GLIMPSE.value))
     preparer.prepare_dataset(root, out, dataset=dataset, protocol=protocol,
-                             clips_per_file=256, log_every_s=30.0, **kwargs)
+                             clips_per_file=32, log_every_s=30.0, **kwargs)
   return out
 
 

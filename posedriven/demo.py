@@ -189,7 +189,8 @@ def format_claims(intervals: dict[str, Any]) -> str:
 
 def _demo_data(out: Path, *, num_subjects: int, cameras: Sequence[int],
                image_size: tuple[int, int],
-               num_frames_range: tuple[int, int], uniform_appearance: bool,
+               num_frames_range: tuple[int, int], replications: int,
+               uniform_appearance: bool,
                counter_object_probability: float, protocol: str, glimpse_input_size: int, seed: int,
                data_dir: Path, seconds: dict[str, float]
                ) -> tuple[Path, Path]:
@@ -199,6 +200,7 @@ def _demo_data(out: Path, *, num_subjects: int, cameras: Sequence[int],
   synthetic.generate_dataset(data_root, num_subjects=num_subjects,
                              cameras=cameras, image_size=image_size,
                              num_frames_range=tuple(num_frames_range),
+                             replications=replications,
                              uniform_appearance=uniform_appearance,
                              counter_object_probability=(
                                  counter_object_probability),
@@ -325,6 +327,7 @@ def run_demo(output_dir: str,
              cameras: Sequence[int] = (1, 2, 3),
              image_size: tuple[int, int] = (480, 270),
              num_frames_range: tuple[int, int] = (22, 28),
+             replications: int = 1,
              uniform_appearance: bool = True,
              counter_object_probability: float = 1.0,
              protocol: str = "synthetic_cs",
@@ -344,6 +347,8 @@ def run_demo(output_dir: str,
     output_dir: Everything goes here (dataset, TFRecords, runs, export).
     num_subjects, cameras, image_size, num_frames_range: Synthetic dataset
       size.
+    replications: Performances per subject and class (more training
+      performances at the cost of preparation and training time).
     uniform_appearance: Everybody dressed alike (see
       ``synthetic.motion.make_performance``).
     counter_object_probability: Chance that another hand shows the other
@@ -378,7 +383,7 @@ def run_demo(output_dir: str,
   data_dir = out / "tfrecords"
   data_root, weights = _demo_data(
       out, num_subjects=num_subjects, cameras=cameras, image_size=image_size,
-      num_frames_range=num_frames_range,
+      num_frames_range=num_frames_range, replications=replications,
       uniform_appearance=uniform_appearance,
       counter_object_probability=counter_object_probability,
       protocol=protocol,
@@ -501,6 +506,10 @@ def run_full(output_dir: str, *, seeds: Sequence[int] = (0, 1, 2),
 
 
 SELECTION_FILE = "selection.json"
+# run_demo's arguments that decide its data (selection generates the same).
+_DATA_SETTINGS = ("num_subjects", "cameras", "image_size", "num_frames_range",
+                  "replications", "uniform_appearance",
+                  "counter_object_probability", "glimpse_input_size")
 
 
 @gin.configurable(denylist=["output_dir"])
@@ -534,16 +543,9 @@ def select_hyperparameters(
                **(demo_args.get("pose_config") or {})}
   rgb_base = {**DEFAULT_RGB_CONFIG, "seed": seed,
               **(demo_args.get("rgb_config") or {})}
-  data_settings = {k: demo_args[k] for k in (
-      "num_subjects", "cameras", "image_size", "num_frames_range",
-      "uniform_appearance", "counter_object_probability",
-      "glimpse_input_size") if k in demo_args}
   signature = inspect.signature(run_demo.__wrapped__)
-  defaults = {k: signature.parameters[k].default for k in (
-      "num_subjects", "cameras", "image_size", "num_frames_range",
-      "uniform_appearance", "counter_object_probability",
-      "glimpse_input_size")}
-  defaults.update(data_settings)
+  defaults = {k: demo_args.get(k, signature.parameters[k].default)
+              for k in _DATA_SETTINGS}
   data_dir = out / "tfrecords_val"
   seconds: dict[str, float] = {}
   data_root, _ = _demo_data(out, protocol="synthetic_cs_val", seed=seed,
