@@ -17,8 +17,8 @@ _REPO = Path(__file__).resolve().parents[1]
 def test_tiny_demo_runs_every_stage_and_resumes(tmp_path):
   kwargs = dict(num_subjects=2, cameras=(1,), image_size=(240, 136),
                 ablations=("B", "G"), extended_rows=True,
-                pose_config={"epochs": 2, "filters": (8, 8), "features": 32},
-                rgb_config={"epochs": 2, "lstm_units": 16,
+                pose_config={"epochs": 1, "filters": (8, 8), "features": 32},
+                rgb_config={"epochs": 1, "lstm_units": 16,
                             "feature_units": 16})
   summary = demo.run_demo(str(tmp_path), **kwargs)
   table = summary["table"]
