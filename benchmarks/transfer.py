@@ -84,7 +84,7 @@ _LR = flags.DEFINE_float("learning_rate", 1e-3,
 _RGB_LR = flags.DEFINE_float("rgb_learning_rate", 3e-4,
                              "The same for the RGB stream (the demo's).")
 _NTU_EPOCHS = flags.DEFINE_integer("ntu_epochs", 40, "NTU epochs (pose).")
-_NTU_RGB_EPOCHS = flags.DEFINE_integer("ntu_rgb_epochs", 30,
+_NTU_RGB_EPOCHS = flags.DEFINE_integer("ntu_rgb_epochs", 20,
                                        "NTU epochs (RGB).")
 _EPOCHS = flags.DEFINE_integer("epochs", 40, "Target epochs (upper bound).")
 _PATIENCE = flags.DEFINE_integer("patience", 10, "Early stopping patience.")
