@@ -16,7 +16,7 @@ _REPO = Path(__file__).resolve().parents[1]
 
 def test_tiny_demo_runs_every_stage_and_resumes(tmp_path):
   kwargs = dict(num_subjects=2, cameras=(1,), image_size=(240, 136),
-                ablations=("B", "G"), extended_rows=True,
+                replications=1, ablations=("B", "G"), extended_rows=True,
                 pose_config={"epochs": 1, "filters": (8, 8), "features": 32},
                 rgb_config={"epochs": 1, "lstm_units": 16,
                             "feature_units": 16})
@@ -34,10 +34,11 @@ def test_tiny_demo_runs_every_stage_and_resumes(tmp_path):
   for row, figures in intervals["rows"].items():
     assert figures["top1"] == pytest.approx(table[row]["top1"])
     assert figures["low"] <= figures["top1"] <= figures["high"]
-  # Claims whose rows were trained; 1 test subject: 8 performances.
+  # Claims whose rows were trained; 1 test subject: 4 performances, each
+  # recorded with both objects (paired_objects), one bootstrap unit.
   assert [c["claim"] for c in intervals["claims"]] == [
       "K > A", "K > G", "G > B", "K > H", "G > G-h", "K > K-h", "A > A-rand"]
-  assert intervals["num_performances"] == 8
+  assert intervals["num_performances"] == 4
   assert "effective sample" in demo.format_claims(intervals)
   outcomes = summary["clip_outcomes"]
   assert len(outcomes["names"]) == 8
@@ -99,7 +100,7 @@ def test_format_halves_prints_each_row_with_its_interval():
 
 
 _TINY = dict(num_subjects=3, cameras=(1,), image_size=(240, 136),
-             pose_config={"epochs": 1, "filters": (8, 8), "features": 32},
+             replications=1, pose_config={"epochs": 1, "filters": (8, 8), "features": 32},
              rgb_config={"epochs": 1, "lstm_units": 16, "feature_units": 16})
 
 

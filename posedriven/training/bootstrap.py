@@ -21,21 +21,37 @@ from typing import Mapping, Sequence
 import numpy as np
 
 # NTU names without the camera: all views of one performance.
-_NTU_NAME = re.compile(r"^(S\d{3})C\d{3}(P\d{3}R\d{3}A\d{3})$")
+_NTU_NAME = re.compile(r"^(S\d{3})C\d{3}(P\d{3}R\d{3})A(\d{3})$")
 
 LEVEL = 0.95
 NUM_SAMPLES = 4000
 
 
-def performance_ids(names: Sequence[str]) -> np.ndarray:
+def performance_ids(names: Sequence[str],
+                    action_groups: Mapping[int, int] | None = None
+                    ) -> np.ndarray:
   """``[N]`` integer ids, equal for the clips of one performance.
 
   NTU-format names drop their camera; any other name is its own group.
+
+  Args:
+    names: Clip names.
+    action_groups: Action id -> group, for datasets where the clips of
+      several actions are one performance (the synthetic set's
+      ``paired_objects``: the two classes of a motion share their skeleton,
+      so their outcomes are not independent). Actions not listed are their
+      own group.
   """
   keys = []
   for name in names:
     match = _NTU_NAME.match(str(name))
-    keys.append(match.group(1) + match.group(2) if match else str(name))
+    if not match:
+      keys.append(str(name))
+      continue
+    action = int(match.group(3))
+    group = (f"G{action_groups[action]}" if action_groups
+             and action in action_groups else f"A{action:03d}")
+    keys.append(match.group(1) + match.group(2) + group)
   _, ids = np.unique(np.array(keys), return_inverse=True)
   return ids.reshape(-1)
 

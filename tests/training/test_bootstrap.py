@@ -19,6 +19,15 @@ def test_performance_ids_join_the_cameras_of_one_performance():
   assert len(set(ids[6:])) == 2 and not set(ids[6:]) & set(ids[:6])
 
 
+def test_performance_ids_join_the_actions_of_a_shared_performance():
+  names = ["S001C001P001R001A001", "S001C002P001R001A002",
+           "S001C001P001R001A003", "S001C001P002R001A002"]
+  assert len(set(bootstrap.performance_ids(names))) == 4
+  ids = bootstrap.performance_ids(names, action_groups={1: 0, 2: 0, 3: 1})
+  assert ids[0] == ids[1] != ids[2]
+  assert ids[3] not in (ids[0], ids[2])  # another subject
+
+
 def test_copies_of_a_performance_add_no_evidence():
   rng = np.random.default_rng(0)
   unique = rng.random((2, 48)) < 0.6

@@ -16,14 +16,14 @@ Why the data needs the paper's mechanism (Baradel et al., BMVC 2018, eq. 3-6):
 * A class is a *motion* (what the active hand does) times an *object* (what
   it holds): 4 x 2 = 8 classes. Pose alone sees the motion but never the
   object, so it is capped near 50% accuracy.
-* Every clip shows both class objects: the active hand holds the class
-  object, another hand holds the other one, and in two-person clips the
-  remaining two hands hold a pair that is symmetric in the two objects (a
-  green-triangle distractor, both objects, or nothing). Summing, averaging
-  or concatenating the hands' glimpse features, or looking at the whole
-  frame, therefore tells nothing about which object matters; only knowing
-  which hand moves - from the pose - does (spatial attention conditioned on
-  pose features).
+* By default every clip shows both class objects: the active hand holds
+  the class object, another hand holds the other one, and in two-person
+  clips the remaining two hands hold a pair that is symmetric in the two
+  objects (a green-triangle distractor, both objects, or nothing).
+  Summing, averaging or concatenating the hands' glimpse features, or
+  looking at the whole frame, therefore tells nothing about which object
+  matters; only knowing which hand moves - from the pose - does (spatial
+  attention conditioned on pose features).
 * Objects are visible only during a window of about 60% of the clip: the
   active hand's window is its motion phase, the other hands' windows are
   drawn from the same distribution, so the timing of a crop's content does
@@ -43,6 +43,18 @@ Why the data needs the paper's mechanism (Baradel et al., BMVC 2018, eq. 3-6):
   (``render.render_frames``; tested over every camera). The skeletons do not
   depend on the object: the two classes of a motion give identical skeleton
   files (tested).
+
+* With ``paired_objects=True`` (what the demo uses) the two classes of a
+  motion are one performance recorded twice, the class objects trading
+  hands: a minimal pair. Without it, a pose stream trained on a few hundred
+  clips memorises which object went with each training performance and, on
+  unseen clips, prefers one object as confidently as it knows the motion;
+  averaged with the RGB logits, that noise outweighs the object the RGB
+  stream found. With pairs the pose stream's two logits of a motion stay
+  close (BUILD_NOTES, "The demo's testbed").
+* ``counter_object_probability`` below 1 (the demo: 0.5) leaves the other
+  class object out of some clips; those let the RGB stream learn what the
+  objects mean before its attention has found the active hand.
 
 * With ``uniform_appearance=True`` (what the demo uses) everybody wears the
   same clothes and skin tone. Otherwise the empty-handed glimpses (sleeve,
@@ -77,4 +89,5 @@ from posedriven.data.synthetic.motion import class_parts
 from posedriven.data.synthetic.motion import CLASS_OBJECT_NAMES
 from posedriven.data.synthetic.motion import MOTION_NAMES
 from posedriven.data.synthetic.motion import NUM_CLASSES
+from posedriven.data.synthetic.motion import paired_action_groups
 from posedriven.data.synthetic.motion import SYNTHETIC_CLASS_NAMES

@@ -157,6 +157,7 @@ def generate_dataset(root: str | os.PathLike, *, num_subjects: int = 6,
                      second_person_probability: float = 0.5,
                      uniform_appearance: bool = False,
                      counter_object_probability: float = 1.0,
+                     paired_objects: bool = False,
                      crop_size_px: int | None = None,
                      log_every: int = 20,
                      overwrite: bool = False) -> list[str]:
@@ -183,6 +184,8 @@ def generate_dataset(root: str | os.PathLike, *, num_subjects: int = 6,
       :func:`motion.make_performance`).
     counter_object_probability: chance that another hand holds the other
       class object (see :func:`motion.make_performance`).
+    paired_objects: the two classes of a motion share one performance (see
+      :func:`motion.make_performance`).
     crop_size_px: hand glimpse size recorded in the meta file; default
       :func:`render.crop_size_for_width`. Objects are drawn to fill most of it.
     overwrite: replace a dataset in ``root`` made with other arguments.
@@ -226,6 +229,7 @@ def generate_dataset(root: str | os.PathLike, *, num_subjects: int = 6,
       # Recorded only when set, so that older datasets still resume.
       **({"counter_object_probability": counter_object_probability}
          if counter_object_probability != 1.0 else {}),
+      **({"paired_objects": True} if paired_objects else {}),
   }
   old = root / META_FILE
   if old.exists():
@@ -257,7 +261,8 @@ def generate_dataset(root: str | os.PathLike, *, num_subjects: int = 6,
             num_frames_range=tuple(num_frames_range),
             second_person_probability=second_person_probability,
             uniform_appearance=uniform_appearance,
-            counter_object_probability=counter_object_probability)
+            counter_object_probability=counter_object_probability,
+            paired_objects=paired_objects)
         for camera in cameras:
           name = sample_name(setup, camera, subject, replication, action)
           seq = views.skeleton_sequence(name, performance,

@@ -34,6 +34,7 @@ BODY_ID_BASE = 72057594037931648
 _TAG_PERFORMANCE = 1
 _TAG_SUBJECT = 2
 TAG_VIEW = 3
+_TAG_PAIRED_PERFORMANCE = 4
 
 JOINT_INDEX = {
     name: i for i, name in enumerate(skeletons.KINECT_V2.joint_names)}
@@ -65,6 +66,12 @@ HAND_TIP_M = 0.07
 def class_index(motion: int, obj: int) -> int:
   """0-based label of ``motion`` x class ``obj`` (A001 is label 0)."""
   return motion * len(CLASS_OBJECT_NAMES) + obj
+
+
+def paired_action_groups() -> dict[int, int]:
+  """1-based action id -> its motion: the actions that share a performance
+  under ``paired_objects`` (for ``bootstrap.performance_ids``)."""
+  return {label + 1: class_parts(label)[0] for label in range(NUM_CLASSES)}
 
 
 def class_parts(label: int) -> tuple[int, int]:
@@ -286,8 +293,8 @@ def make_performance(seed: int, setup: int, subject: int, replication: int,
                      num_frames_range: tuple[int, int] = (28, 40),
                      second_person_probability: float = 0.5,
                      uniform_appearance: bool = False,
-                     counter_object_probability: float = 1.0
-                     ) -> Performance:
+                     counter_object_probability: float = 1.0,
+                     paired_objects: bool = False) -> Performance:
   """Draws the performance of one sample (all camera views share it).
 
   Args:
@@ -310,6 +317,15 @@ def make_performance(seed: int, setup: int, subject: int, replication: int,
       object let a stream learn what the objects mean first; summing the
       hands then knows the object in those clips only, attending to the
       active hand in every clip.
+    paired_objects: the two classes of a motion share one performance
+      (same people, movement, hands and object windows; only the class
+      objects trade hands), so that each performance is recorded once with
+      each class object: a minimal pair. A stream that memorises its
+      training clips from the skeleton or from anything in the video but
+      the objects then learns nothing about the object, because the pair
+      carries both labels; without pairs the pose stream ends up confidently
+      (and arbitrarily) preferring one object on unseen clips, which
+      outweighs the RGB stream's object in the fused logits.
   """
   motion, class_object = class_parts(action - 1)
   # No draw below depends on which object is the class object, so the
@@ -318,8 +334,10 @@ def make_performance(seed: int, setup: int, subject: int, replication: int,
   # generator by the motion instead (the two classes of a motion sharing one
   # performance) halved the motions the pose stream learns from and its
   # held-out accuracy fell to chance (tests/training/test_learning.py).
-  rng = np.random.default_rng(
-      [seed, _TAG_PERFORMANCE, setup, subject, replication, action])
+  key = ([seed, _TAG_PERFORMANCE, setup, subject, replication, action]
+         if not paired_objects else
+         [seed, _TAG_PAIRED_PERFORMANCE, setup, subject, replication, motion])
+  rng = np.random.default_rng(key)
   lo, hi = num_frames_range
   # 8 frames leave room for empty-handed frames before and after the motion.
   if not _MIN_FRAMES <= lo <= hi:
@@ -344,7 +362,11 @@ def make_performance(seed: int, setup: int, subject: int, replication: int,
   if not 0.0 <= counter_object_probability <= 1.0:
     raise ValueError("counter_object_probability must lie in [0, 1], got"
                      f" {counter_object_probability}")
-  others = [1 - class_object]
+  # With pairs, the hands' objects are drawn for object 0 and the two class
+  # objects then trade places in every hand, so the two clips of a pair
+  # differ in nothing else.
+  drawn_object = 0 if paired_objects else class_object
+  others = [1 - drawn_object]
   # Drawn only below 1, so that the default's clips stay as they were; the
   # draw does not depend on the class object (skeletons stay independent).
   if counter_object_probability < 1.0 and (
@@ -360,11 +382,14 @@ def make_performance(seed: int, setup: int, subject: int, replication: int,
   motion_window = _window(rng, num_frames)
   for hand in range(num_hands):
     if hand == active_hand:
-      hand_objects[hand], windows[hand] = class_object, motion_window
+      hand_objects[hand], windows[hand] = drawn_object, motion_window
     else:
       hand_objects[hand] = others.pop()
       window = _window(rng, num_frames)
       windows[hand] = window if hand_objects[hand] != NO_OBJECT else (0, 0)
+
+  if drawn_object != class_object:
+    hand_objects = [1 - o if o in (0, 1) else o for o in hand_objects]
 
   # Person 1 faces camera 1; person 2 stands beside, turned a little.
   spacing = rng.uniform(0.8, 1.0) * rng.choice([-1.0, 1.0])

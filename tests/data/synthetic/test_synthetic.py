@@ -570,3 +570,49 @@ def test_counter_object_probability():
   with pytest.raises(ValueError, match="counter_object_probability"):
     synthetic_motion.make_performance(0, 1, 1, 1, 1,
                                       counter_object_probability=1.5)
+
+
+@pytest.mark.parametrize("counter_object_probability", [1.0, 0.5])
+def test_paired_objects_record_one_performance_with_each_object(
+    tmp_path, counter_object_probability):
+  """The two classes of a motion: the same skeleton file, the class objects
+  traded between the same hands, other videos."""
+  root = tmp_path / "paired"
+  synthetic.generate_dataset(
+      root, num_subjects=3, cameras=(1, 2), image_size=(160, 96),
+      num_frames_range=(10, 14), actions=(1, 2, 3, 4), seed=5,
+      second_person_probability=0.5, paired_objects=True,
+      counter_object_probability=counter_object_probability)
+  clips = synthetic.load_meta(root)["clips"]
+  assert len(clips) == 24
+  counter_shown = []
+  for name, meta in clips.items():
+    if not name.endswith(("A001", "A003")):
+      continue
+    partner = name[:-1] + str(int(name[-1]) + 1)
+    other = clips[partner]
+    assert (meta["motion"], meta["object"]) == (other["motion"], 0)
+    assert other["object"] == 1
+    assert (synthetic.skeleton_path(root, name).read_bytes() ==
+            synthetic.skeleton_path(root, partner).read_bytes()), name
+    assert (synthetic.video_path(root, name).read_bytes() !=
+            synthetic.video_path(root, partner).read_bytes()), name
+    assert meta["active_hand"] == other["active_hand"]
+    objects = [h["object"] for h in meta["hands"]]
+    traded = [{0: 1, 1: 0}.get(h["object"], h["object"])
+              for h in other["hands"]]
+    assert objects == traded, name
+    assert [h["frames"] for h in meta["hands"]] == [
+        h["frames"] for h in other["hands"]]
+    counter_shown.append(1 in objects)
+  if counter_object_probability == 1.0:
+    assert all(counter_shown)
+  # Without pairs the two classes of a motion are different performances.
+  a = synthetic_motion.make_performance(5, 1, 1, 1, 1)
+  b = synthetic_motion.make_performance(5, 1, 1, 1, 2)
+  assert a.xyz_world.shape != b.xyz_world.shape or not np.allclose(
+      a.xyz_world, b.xyz_world)
+  # The default draws as before the option existed.
+  np.testing.assert_array_equal(
+      a.xyz_world, synthetic_motion.make_performance(
+          5, 1, 1, 1, 1, paired_objects=False).xyz_world)
