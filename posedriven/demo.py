@@ -71,7 +71,7 @@ _FUSED_ROW = {"B": "H", "E": "I", "G": "K"}
 # output under 1 GB. Six training subjects are too few to spare a validation
 # set that early stopping could trust, so every stage trains for a fixed
 # budget on all training clips.
-DEFAULT_POSE_CONFIG = dict(batch_size=16, learning_rate=1e-3, epochs=40,
+DEFAULT_POSE_CONFIG = dict(batch_size=16, learning_rate=3e-4, epochs=40,
                            patience=None, filters=(32, 32), features=256,
                            validation_fraction=0.0, keep_checkpoints=0,
                            verbose=0)
