@@ -62,6 +62,12 @@ def test_tiny_demo_runs_every_stage_and_resumes(tmp_path):
   assert again["seconds"]["train_pose"] < summary["seconds"]["train_pose"]
 
 
+def test_cross_view_protocol_needs_the_cameras_it_splits(tmp_path):
+  with pytest.raises(ValueError, match="synthetic_cv"):
+    demo.run_demo(str(tmp_path), protocol="synthetic_cv", cameras=(1,))
+  assert not (tmp_path / "synthetic_ntu").exists()
+
+
 def test_format_claims_states_verdict_and_interval():
   intervals = {"claims": [{"claim": "K > A", "verdict": "not significant",
                            "difference": 0.05, "low": -0.02, "high": 0.11,

@@ -331,9 +331,11 @@ def make_performance(seed: int, setup: int, subject: int, replication: int,
   # No draw below depends on which object is the class object, so the
   # skeleton of a sample says nothing about its object: swapping the
   # objects changes the video, not the skeleton file (tested). Keying the
-  # generator by the motion instead (the two classes of a motion sharing one
-  # performance) halved the motions the pose stream learns from and its
-  # held-out accuracy fell to chance (tests/training/test_learning.py).
+  # generator by the motion (paired_objects) halves the distinct
+  # performances the pose stream learns motions from: with one performance
+  # per subject and class its held-out accuracy fell to chance
+  # (tests/training/test_learning.py), so it is an option, and the demo
+  # that uses it records three performances per subject and motion.
   key = ([seed, _TAG_PERFORMANCE, setup, subject, replication, action]
          if not paired_objects else
          [seed, _TAG_PAIRED_PERFORMANCE, setup, subject, replication, motion])
