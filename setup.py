@@ -24,8 +24,8 @@ setup(
         "gin-config==0.5.0",
     ],
     extras_require={
-        # Preparation as an Apache Beam pipeline (prepare_dataset(runner=),
-        # prepare_data --runner). An extra, not a dependency: 2.77 pins
+        # Preparation as an Apache Beam pipeline (prepare_dataset.runner,
+        # a keyword or gin binding). An extra, not a dependency: 2.77 pins
         # protobuf < 7 and pillow < 13, so installing it moves protobuf
         # 7.36 -> 6.33 and pillow 13.0 -> 12.3 (both inside TensorFlow
         # 2.21's ranges), and it adds ~340 MB (pyarrow, beam); the threaded

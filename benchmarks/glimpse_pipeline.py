@@ -136,10 +136,12 @@ def _weights_file(work: Path) -> str:
 
 def _prepare(root: Path, out: Path, sensor, max_clips=None, **kwargs):
   from posedriven import prepare
+  # Camera 1 only (_make_clips): synthetic_cv's test split, on purpose.
   return prepare.prepare_dataset(
       root, out, dataset="synthetic", protocol="synthetic_cv",
       clips_per_file=FLAGS.clips_per_file, batch_size=FLAGS.batch_size,
-      sensor=sensor, max_clips=max_clips, log_every_s=1e9, **kwargs)
+      sensor=sensor, max_clips=max_clips, log_every_s=1e9,
+      allow_empty_split=True, **kwargs)
 
 
 def decode_fps(root: Path, names: list[str], decode_threads: int | None = None

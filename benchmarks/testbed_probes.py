@@ -38,8 +38,9 @@ from posedriven.data import datasets
 from posedriven.data import pipeline
 from posedriven.data import synthetic
 from posedriven.data import tfrecords
-from posedriven.training import bootstrap
+from posedriven.evaluation import bootstrap
 from posedriven.training import common
+from posedriven.training import run_dir
 
 flags.DEFINE_string("demo_dir", "demo_output", "A finished demo's output.")
 flags.DEFINE_float("ridge", 10.0, "Ridge penalty (features standardised).")
@@ -97,7 +98,7 @@ def glimpse_rows(data_dir, split, meta, frames_per_clip, rng):
 
 def pose_rows(data_dir, pose_dir, split):
   """Mean pose features f_sk over each clip's evaluation sub-sequences."""
-  info = common.read_stage_info(pose_dir)
+  info = run_dir.read_stage_info(pose_dir)
   model = common.load_best_model(pose_dir)
   pattern = datasets.load_prepared(data_dir).pattern(split)
   k = 10

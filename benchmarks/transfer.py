@@ -22,12 +22,15 @@ InceptionV3 with batch-norm statistics from NTU hand crops, as in the demo;
 no ImageNet weights here). Each seed pre-trains its own NTU runs and trains
 every variant; the figures are top-1 of the pose stream, the RGB stream and
 their logit-level fusion on the target's test clips (10 sub-sequences
-averaged per clip), with the mean and a 95% t-interval over seeds, and the
-same for the paired difference (c) - (a). ``--streams=pose`` leaves the RGB
-stream (and the glimpse pass) out.
+averaged per clip), pooled over seeds, with the project's 95% interval (a
+two-stage bootstrap over seeds, then test clips: ``posedriven.evaluation``),
+and the claim (c) > (a) per stream on the paired bootstrap of the
+difference. ``--streams=pose`` leaves the RGB stream (and the glimpse pass)
+out.
 
-Everything is resumable (re-run the command to continue). Run from the
-repository root::
+Everything is resumable (re-run the command to continue); the results and
+each seed's per-clip outcomes go to ``<output_dir>/transfer.json`` (written
+atomically). Run from the repository root::
 
   python3 benchmarks/transfer.py --output_dir=/tmp/transfer_bench
   python3 benchmarks/transfer.py --target=msr --output_dir=/tmp/transfer_msr
@@ -35,8 +38,6 @@ repository root::
 
 from __future__ import annotations
 
-import json
-import math
 import os
 import sys
 import time
@@ -48,11 +49,13 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 from absl import app  # pylint: disable=g-import-not-at-top
 from absl import flags
 from absl import logging
-import numpy as np
 
 from posedriven import demo
 from posedriven.data import synthetic
 from posedriven.data.synthetic import sbu_msr
+from posedriven.evaluation import claims
+from posedriven.evaluation import outcomes
+from posedriven.evaluation import tables
 from posedriven.prepare import preparer
 from posedriven.training import evaluate
 from posedriven.training import run_dir
@@ -125,20 +128,6 @@ VARIANTS = {
                           from_ntu=True, freeze=True),
 }
 STREAMS = ("pose", "rgb", "fused")
-# Two-sided 95% quantiles of Student's t by degrees of freedom.
-_T975 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447,
-         7: 2.365, 8: 2.306, 9: 2.262, 10: 2.228}
-
-
-def interval(values) -> dict[str, float]:
-  """Mean and 95% t-interval half-width of ``values`` (n >= 2)."""
-  values = np.asarray(values, np.float64)
-  n = len(values)
-  half = (_T975.get(n - 1, 1.96) * values.std(ddof=1) / math.sqrt(n)
-          if n > 1 else float("nan"))
-  return {"mean": float(values.mean()), "half_width": float(half),
-          "low": float(values.mean() - half),
-          "high": float(values.mean() + half), "n": n}
 
 
 def _prepare(root, out, dataset, protocol, weights):
@@ -152,37 +141,34 @@ def _prepare(root, out, dataset, protocol, weights):
 
 
 def _pose_run(name, data_dir, work, seed, **kwargs) -> Path:
-  run = work / "runs" / f"{name}_pose_seed{seed}"
-  if not run_dir.is_finished(run):
-    train_pose.train_pose(
-        run, data_dir, seed=seed, filters=(_FILTERS.value,) * 2,
-        features=_FEATURES.value, batch_size=_BATCH.value,
-        patience=_PATIENCE.value, keep_checkpoints=0, verbose=0, **kwargs)
-  return run
+  return run_dir.reuse_or_train(
+      work / "runs" / f"{name}_pose_seed{seed}", train_pose.train_pose,
+      data_dir, seed=seed, filters=(_FILTERS.value,) * 2,
+      features=_FEATURES.value, batch_size=_BATCH.value,
+      patience=_PATIENCE.value, keep_checkpoints=0, verbose=0, **kwargs)
 
 
 def _rgb_run(name, data_dir, work, seed, pose_run, **kwargs) -> Path:
-  run = work / "runs" / f"{name}_rgb_seed{seed}"
-  if not run_dir.is_finished(run):
-    train_rgb.train_rgb(
-        run, data_dir, pose_run, seed=seed, ablation="G",
-        lstm_units=_LSTM.value, feature_units=_LSTM.value,
-        batch_size=_BATCH.value, patience=_PATIENCE.value,
-        num_attention_images=0, keep_checkpoints=0, verbose=0, **kwargs)
-  return run
+  return run_dir.reuse_or_train(
+      work / "runs" / f"{name}_rgb_seed{seed}", train_rgb.train_rgb,
+      data_dir, pose_run, seed=seed, ablation="G", lstm_units=_LSTM.value,
+      feature_units=_LSTM.value, batch_size=_BATCH.value,
+      patience=_PATIENCE.value, num_attention_images=0, keep_checkpoints=0,
+      verbose=0, **kwargs)
 
 
-def _evaluate(name, data_dir, work, seed, pose_run, rgb_run
-              ) -> dict[str, float]:
-  """Top-1 of each stream the runs give (pose; with RGB: rgb and fused)."""
-  ev = work / "eval" / f"{name}_seed{seed}"
-  metrics_file = ev / evaluate.METRICS_FILE
-  if metrics_file.exists():
-    metrics = json.loads(metrics_file.read_text())
-  else:
-    metrics = evaluate.evaluate(ev, data_dir, pose_dir=pose_run,
-                                rgb_dir=rgb_run, num_attention_images=0)
-  return {s: metrics[s]["top1"] for s in STREAMS if s in metrics}
+def _evaluate(name, data_dir, work, seed, pose_run, rgb_run,
+              record: outcomes.ClipOutcomes, row: str | None = None) -> None:
+  """Adds rows ``<row>/<stream>`` (pose; with RGB: rgb, fused) to ``record``.
+
+  ``row`` defaults to ``name``, which names the evaluation directory.
+  """
+  _, logits = run_dir.reuse_or_evaluate(
+      work / "eval" / f"{name}_seed{seed}", evaluate.evaluate, data_dir,
+      pose_dir=pose_run, rgb_dir=rgb_run, num_attention_images=0)
+  for stream in STREAMS:
+    if stream in logits:
+      record.add(f"{row or name}/{stream}", logits, stream)
 
 
 def _target_data(work: Path, weights: Path | None) -> Path:
@@ -200,8 +186,14 @@ def _target_data(work: Path, weights: Path | None) -> Path:
 
 
 def run_seed(seed: int, work: Path, ntu_data: Path, target_data: Path,
-             with_rgb: bool) -> dict[str, dict[str, float]]:
-  """NTU pre-training and the four target variants of one seed."""
+             with_rgb: bool) -> dict[str, dict]:
+  """NTU pre-training and the four target variants of one seed.
+
+  Returns:
+    ``{"ntu_pretrain": record, "target": record}``: per-clip outcome records
+    (``outcomes.ClipOutcomes``) of NTU's and the target's test clips, with
+    rows ``<variant>/<stream>``.
+  """
   lr, rgb_lr = _LR.value, _RGB_LR.value
   ntu_pose = _pose_run("ntu", ntu_data, work, seed, learning_rate=lr,
                        epochs=_NTU_EPOCHS.value,
@@ -210,8 +202,11 @@ def run_seed(seed: int, work: Path, ntu_data: Path, target_data: Path,
                       learning_rate=rgb_lr, epochs=_NTU_RGB_EPOCHS.value,
                       validation_fraction=_NTU_VAL.value)
              if with_rgb else None)
-  out = {"ntu_pretrain": _evaluate("ntu", ntu_data, work, seed, ntu_pose,
-                                   ntu_rgb)}
+  # Halves are the synthetic NTU classes' (motion x object); not the target's.
+  ntu = outcomes.ClipOutcomes(halves=False)
+  _evaluate("ntu", ntu_data, work, seed, ntu_pose, ntu_rgb, ntu,
+            row="ntu_pretrain")
+  target = outcomes.ClipOutcomes(halves=False)
   for name, spec in VARIANTS.items():
     from_ntu, fine_tune = spec.get("from_ntu"), spec.get("fine_tune")
     freeze = spec.get("freeze", False)
@@ -227,26 +222,45 @@ def run_seed(seed: int, work: Path, ntu_data: Path, target_data: Path,
                     init_from=str(ntu_rgb) if from_ntu else None,
                     freeze_rgb_network=freeze)
            if with_rgb else None)
-    out[name] = _evaluate(name, target_data, work, seed, pose, rgb)
-    logging.info("seed %d %s: %s", seed, name, out[name])
-  return out
+    _evaluate(name, target_data, work, seed, pose, rgb, target)
+    logging.info("seed %d %s: %s", seed, name, {
+        row: round(float(c.mean()), 4) for row, c in target.correct.items()
+        if row.startswith(name + "/")})
+  return {"ntu_pretrain": ntu.to_json(), "target": target.to_json()}
 
 
-def summarize(per_seed: list[dict[str, dict[str, float]]]) -> dict:
-  """Mean and interval over seeds per row and stream, and (c) - (a)."""
-  summary: dict = {}
-  for row in per_seed[0]:
-    summary[row] = {}
-    for stream in per_seed[0][row]:
-      values = [seed[row][stream] for seed in per_seed]
-      summary[row][stream] = {"per_seed": values, **interval(values)}
-  summary["c_minus_a"] = {}
-  for stream in per_seed[0]["a_scratch"]:
-    diff = [s["c_ntu_mapped"][stream] - s["a_scratch"][stream]
-            for s in per_seed]
-    summary["c_minus_a"][stream] = {"per_seed": diff, **interval(diff)}
-  summary["c_beats_a"] = {stream: bool(d["low"] > 0)
-                          for stream, d in summary["c_minus_a"].items()}
+def summarize(per_seed: list[dict[str, dict]]) -> dict:
+  """Top-1 with its interval per row and stream, and the claim (c) > (a).
+
+  Args:
+    per_seed: ``run_seed``'s records, one per seed.
+
+  Returns:
+    ``{row: {stream: {"top1", "low", "high", "per_seed", ...}},
+    "c_minus_a": {stream: claim}, "c_beats_a": {stream: bool},
+    "intervals": {"ntu_pretrain": ..., "target": ...}}`` (the intervals as
+    ``bootstrap.summarize`` gives them).
+  """
+  summary: dict = {"c_minus_a": {}, "intervals": {}}
+  for part in ("ntu_pretrain", "target"):
+    records = [seed[part] for seed in per_seed]
+    rows = list(records[0]["correct"])
+    paired = [(f"c_ntu_mapped/{s}", f"a_scratch/{s}") for s in STREAMS
+              if f"a_scratch/{s}" in rows] if part == "target" else []
+    intervals = outcomes.summarize_outcomes(records, rows, paired)
+    per_seed_top1 = outcomes.per_seed_top1(records, rows)
+    for row in rows:
+      name, stream = row.split("/")
+      summary.setdefault(name, {})[stream] = {
+          **intervals["rows"][row], "per_seed": per_seed_top1[row]}
+    for claim in intervals["claims"]:
+      summary["c_minus_a"][claim["better"].split("/")[1]] = {
+          **claim, "per_seed": [
+              b - w for b, w in zip(per_seed_top1[claim["better"]],
+                                    per_seed_top1[claim["worse"]])]}
+    summary["intervals"][part] = intervals
+  summary["c_beats_a"] = {stream: claims.holds(c)
+                          for stream, c in summary["c_minus_a"].items()}
   return summary
 
 
@@ -272,18 +286,21 @@ def main(argv):
   per_seed = [run_seed(seed, work, ntu_data, target_data, with_rgb)
               for seed in range(_SEEDS.value)]
   summary = summarize(per_seed)
+  summary["clip_outcomes"] = per_seed
   summary["seconds"] = time.monotonic() - started
   summary["load_average_start"] = load_start
   summary["load_average_end"] = os.getloadavg()
   summary["flags"] = {f.name: f.value for f in _ALL_FLAGS}
-  (work / "transfer.json").write_text(json.dumps(summary, indent=1))
-  print(f"top-1 % on the {_TARGET.value} test clips ({_SEEDS.value} seeds,"
-        " mean [95% interval]; ntu_pretrain: NTU's own test clips):")
-  for row in ["ntu_pretrain", *VARIANTS, "c_minus_a"]:
+  run_dir.write_json(work / "transfer.json", summary)
+  print(f"top-1 % on the {_TARGET.value} test clips ({_SEEDS.value} seeds"
+        " pooled [95% interval]; ntu_pretrain: NTU's own test clips):")
+  for row in ["ntu_pretrain", *VARIANTS]:
     for stream, s in summary[row].items():
-      print(f"  {row:14s} {stream:5s} {100 * s['mean']:6.1f}"
-            f" [{100 * s['low']:6.1f}, {100 * s['high']:6.1f}]  per seed"
+      print(f"  {row:14s} {stream:5s} {100 * s['top1']:6.1f}"
+            f" {tables.format_interval(s)}  per seed"
             f" {[round(100 * v, 1) for v in s['per_seed']]}")
+  print("(c) > (a), paired:")
+  print(tables.format_claims(summary["intervals"]["target"]))
   print(f"(c) beats (a): {summary['c_beats_a']}; {summary['seconds']:.0f} s,"
         f" load average {load_start} -> {summary['load_average_end']}")
 

@@ -13,7 +13,7 @@ import contextlib
 import json
 import os
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 
 def temp_path(path: str | os.PathLike, *, keep_suffix: bool = False,
@@ -65,11 +65,24 @@ def write_text(path: str | os.PathLike, text: str,
     tmp.write_text(text, encoding=encoding)
 
 
-def write_json(path: str | os.PathLike, value: Any) -> None:
-  """``value`` as stable JSON (sorted keys, one item per line)."""
-  # Shard workers may write the same manifest file at once.
-  with replacing(path, per_process=True) as tmp:
-    tmp.write_text(json.dumps(value, indent=1, sort_keys=True))
+def write_json(path: str | os.PathLike, value: Any, *, indent: int = 1,
+               default: Callable[[Any], Any] | None = None,
+               per_process: bool = True) -> None:
+  """``value`` as stable JSON (sorted keys, one item per line).
+
+  Args:
+    path: The final path.
+    value: What ``json.dumps`` takes.
+    indent: Spaces per level (run directories and results use 2).
+    default: ``json.dumps``'s fallback for values it cannot write.
+    per_process: A temporary name per process: shard workers may write the
+      same manifest file at once. Files that one process writes (run
+      directories, results) keep one temporary name, so that the next write
+      replaces what a killed one left.
+  """
+  with replacing(path, per_process=per_process) as tmp:
+    tmp.write_text(json.dumps(value, indent=indent, sort_keys=True,
+                              default=default))
 
 
 class OutputExistsError(FileExistsError):

@@ -1,4 +1,4 @@
-"""gin at the edges: parsing config files and flag-style overrides.
+"""gin at the edges: parsing config files and bindings.
 
 The convention: a stage's library function is its gin configurable (its
 keyword defaults are the hyper-parameters); a binary defines flags, calls
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Mapping, Sequence
+from typing import Sequence
 
 import gin
 
@@ -21,16 +21,14 @@ GIN_CONFIG_DIR = Path(__file__).resolve().parents[1] / "gin_configs"
 
 
 def parse_gin(gin_files: Sequence[str] = (),
-              gin_bindings: Sequence[str] = (),
-              overrides: Mapping[str, object] | None = None) -> None:
-  """Parses config files and bindings; unknown names are errors.
+              gin_bindings: Sequence[str] = ()) -> None:
+  """Parses config files, then bindings; unknown names are errors.
 
   Args:
     gin_files: Paths, absolute, relative to the working directory, or
       relative to ``gin_configs/``.
-    gin_bindings: ``"train_pose.batch_size = 32"`` style lines.
-    overrides: ``{"train_pose.strategy": "mirrored"}``: typed values from
-      command-line flags, applied after the files (None values are skipped).
+    gin_bindings: ``"train_pose.batch_size = 32"`` style lines (a binary's
+      shorthand flags among them: ``posedriven.binary.with_shorthands``).
   """
   if GIN_CONFIG_DIR.is_dir():
     gin.add_config_file_search_path(str(GIN_CONFIG_DIR))
@@ -43,17 +41,13 @@ def parse_gin(gin_files: Sequence[str] = (),
       raise FileNotFoundError(f"--gin_files: {f} not found (looked in the "
                               f"working directory and {GIN_CONFIG_DIR})")
     files.append(str(path))
-  bindings = list(gin_bindings)
-  for key, value in (overrides or {}).items():
-    if value is not None:
-      bindings.append(f"{key} = {value!r}")
   # One at a time: gin's syntax errors do not say which binding is wrong.
   for path in files:
     try:
       gin.parse_config_file(path, skip_unknown=False)
     except (SyntaxError, ValueError) as e:
       raise ValueError(f"--gin_files={path}: {e}") from e
-  for binding in bindings:
+  for binding in gin_bindings:
     try:
       gin.parse_config(binding, skip_unknown=False)
     except (SyntaxError, ValueError) as e:

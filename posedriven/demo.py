@@ -18,7 +18,6 @@ prediction all use the very same network. With real data use
 from __future__ import annotations
 
 import inspect
-import json
 import logging
 import shutil
 import time
@@ -29,14 +28,14 @@ import gin
 import keras
 import numpy as np
 
-from posedriven import atomic
 from posedriven.data import glimpse_crops
 from posedriven import prepare
+from posedriven.prepare import sharding
 from posedriven.data import synthetic
 from posedriven.data import video
+from posedriven.evaluation import outcomes as outcomes_lib
 from posedriven.export import saved_model
 from posedriven.models import glimpse
-from posedriven.training import bootstrap
 from posedriven.training import evaluate as evaluate_lib
 from posedriven.training import run_dir
 from posedriven.training import train_pose
@@ -64,6 +63,8 @@ CLAIMS = (("K", "A"), ("K", "G"), ("G", "B"), ("G", "C"), ("E", "B"),
           ("E", "C"), ("K", "H"), ("I", "H"))
 EXTENDED_CLAIMS = (("G", "G-h"), ("K", "K-h"), ("A", "A-rand"))
 _FUSED_ROW = {"B": "H", "E": "I", "G": "K"}
+# Row -> title, in the order the table prints (``tables.format_table``).
+ROW_TITLES = {row: title for row, title, _, _ in TABLE_ROWS + EXTENDED_ROWS}
 
 # Chosen on the synthetic_cs_val protocol (training subjects only) by
 # ``select_hyperparameters``; the search and its figures are in BUILD_NOTES.
@@ -124,69 +125,6 @@ def make_sensor_weights(path: Path, input_size: int, seed: int,
   return path
 
 
-def _row_titles() -> dict[str, str]:
-  return {row: title for row, title, _, _ in TABLE_ROWS + EXTENDED_ROWS}
-
-
-def format_table(results: dict[str, dict[str, Any]],
-                 intervals: dict[str, Any] | None = None) -> str:
-  """The paper's Table 6 layout with the demo's figures (accuracy in %).
-
-  With ``intervals`` (``bootstrap.summarize`` output) top-1 gets its 95%
-  interval.
-  """
-  ci = (intervals or {}).get("rows", {})
-  lines = [f"{'':6} {'Method':52} {'top-1':>6} {'95% interval':>14} "
-           f"{'top-5':>6} {'m-class':>7}", "-" * 96]
-  for row, title in _row_titles().items():
-    if row in results:
-      r = results[row]
-      interval = (f"[{100 * ci[row]['low']:5.1f}, {100 * ci[row]['high']:5.1f}]"
-                  if row in ci else "")
-      lines.append(f"{row:6} {title:52} {100 * r['top1']:6.1f} "
-                   f"{interval:>14} {100 * r['top5']:6.1f} "
-                   f"{100 * r['mean_class']:7.1f}")
-  return "\n".join(lines)
-
-
-def format_halves(intervals: dict[str, Any]) -> str:
-  """Per row: % of test clips whose predicted motion / object is right."""
-  halves = intervals.get("halves")
-  if not halves:
-    return ""
-  lines = [f"{'':6} {'motion':>6} {'95% interval':>14} {'object':>7} "
-           f"{'95% interval':>14}"]
-  for row in _row_titles():
-    if row in halves["motion"]:
-      cells = [f"{100 * halves[h][row]['top1']:{w}.1f} "
-               f"[{100 * halves[h][row]['low']:5.1f}, "
-               f"{100 * halves[h][row]['high']:5.1f}]"
-               for h, w in (("motion", 6), ("object", 7))]
-      lines.append(f"{row:6} {cells[0]} {cells[1]}")
-  lines.append(f"  (chance: motion {100 / len(synthetic.MOTION_NAMES):.0f}%, "
-               f"object {100 / len(synthetic.CLASS_OBJECT_NAMES):.0f}%)")
-  return "\n".join(lines)
-
-
-def format_claims(intervals: dict[str, Any]) -> str:
-  """One line per claim: verdict, difference and its paired interval."""
-  lines = []
-  for c in intervals.get("claims", []):
-    lines.append(
-        f"  {c['verdict']:>15}: {c['claim']:12} difference "
-        f"{100 * c['difference']:+5.1f} points, 95% interval "
-        f"[{100 * c['low']:+5.1f}, {100 * c['high']:+5.1f}], "
-        f"{c['discordant_clips']} discordant clips, effective sample "
-        f"{c['effective_clips_per_seed']:.0f} clips")
-  unit = intervals.get("unit", "performances")
-  lines.append(
-      f"  ({intervals.get('num_clips')} test clips of "
-      f"{intervals.get('num_performances')} performances, "
-      f"{intervals.get('num_seeds')} seed(s); bootstrap over {unit}; "
-      "'holds' only when the interval of the difference excludes 0)")
-  return "\n".join(lines)
-
-
 def _demo_data(out: Path, *, num_subjects: int, cameras: Sequence[int],
                image_size: tuple[int, int],
                num_frames_range: tuple[int, int], replications: int,
@@ -196,12 +134,16 @@ def _demo_data(out: Path, *, num_subjects: int, cameras: Sequence[int],
                data_dir: Path, seconds: dict[str, float]
                ) -> tuple[Path, Path]:
   """Stages 1-2: the synthetic set and its glimpse TFRecords."""
-  if protocol == "synthetic_cv" and not {1, 2} <= set(cameras) and not {
-      1, 3} <= set(cameras):
-    raise ValueError(
-        f"protocol synthetic_cv tests camera 1 and trains on cameras 2 and 3;"
-        f" cameras={tuple(cameras)} leaves a split empty (bind "
-        "run_demo.cameras = (1, 2, 3))")
+  # The check preparation makes on the root, made before the data exists.
+  sharding.check_splits(
+      protocol, sharding.split_counts(protocol, (
+          {"subject": s, "camera": c}
+          for s in range(1, num_subjects + 1) for c in cameras)),
+      where=f"run_demo(cameras={tuple(cameras)}, num_subjects={num_subjects})",
+      unit="subject-camera pairs",
+      remedy="synthetic_cv tests camera 1 and trains on cameras 2 and 3"
+      " (bind run_demo.cameras = (1, 2, 3)); the cs protocols split by"
+      " subject (bind more run_demo.num_subjects)")
   start = _stage("1/5 synthetic NTU-format dataset")
   data_root = out / "synthetic_ntu"
   synthetic.generate_dataset(data_root, num_subjects=num_subjects,
@@ -226,115 +168,8 @@ def _demo_data(out: Path, *, num_subjects: int, cameras: Sequence[int],
   return data_root, weights
 
 
-def _train_pose(run: Path, data_dir: Path, kwargs: dict[str, Any]) -> Path:
-  if not run_dir.is_finished(run):
-    train_pose.train_pose(run, data_dir, **kwargs)
-  return run
-
-
-def _train_rgb(run: Path, data_dir: Path, pose_dir: Path,
-               kwargs: dict[str, Any]) -> Path:
-  if not run_dir.is_finished(run):
-    train_rgb.train_rgb(run, data_dir, pose_dir, **kwargs)
-  return run
-
-
-def _evaluate(eval_dir: Path, data_dir: Path, pose_dir: Path | None,
-              rgb_dir: Path | None) -> tuple[dict[str, Any], dict[str, Any]]:
-  """Metrics and clip logits of one evaluation (reused when finished)."""
-  metrics_path = eval_dir / evaluate_lib.METRICS_FILE
-  if metrics_path.exists():
-    results = json.loads(metrics_path.read_text())
-  else:
-    results = evaluate_lib.evaluate(eval_dir, data_dir, pose_dir, rgb_dir)
-  with np.load(eval_dir / evaluate_lib.LOGITS_FILE) as f:
-    logits = {k: f[k] for k in f.files}
-  return results, logits
-
-
-HALVES = ("motion", "object")
-
-
-def halves_correct(predicted: np.ndarray, labels: np.ndarray
-                   ) -> dict[str, np.ndarray]:
-  """Per clip: did the predicted class have the right motion, object?
-
-  A synthetic class is a motion x an object (``synthetic.class_index``).
-  The pose stream can know only the motion (its object is a coin flip), an
-  RGB stream that attends to the active hand mainly the object; which half
-  a row gets right shows which stream learned its part.
-  """
-  predicted_parts = np.vectorize(synthetic.class_parts)(np.asarray(predicted))
-  true_parts = np.vectorize(synthetic.class_parts)(np.asarray(labels))
-  return {half: predicted_parts[i] == true_parts[i]
-          for i, half in enumerate(HALVES)}
-
-
-class _Outcomes:
-  """Per-clip correctness of every row, on one shared list of test clips."""
-
-  def __init__(self, action_groups: dict[int, int] | None = None):
-    # Clips of these actions that share setup, subject and replication are
-    # one performance (paired_objects), one unit of the bootstrap.
-    self.action_groups = action_groups
-    self.names: list[str] | None = None
-    self.labels: np.ndarray | None = None
-    self.correct: dict[str, np.ndarray] = {}
-    self.halves: dict[str, dict[str, np.ndarray]] = {h: {} for h in HALVES}
-
-  def add(self, row: str, logits: dict[str, np.ndarray], stream: str):
-    names = [str(n) for n in logits["names"]]
-    if self.names is None:
-      self.names, self.labels = names, logits["labels"]
-    elif names != self.names:
-      raise RuntimeError(f"row {row} was evaluated on other clips")
-    self.correct[row] = bootstrap.correct_from_logits(
-        {row: logits[stream]}, logits["labels"])[row]
-    for half, right in halves_correct(np.argmax(logits[stream], -1),
-                                      logits["labels"]).items():
-      self.halves[half][row] = right
-
-  def to_json(self) -> dict[str, Any]:
-    as_lists = lambda rows: {r: c.astype(int).tolist()
-                             for r, c in rows.items()}
-    groups = ({"action_groups": {str(a): g for a, g in
-                                 self.action_groups.items()}}
-              if self.action_groups else {})
-    return {"names": self.names, "correct": as_lists(self.correct),
-            **{half: as_lists(self.halves[half]) for half in HALVES},
-            **groups}
-
-
-def outcomes_to_seeds(outcomes: Sequence[dict[str, Any]], rows: Sequence[str],
-                      key: str = "correct") -> bootstrap.Seeds:
-  """``bootstrap.Seeds`` from one or more runs' ``clip_outcomes``.
-
-  ``key``: ``correct`` (top-1) or one of :data:`HALVES`.
-  """
-  correct, groups = [], []
-  for o in outcomes:
-    correct.append(np.array([o[key][r] for r in rows], bool))
-    action_groups = {int(a): g for a, g in
-                     o.get("action_groups", {}).items()}
-    groups.append(bootstrap.performance_ids(o["names"], action_groups))
-  return bootstrap.Seeds(tuple(correct), tuple(groups))
-
-
-def _intervals(outcomes: Sequence[dict[str, Any]], rows: Sequence[str],
-               claims: Sequence[tuple[str, str]]) -> dict[str, Any]:
-  result = bootstrap.summarize(rows, outcomes_to_seeds(outcomes, rows),
-                               claims)
-  # Older results (before the halves were recorded) have top-1 only.
-  if all(half in o for o in outcomes for half in HALVES):
-    result["halves"] = {
-        half: bootstrap.summarize(
-            rows, outcomes_to_seeds(outcomes, rows, half))["rows"]
-        for half in HALVES}
-  return result
-
-
 def _ordered_rows(present) -> list[str]:
-  return [r for r in _row_titles() if r in present]
+  return [r for r in ROW_TITLES if r in present]
 
 
 @gin.configurable(denylist=["output_dir"])
@@ -424,20 +259,24 @@ def run_demo(output_dir: str,
   rgb_kwargs.setdefault("probe_dataset_root", str(data_root))
 
   start = _stage("3/5 pose stream (A)")
-  pose_dir = _train_pose(out / "runs" / "pose", data_dir, pose_kwargs)
+  pose_dir = run_dir.reuse_or_train(out / "runs" / "pose",
+                                    train_pose.train_pose, data_dir,
+                                    **pose_kwargs)
   seconds["train_pose"] = time.time() - start
 
   table: dict[str, dict[str, Any]] = {}
-  outcomes = _Outcomes(
+  outcomes = outcomes_lib.ClipOutcomes(
       synthetic.paired_action_groups() if paired_objects else None)
   for ablation in ablations:
     start = _stage(f"4/5 RGB stream ({ablation})")
-    rgb_dir = _train_rgb(out / "runs" / f"rgb_{ablation}", data_dir,
-                         pose_dir, {**rgb_kwargs, "ablation": ablation})
+    rgb_dir = run_dir.reuse_or_train(out / "runs" / f"rgb_{ablation}",
+                                     train_rgb.train_rgb, data_dir, pose_dir,
+                                     **{**rgb_kwargs, "ablation": ablation})
     seconds[f"train_rgb_{ablation}"] = time.time() - start
     start = time.time()
-    results, logits = _evaluate(out / "eval" / f"pose+rgb_{ablation}",
-                                data_dir, pose_dir, rgb_dir)
+    results, logits = run_dir.reuse_or_evaluate(
+        out / "eval" / f"pose+rgb_{ablation}", evaluate_lib.evaluate,
+        data_dir, pose_dir, rgb_dir)
     seconds[f"evaluate_{ablation}"] = time.time() - start
     table["A"] = results["pose"]
     outcomes.add("A", logits, "pose")
@@ -451,20 +290,23 @@ def run_demo(output_dir: str,
   if extended_rows:
     claims += EXTENDED_CLAIMS
     start = _stage("4/5 Table 2: G with attention conditioned on h only")
-    rgb_h = _train_rgb(out / "runs" / "rgb_G-h", data_dir, pose_dir,
-                       {**rgb_kwargs, "ablation": "G",
-                        "conditioning": "hidden"})
-    results, logits = _evaluate(out / "eval" / "pose+rgb_G-h", data_dir,
-                                pose_dir, rgb_h)
+    rgb_h = run_dir.reuse_or_train(
+        out / "runs" / "rgb_G-h", train_rgb.train_rgb, data_dir, pose_dir,
+        **{**rgb_kwargs, "ablation": "G", "conditioning": "hidden"})
+    results, logits = run_dir.reuse_or_evaluate(
+        out / "eval" / "pose+rgb_G-h", evaluate_lib.evaluate, data_dir,
+        pose_dir, rgb_h)
     table["G-h"], table["K-h"] = results["rgb"], results["fused"]
     outcomes.add("G-h", logits, "rgb")
     outcomes.add("K-h", logits, "fused")
     seconds["table2"] = time.time() - start
     start = _stage("3/5 Table 3: pose stream with a random joint order")
-    pose_random = _train_pose(out / "runs" / "pose_random", data_dir,
-                              {**pose_kwargs, "joint_order": "random"})
-    results, logits = _evaluate(out / "eval" / "pose_random", data_dir,
-                                pose_random, None)
+    pose_random = run_dir.reuse_or_train(
+        out / "runs" / "pose_random", train_pose.train_pose, data_dir,
+        **{**pose_kwargs, "joint_order": "random"})
+    results, logits = run_dir.reuse_or_evaluate(
+        out / "eval" / "pose_random", evaluate_lib.evaluate, data_dir,
+        pose_random, None)
     table["A-rand"] = results["pose"]
     outcomes.add("A-rand", logits, "pose")
     seconds["table3"] = time.time() - start
@@ -480,15 +322,15 @@ def run_demo(output_dir: str,
     seconds["export"] = time.time() - start
 
   clip_outcomes = outcomes.to_json()
-  intervals = _intervals([clip_outcomes], _ordered_rows(table), claims)
+  intervals = outcomes_lib.summarize_outcomes(
+      [clip_outcomes], _ordered_rows(table), claims)
   summary = {"table": table, "intervals": intervals,
              "clip_outcomes": clip_outcomes, "seconds": seconds,
              "export_dir": str(export_dir) if export_dir else None,
              # Training runs and evaluations: HParams lists both.
              "tensorboard": str(out),
              "protocol": protocol, "seed": seed}
-  atomic.write_text(out / RESULTS_FILE,
-                    json.dumps(summary, indent=2, sort_keys=True))
+  run_dir.write_json(out / RESULTS_FILE, summary)
   return summary
 
 
@@ -521,16 +363,15 @@ def run_full(output_dir: str, *, seeds: Sequence[int] = (0, 1, 2),
                              extended_rows=True, export=False,
                              overwrite=overwrite))
   rows = _ordered_rows(per_seed[0]["table"])
-  intervals = _intervals([s["clip_outcomes"] for s in per_seed], rows,
-                         CLAIMS + EXTENDED_CLAIMS)
+  intervals = outcomes_lib.summarize_outcomes(
+      [s["clip_outcomes"] for s in per_seed], rows, CLAIMS + EXTENDED_CLAIMS)
   table = {r: {k: float(np.mean([s["table"][r][k] for s in per_seed]))
                for k in ("top1", "top5", "mean_class")} for r in rows}
   summary = {"table": table, "intervals": intervals, "seeds": list(seeds),
              "per_seed": [{"seed": s["seed"], "table": s["table"],
                            "seconds": s["seconds"]} for s in per_seed]}
   out.mkdir(parents=True, exist_ok=True)
-  atomic.write_text(out / FULL_RESULTS_FILE,
-                    json.dumps(summary, indent=2, sort_keys=True))
+  run_dir.write_json(out / FULL_RESULTS_FILE, summary)
   return summary
 
 
@@ -582,20 +423,24 @@ def select_hyperparameters(
                             data_dir=data_dir, seconds=seconds, **defaults)
 
   def scored(results, logits, stream):
-    outcomes = _Outcomes(synthetic.paired_action_groups()
-                         if defaults["paired_objects"] else None)
+    outcomes = outcomes_lib.ClipOutcomes(
+        synthetic.paired_action_groups() if defaults["paired_objects"]
+        else None)
     outcomes.add("row", logits, stream)
-    ci = _intervals([outcomes.to_json()], ["row"], ())["rows"]["row"]
+    ci = outcomes_lib.summarize_outcomes(
+        [outcomes.to_json()], ["row"])["rows"]["row"]
     return {"top1": results[stream]["top1"], "low": ci["low"],
             "high": ci["high"], "num_clips": results["num_clips"]}
 
   pose_results = []
   for i, candidate in enumerate(pose_grid):
     _stage(f"selection: pose candidate {i} {candidate}")
-    run = _train_pose(out / "runs" / f"pose_{i}", data_dir,
-                      {**pose_base, **candidate})
-    results, logits = _evaluate(out / "eval" / f"pose_{i}", data_dir, run,
-                                None)
+    run = run_dir.reuse_or_train(out / "runs" / f"pose_{i}",
+                                 train_pose.train_pose, data_dir,
+                                 **{**pose_base, **candidate})
+    results, logits = run_dir.reuse_or_evaluate(
+        out / "eval" / f"pose_{i}", evaluate_lib.evaluate, data_dir, run,
+        None)
     pose_results.append({"candidate": dict(candidate),
                          **scored(results, logits, "pose")})
   best_pose = max(range(len(pose_grid)),
@@ -604,11 +449,13 @@ def select_hyperparameters(
   rgb_results = []
   for j, candidate in enumerate(rgb_grid):
     _stage(f"selection: RGB (G) candidate {j} {candidate}")
-    run = _train_rgb(out / "runs" / f"rgb_G_{j}", data_dir, pose_dir,
-                     {**rgb_base, "ablation": "G",
-                      "probe_dataset_root": str(data_root), **candidate})
-    results, logits = _evaluate(out / "eval" / f"pose+rgb_G_{j}", data_dir,
-                                pose_dir, run)
+    run = run_dir.reuse_or_train(
+        out / "runs" / f"rgb_G_{j}", train_rgb.train_rgb, data_dir, pose_dir,
+        **{**rgb_base, "ablation": "G", "probe_dataset_root": str(data_root),
+           **candidate})
+    results, logits = run_dir.reuse_or_evaluate(
+        out / "eval" / f"pose+rgb_G_{j}", evaluate_lib.evaluate, data_dir,
+        pose_dir, run)
     rgb_results.append({"candidate": dict(candidate),
                         **scored(results, logits, "rgb")})
   best_rgb = max(range(len(rgb_grid)),
@@ -617,6 +464,5 @@ def select_hyperparameters(
              "pose": pose_results, "rgb": rgb_results,
              "chosen": {"pose": dict(pose_grid[best_pose]),
                         "rgb": dict(rgb_grid[best_rgb])}}
-  atomic.write_text(out / SELECTION_FILE,
-                    json.dumps(summary, indent=2, sort_keys=True))
+  run_dir.write_json(out / SELECTION_FILE, summary)
   return summary

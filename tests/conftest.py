@@ -2,27 +2,27 @@
 
 import os
 from pathlib import Path
+from typing import Mapping
 
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+SHARED_DATA_VARIABLE = "POSEDRIVEN_SHARED_DATA"
 
 
-def _shared_data() -> Path:
-  """The real NTU sample files: $POSEDRIVEN_SHARED_DATA, or ../shared/data
-  next to the checkout, or the workplace's /work/shared/data (a clean clone
-  elsewhere)."""
-  candidates = [REPO_ROOT.parent / "shared" / "data",
-                Path("/work/shared/data")]
-  if os.environ.get("POSEDRIVEN_SHARED_DATA"):
-    candidates.insert(0, Path(os.environ["POSEDRIVEN_SHARED_DATA"]))
-  for path in candidates:
-    if (path / "ntu_samples").is_dir():
-      return path
-  return candidates[0]
+def shared_data_dir(repo_root: Path, environ: Mapping[str, str]) -> Path:
+  """Where the real NTU sample files are: ``$POSEDRIVEN_SHARED_DATA`` if set,
+  else ``shared/data`` beside the checkout.
+
+  No machine-specific fallback: a clone elsewhere sets the variable (the
+  ``ntu_samples`` fixture fails naming the path it looked at).
+  """
+  if environ.get(SHARED_DATA_VARIABLE):
+    return Path(environ[SHARED_DATA_VARIABLE])
+  return repo_root.parent / "shared" / "data"
 
 
-SHARED_DATA = _shared_data()
+SHARED_DATA = shared_data_dir(REPO_ROOT, os.environ)
 NTU_SAMPLES = SHARED_DATA / "ntu_samples"
 
 
@@ -44,7 +44,8 @@ def _clean_gin():
 def ntu_samples() -> Path:
   """The real NTU RGB+D files shipped beside the project."""
   if not NTU_SAMPLES.is_dir():
-    pytest.fail(f"real NTU samples expected at {NTU_SAMPLES}")
+    pytest.fail(f"real NTU samples expected at {NTU_SAMPLES} (shared/data"
+                f" beside the checkout, or set ${SHARED_DATA_VARIABLE})")
   return NTU_SAMPLES
 
 
@@ -98,6 +99,16 @@ def tiny_pose_only(tiny_synthetic, tmp_path_factory) -> Path:
                           protocol="synthetic_cs", store="none",
                           clips_per_file=4, log_every_s=1e9)
   return out
+
+
+@pytest.fixture(scope="session")
+def two_worker_reference(tiny_pose_only, tmp_path_factory) -> Path:
+  """An uninterrupted two-worker pose run: what killed and resumed runs must
+  equal (tests/training/test_multi_worker.py and
+  tests/faults/test_killed_chief.py run it once)."""
+  from tests.training import test_multi_worker
+  return test_multi_worker.uninterrupted_run(
+      tiny_pose_only, tmp_path_factory.mktemp("two_worker_reference"))
 
 
 @pytest.fixture

@@ -6,8 +6,11 @@ Prepared files, training backups, synthetic ground truth, logs, processes.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import importlib
 import logging
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -15,6 +18,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Iterator, NamedTuple, Sequence
 
+from absl import flags
 import cv2
 import numpy as np
 import tensorflow as tf
@@ -231,3 +235,54 @@ def write_video_rgb(path: Path, frames_rgb: list[np.ndarray],
     writer.write(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
   writer.release()
   return path
+
+
+def shuffle_training_labels(data_dir: Path, out: Path) -> Path:
+  """A copy of ``data_dir`` whose training clips carry permuted labels."""
+  shutil.copytree(data_dir, out)
+  files = sorted(out.glob("train-*.tfrecord"))
+  clips = {path: [tfrecords.to_clip(r) for r in read_records(path)]
+           for path in files}
+  labels = iter(np.random.default_rng(0).permutation(
+      [c.label for path in files for c in clips[path]]))
+  for path in files:
+    with tf.io.TFRecordWriter(str(path)) as writer:
+      for clip in clips[path]:
+        writer.write(tfrecords.serialize_clip(
+            dataclasses.replace(clip, label=int(next(labels)))))
+  return out
+
+
+@contextlib.contextmanager
+def imported_alone(module_name: str) -> Iterator[object]:
+  """Imports a binary (``tools.x``) as if no other were loaded, then undoes it.
+
+  The binaries define flags of the same names (``--output_dir``,
+  ``--gin_files``) in absl's one ``FLAGS``, which refuses a second
+  definition from another module: the flags of binaries imported before
+  (other tests import ``tools.prepare_data``) are set aside meanwhile.
+  """
+  fv = flags.FLAGS
+  set_aside = [(module, flag) for module, module_flags
+               in fv.flags_by_module_dict().items()
+               if module.startswith("tools.") for flag in module_flags]
+  for _, flag in set_aside:
+    delattr(fv, flag.name)
+  package = importlib.import_module("tools")
+  attribute = module_name.rpartition(".")[2]
+  old_module = sys.modules.pop(module_name, None)
+  old_attribute = package.__dict__.pop(attribute, None)
+  before = set(fv)
+  try:
+    yield importlib.import_module(module_name)
+  finally:
+    for name in set(fv) - before:
+      delattr(fv, name)
+    for module, flag in set_aside:
+      fv[flag.name] = flag
+      fv.register_flag_by_module(module, flag)
+    sys.modules.pop(module_name, None)
+    package.__dict__.pop(attribute, None)
+    if old_module is not None:
+      sys.modules[module_name] = old_module
+      setattr(package, attribute, old_module)

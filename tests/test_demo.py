@@ -10,6 +10,12 @@ import numpy as np
 import pytest
 
 from posedriven import demo
+from posedriven.evaluation import tables
+
+
+# Slow (end-to-end demo runs, tiny: 2-3 min): left out of the
+# inner loop, `pytest -m "not slow"`.
+pytestmark = pytest.mark.slow
 
 _REPO = Path(__file__).resolve().parents[1]
 
@@ -27,7 +33,7 @@ def test_tiny_demo_runs_every_stage_and_resumes(tmp_path):
     assert 0.0 <= row["top1"] <= row["top5"] <= 1.0
   # 1 test subject x 8 classes x 1 camera.
   assert table["K"]["num_clips"] == 8
-  text = demo.format_table(table, summary["intervals"])
+  text = tables.format_table(table, summary["intervals"], demo.ROW_TITLES)
   assert "Multi-modal, spatio-temporal attention (A+G)" in text
   intervals = summary["intervals"]
   assert set(intervals["rows"]) == set(table)
@@ -39,7 +45,7 @@ def test_tiny_demo_runs_every_stage_and_resumes(tmp_path):
   assert [c["claim"] for c in intervals["claims"]] == [
       "K > A", "K > G", "G > B", "K > H", "G > G-h", "K > K-h", "A > A-rand"]
   assert intervals["num_performances"] == 4
-  assert "effective sample" in demo.format_claims(intervals)
+  assert "effective sample" in tables.format_claims(intervals)
   outcomes = summary["clip_outcomes"]
   assert len(outcomes["names"]) == 8
   assert np.mean(outcomes["correct"]["K"]) == pytest.approx(
@@ -49,7 +55,7 @@ def test_tiny_demo_runs_every_stage_and_resumes(tmp_path):
     both = np.logical_and(outcomes["motion"][row], outcomes["object"][row])
     np.testing.assert_array_equal(both, np.array(correct, bool))
   assert set(intervals["halves"]["object"]) == set(table)
-  assert "object" in demo.format_halves(intervals)
+  assert "object" in tables.format_halves(intervals, demo.ROW_TITLES)
   saved = json.loads((tmp_path / "demo_results.json").read_text())
   assert saved["table"] == json.loads(json.dumps(table))
   assert (tmp_path / "export" / "saved_model.pb").exists()
@@ -66,43 +72,6 @@ def test_cross_view_protocol_needs_the_cameras_it_splits(tmp_path):
   with pytest.raises(ValueError, match="synthetic_cv"):
     demo.run_demo(str(tmp_path), protocol="synthetic_cv", cameras=(1,))
   assert not (tmp_path / "synthetic_ntu").exists()
-
-
-def test_format_claims_states_verdict_and_interval():
-  intervals = {"claims": [{"claim": "K > A", "verdict": "not significant",
-                           "difference": 0.05, "low": -0.02, "high": 0.11,
-                           "discordant_clips": 9,
-                           "effective_clips_per_seed": 40.2}],
-               "num_clips": 144, "num_performances": 48, "num_seeds": 1,
-               "unit": "performances"}
-  text = demo.format_claims(intervals)
-  assert "not significant: K > A" in text
-  assert "[ -2.0, +11.0]" in text and "9 discordant" in text
-  assert "48 performances" in text
-
-
-def test_halves_split_a_prediction_into_motion_and_object():
-  # Labels are motion * 2 + object (synthetic.class_index).
-  labels = np.array([0, 1, 2, 7])
-  predicted = np.array([0, 0, 3, 6])
-  halves = demo.halves_correct(predicted, labels)
-  np.testing.assert_array_equal(halves["motion"], [1, 1, 1, 1])
-  np.testing.assert_array_equal(halves["object"], [1, 0, 0, 0])
-  halves = demo.halves_correct(np.array([2, 5]), np.array([0, 1]))
-  np.testing.assert_array_equal(halves["motion"], [0, 0])
-  np.testing.assert_array_equal(halves["object"], [1, 1])
-
-
-def test_format_halves_prints_each_row_with_its_interval():
-  figures = lambda top1: {"top1": top1, "low": top1 - 0.1,
-                          "high": top1 + 0.1}
-  intervals = {"halves": {"motion": {"A": figures(0.9), "G": figures(0.4)},
-                          "object": {"A": figures(0.5), "G": figures(0.7)}}}
-  lines = demo.format_halves(intervals).splitlines()
-  assert lines[1].split()[:2] == ["A", "90.0"]
-  assert "70.0 [ 60.0,  80.0]" in lines[2]
-  assert "motion 25%, object 50%" in lines[-1]
-  assert demo.format_halves({}) == ""
 
 
 _TINY = dict(num_subjects=3, cameras=(1,), image_size=(240, 136),

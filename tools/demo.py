@@ -6,8 +6,13 @@ Generates the synthetic NTU-format dataset, prepares glimpse TFRecords, trains
 the pose stream and the RGB-stream ablations, evaluates pose only / RGB only /
 fused on the cross-subject split, prints a table shaped like the paper's
 Table 6 and exports the A+G model as a SavedModel. Rerunning resumes: finished
-stages are skipped (``--overwrite`` starts again). TensorBoard:
-``tensorboard --logdir <output_dir>``.
+stages are skipped (``--overwrite`` starts again: the bindings
+``run_demo.overwrite = True`` and ``run_full.overwrite = True``).
+TensorBoard: ``tensorboard --logdir <output_dir>``.
+
+Every setting but the output directory is a keyword of ``run_demo``
+(``run_full``, ``select_hyperparameters``), set with gin, e.g.
+``--gin_bindings='run_demo.seed = 1'``.
 """
 
 import json
@@ -22,15 +27,15 @@ from posedriven import console
 # Before TensorFlow loads: its native start-up lines (posedriven.console).
 console.filter_native_logs()
 
+from posedriven import binary
 from posedriven import config
 from posedriven import demo
+from posedriven.evaluation import tables
 
 flags.DEFINE_string("output_dir", "demo_output", "Everything goes here.")
 flags.DEFINE_multi_string("gin_files", [], "Gin config files.")
 flags.DEFINE_multi_string("gin_bindings", [],
                           "Gin bindings, e.g. 'run_demo.num_subjects = 4'.")
-flags.DEFINE_integer("seed", None, "Seed for data, sensor and training.")
-flags.DEFINE_boolean("export", None, "Export the A+G SavedModel.")
 flags.DEFINE_boolean("overwrite", None,
                      "Delete output_dir's contents and start again.")
 flags.DEFINE_boolean(
@@ -47,27 +52,27 @@ FLAGS = flags.FLAGS
 def _print_results(title: str, summary) -> None:
   print()
   print(title)
-  print(demo.format_table(summary["table"], summary["intervals"]))
+  print(tables.format_table(summary["table"], summary["intervals"],
+                            demo.ROW_TITLES))
   print("Claims (paired bootstrap of the top-1 difference):")
-  print(demo.format_claims(summary["intervals"]))
-  halves = demo.format_halves(summary["intervals"])
+  print(tables.format_claims(summary["intervals"]))
+  halves = tables.format_halves(summary["intervals"], demo.ROW_TITLES)
   if halves:
     print("What each row gets right (class = motion x object; top-1 needs"
           " both):")
     print(halves)
 
 
+@binary.flags_only
 def main(argv):
   del argv
   logging.set_verbosity(logging.INFO)
   if FLAGS.full and FLAGS.select_hyperparameters:
     raise app.UsageError("--full and --select_hyperparameters exclude"
                          " each other")
-  config.parse_gin(FLAGS.gin_files, FLAGS.gin_bindings, {
-      "run_demo.seed": FLAGS.seed, "run_demo.export": FLAGS.export,
-      "run_demo.overwrite": FLAGS.overwrite,
-      "select_hyperparameters.seed": FLAGS.seed,
-      "run_full.overwrite": FLAGS.overwrite})
+  config.parse_gin(FLAGS.gin_files, binary.with_shorthands(
+      FLAGS.gin_bindings, {"run_demo.overwrite": FLAGS.overwrite,
+                           "run_full.overwrite": FLAGS.overwrite}))
   if FLAGS.select_hyperparameters:
     selection = demo.select_hyperparameters(FLAGS.output_dir)
     print(json.dumps(selection, indent=2, sort_keys=True))

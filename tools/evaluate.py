@@ -14,6 +14,7 @@ from posedriven import console
 # Before TensorFlow loads: its native start-up lines (posedriven.console).
 console.filter_native_logs()
 
+from posedriven import binary
 from posedriven import config
 from posedriven.training import evaluate
 
@@ -24,14 +25,16 @@ flags.DEFINE_string("rgb_dir", None, "Finished RGB run.")
 flags.DEFINE_multi_string("gin_files", [], "Gin config files.")
 flags.DEFINE_multi_string("gin_bindings", [], "Gin bindings.")
 flags.DEFINE_boolean("overwrite", None,
-                     "Replace an evaluation already in output_dir.")
+                     "Replace an evaluation already in output_dir (the binding"
+                     " evaluate.overwrite = True).")
 FLAGS = flags.FLAGS
 
 
+@binary.flags_only
 def main(argv):
   del argv
-  config.parse_gin(FLAGS.gin_files, FLAGS.gin_bindings,
-                   {"evaluate.overwrite": FLAGS.overwrite})
+  config.parse_gin(FLAGS.gin_files, binary.with_shorthands(
+      FLAGS.gin_bindings, {"evaluate.overwrite": FLAGS.overwrite}))
   results = evaluate.evaluate(FLAGS.output_dir, FLAGS.data_dir,
                               FLAGS.pose_dir, FLAGS.rgb_dir)
   print(json.dumps(results, indent=2))

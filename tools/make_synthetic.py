@@ -24,6 +24,7 @@ from posedriven import console
 # Before TensorFlow loads: its native start-up lines (posedriven.console).
 console.filter_native_logs()
 
+from posedriven import binary
 from posedriven import config
 from posedriven.data.formats import registry
 
@@ -43,12 +44,12 @@ _OVERWRITE = flags.DEFINE_boolean(
     " gin).")
 
 
+@binary.flags_only
 def main(argv: Sequence[str]) -> None:
-  if len(argv) > 1:
-    raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+  del argv
   logging.set_verbosity(logging.INFO)
-  config.parse_gin(_GIN_FILES.value, _GIN_BINDINGS.value,
-                   {"generate_dataset.overwrite": _OVERWRITE.value})
+  config.parse_gin(_GIN_FILES.value, binary.with_shorthands(
+      _GIN_BINDINGS.value, {"generate_dataset.overwrite": _OVERWRITE.value}))
   registry.SYNTHETIC_WRITERS[_FORMAT.value](_OUTPUT_DIR.value)
 
 

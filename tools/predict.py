@@ -25,6 +25,7 @@ from posedriven import console
 console.filter_native_logs()
 
 from posedriven import atomic
+from posedriven import binary
 from posedriven.export import precision
 from posedriven.export import predict
 
@@ -60,6 +61,7 @@ flags.DEFINE_list("skeleton_image_size", None,
 FLAGS = flags.FLAGS
 
 
+@binary.flags_only
 def main(argv):
   del argv
   size = FLAGS.skeleton_image_size

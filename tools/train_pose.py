@@ -1,11 +1,14 @@
 r"""Trains the pose stream (paper, section 4).
 
   python tools/train_pose.py --data_dir=/data/ntu60_cs --output_dir=runs/pose \
-    --gin_files=pose/ntu60_cs.gin [--strategy=mirrored] [--mixed_precision=mixed_bfloat16]
+    --gin_files=pose/ntu60_cs.gin \
+    [--gin_bindings="train_pose.strategy = 'mirrored'"] \
+    [--gin_bindings="train_pose.mixed_precision = 'mixed_bfloat16'"]
 
-Hyper-parameters are keywords of ``posedriven.training.train_pose.train_pose``
-(gin). ``--strategy``, ``--mixed_precision``, ``--jit_compile`` and
-``--overwrite`` are shorthands for the gin bindings of the same names.
+Every setting but the paths is a keyword of
+``posedriven.training.train_pose.train_pose``, set with gin (its error
+names the valid strategies and precisions). ``--overwrite`` is the binding
+``train_pose.overwrite = True``.
 """
 
 from absl import app
@@ -16,6 +19,7 @@ from posedriven import console
 # Before TensorFlow loads: its native start-up lines (posedriven.console).
 console.filter_native_logs()
 
+from posedriven import binary
 from posedriven import config
 from posedriven.training import train_pose
 
@@ -23,26 +27,18 @@ flags.DEFINE_string("output_dir", None, "Run directory.", required=True)
 flags.DEFINE_string("data_dir", None, "Prepared TFRecords.", required=True)
 flags.DEFINE_multi_string("gin_files", [], "Gin config files.")
 flags.DEFINE_multi_string("gin_bindings", [], "Gin bindings.")
-flags.DEFINE_enum("strategy", None,
-                  ["default", "mirrored", "multi_worker", "tpu"],
-                  "tf.distribute strategy.")
-flags.DEFINE_enum("mixed_precision", None,
-                  ["float32", "mixed_bfloat16", "mixed_float16"],
-                  "Keras dtype policy.")
-flags.DEFINE_boolean("jit_compile", None, "XLA-compile the train step.")
 flags.DEFINE_boolean("overwrite", None,
                      "Delete a finished run in output_dir and train again"
-                     " (an unfinished run is always resumed).")
+                     " (an unfinished run is always resumed); the binding"
+                     " train_pose.overwrite = True.")
 FLAGS = flags.FLAGS
 
 
+@binary.flags_only
 def main(argv):
   del argv
-  config.parse_gin(FLAGS.gin_files, FLAGS.gin_bindings, {
-      "train_pose.strategy": FLAGS.strategy,
-      "train_pose.mixed_precision": FLAGS.mixed_precision,
-      "train_pose.jit_compile": FLAGS.jit_compile,
-      "train_pose.overwrite": FLAGS.overwrite})
+  config.parse_gin(FLAGS.gin_files, binary.with_shorthands(
+      FLAGS.gin_bindings, {"train_pose.overwrite": FLAGS.overwrite}))
   print(train_pose.train_pose(FLAGS.output_dir, FLAGS.data_dir))
 
 

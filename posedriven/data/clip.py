@@ -30,6 +30,9 @@ class Clip:
     hand_valid: bool ``[T, 4]``: the hand is tracked in frame t.
     image_size: ``(width, height)`` of the RGB frames the pixels refer to.
     metadata: Protocol keys (``subject``, ``camera``, ``setup``, ...).
+    defects: Why the reader finds the recording degraded though readable
+      (e.g. the person missing in most frames), one reason each; empty for
+      a sound clip. Preparation records such a clip as ``degraded``.
   """
 
   name: str
@@ -41,6 +44,7 @@ class Clip:
   hand_valid: np.ndarray
   image_size: tuple[int, int]
   metadata: dict[str, Any] = dataclasses.field(default_factory=dict)
+  defects: tuple[str, ...] = ()
 
   @property
   def num_frames(self) -> int:
@@ -61,6 +65,41 @@ class Clip:
         raise ValueError(
             f"{self.name}: Clip.{field} has shape {actual}, expected {shape}")
 
+
+class EmptySkeletonError(ValueError):
+  """A skeleton holds no usable joint in any frame: nothing to learn from."""
+
+
+def usable_joints(clip: Clip) -> np.ndarray:
+  """bool ``[T, 2, J]``: joints of a present person with a usable position.
+
+  Readers write ``(0, 0, 0)`` for a joint whose values were NaN/inf (NTU,
+  MSR) or not tracked (SBU); no real camera-space joint is at the sensor's
+  origin, so those joints carry no pose.
+  """
+  finite = np.all(np.isfinite(clip.xyz), axis=-1)
+  return clip.present[..., None] & finite & np.any(clip.xyz != 0, axis=-1)
+
+
+def check_usable(clip: Clip, where: object) -> None:
+  """Refuses a clip whose pose tensor would be all zeros.
+
+  Zero frames, no person present, or every joint NaN/inf are one situation:
+  no usable skeleton. Each is an error (not a degraded clip, which still
+  has a pose to learn from).
+
+  Args:
+    clip: The clip as read.
+    where: The file or directory to name in the message.
+
+  Raises:
+    EmptySkeletonError: no usable joint in any frame.
+  """
+  if not usable_joints(clip).any():
+    raise EmptySkeletonError(
+        f"{where}: no usable joint in any of its {clip.num_frames} frames (no"
+        " person present, or every joint NaN/inf/0): the pose tensor would"
+        " be all zeros")
 
 
 def first_frames(clip: Clip, num_frames: int) -> Clip:

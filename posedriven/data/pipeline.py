@@ -134,7 +134,18 @@ class _Sampler:
     return pose_tensor.evaluation_indices(num_frames, self.num_steps,
                                           num_subsequences, self.mode)
 
-  def pose(self, clip, indices, require_label: bool = True) -> tf.Tensor:
+  def augmentation(self, element_seed, max_rotation_deg: float,
+                   max_scale: float) -> tuple[tf.Tensor, tf.Tensor]:
+    """A clip's random rotation (radians) and scale, from its own seed."""
+    u = tf.random.stateless_uniform(
+        [2], tf.stack([element_seed, tf.ones_like(element_seed)]),
+        minval=-1.0, maxval=1.0)
+    return (u[0] * max_rotation_deg * (3.141592653589793 / 180.0),
+            1.0 + u[1] * max_scale)
+
+  def pose(self, clip, indices, require_label: bool = True,
+           rotation_scale: tuple[tf.Tensor, tf.Tensor] | None = None
+           ) -> tf.Tensor:
     """float32 ``[L, W, 3]`` of one record, checked; errors name the clip.
 
     An error raised inside tf.data surfaces far from the record it is
@@ -155,6 +166,8 @@ class _Sampler:
       checks.append(tf.debugging.Assert(label >= 0, [tf.strings.join(
           ["clip ", name, ": label ", tf.strings.as_string(label),
            " is negative"])]))
+    if rotation_scale is not None:
+      xyz = pose_tensor.rotate_and_scale(xyz, *rotation_scale)
     if self.skeleton is not self.source:
       xyz = skeleton_layouts.adapt_joints(xyz, self.source)
     with tf.control_dependencies(checks):
@@ -219,7 +232,9 @@ def train_dataset(file_pattern: str | Sequence[str], *,
                   drop_remainder: bool = False,
                   cycle_length: int = 8,
                   data_service: str | None = None,
-                  num_clips: int | None = None) -> tf.data.Dataset:
+                  num_clips: int | None = None,
+                  rotation_augment_deg: float = 0.0,
+                  scale_augment: float = 0.0) -> tf.data.Dataset:
   """Training stream: one random sub-sequence per clip per pass.
 
   Args:
@@ -247,6 +262,9 @@ def train_dataset(file_pattern: str | Sequence[str], *,
       manifest knows). Declares the epoch's length: Keras cannot infer it
       from a dataset rebuilt each epoch and would warn that the input ran
       out of data at the end of every epoch.
+    rotation_augment_deg: Each sub-sequence's joints are rotated about the
+      vertical axis by an angle drawn from ``[-r, r]`` degrees (0: none).
+    scale_augment: ... and scaled by a factor from ``[1 - s, 1 + s]``.
 
   Returns:
     Dataset of ``(inputs, label)``: ``inputs["pose"]`` float32
@@ -271,7 +289,10 @@ def train_dataset(file_pattern: str | Sequence[str], *,
     indices = tf.ensure_shape(
         sampler.train_indices(clip[tfrecords.NUM_FRAMES], element_seed),
         [num_steps])
-    pose = sampler.pose(clip, indices)
+    augment = (sampler.augmentation(element_seed, rotation_augment_deg,
+                                    scale_augment)
+               if rotation_augment_deg or scale_augment else None)
+    pose = sampler.pose(clip, indices, rotation_scale=augment)
     inputs = _gather_inputs(clip, pose, indices, features)
     return _static_shapes(inputs, [], sampler, info), clip[tfrecords.LABEL]
 

@@ -58,6 +58,35 @@ def _dfs_walk(skeleton: skeletons.SkeletonDef, root: int,
   return out
 
 
+_RANDOM_PREFIX = "random:"
+
+
+def _random_order_seed(order: str) -> int:
+  try:
+    return int(order[len(_RANDOM_PREFIX):])
+  except ValueError:
+    raise ValueError(f"Unknown joint order {order!r}; 'random:<n>' needs an"
+                     " integer seed n") from None
+
+
+def resolve_joint_order(order: str, seed: int) -> str:
+  """The joint order a run of seed ``seed`` uses, by a name that fixes it.
+
+  ``"random"`` becomes ``"random:<seed>"``: each seed of a Table 3 run
+  draws its own permutation (one fixed permutation for every seed would
+  measure that permutation, not random orders), and evaluation, export and
+  prediction, which read the order from the run, rebuild the same one.
+  Other orders are returned unchanged.
+
+  Raises:
+    ValueError: unknown ``order``.
+  """
+  if order not in JOINT_ORDERS and not order.startswith(_RANDOM_PREFIX):
+    raise ValueError(
+        f"Unknown joint order {order!r}; expected one of {JOINT_ORDERS}")
+  return f"{_RANDOM_PREFIX}{int(seed)}" if order == "random" else order
+
+
 def joint_path(skeleton: skeletons.SkeletonDef, order: str = "topological",
                seed: int = 0) -> np.ndarray:
   """The order in which joints are laid out along the tensor's width.
@@ -77,8 +106,10 @@ def joint_path(skeleton: skeletons.SkeletonDef, order: str = "topological",
         Kinect v1: 40).
       * ``"topological_no_double"``: the DFS pre-order, each joint once
         (Table 3 ablation).
-      * ``"random"``: a fixed permutation of the joints drawn from
-        ``np.random.default_rng(seed)`` (Table 3 ablation).
+      * ``"random"``: a permutation of the joints drawn from
+        ``np.random.default_rng(seed)`` (Table 3 ablation);
+        ``"random:<n>"`` is the one drawn from seed ``n`` whatever ``seed``
+        says: the name a run records (:func:`resolve_joint_order`).
 
       The two ablations have ``J`` entries, so for Kinect v2 (25, odd) their
       width 150 is not a multiple of 4.
@@ -98,7 +129,9 @@ def joint_path(skeleton: skeletons.SkeletonDef, order: str = "topological",
   if order == "topological_no_double":
     return np.asarray(_dfs_walk(skeleton, skeleton.root, double=False),
                       np.int64)
-  if order == "random":
+  if order == "random" or order.startswith(_RANDOM_PREFIX):
+    if order != "random":
+      seed = _random_order_seed(order)
     rng = np.random.default_rng(seed)
     return rng.permutation(skeleton.num_joints).astype(np.int64)
   raise ValueError(
@@ -329,6 +362,24 @@ def temporal_derivatives(x, valid=None) -> tuple[tf.Tensor, tf.Tensor]:
   velocity, velocity_ok = diff(x, valid)
   acceleration, _ = diff(velocity, velocity_ok)
   return velocity, acceleration
+
+
+def rotate_and_scale(xyz, angle_rad, scale) -> tf.Tensor:
+  """Joints ``[..., 3]`` rotated about the vertical (y) axis and scaled.
+
+  Training augmentation for small sets (``train_pose.rotation_augment_deg``
+  and ``scale_augment``): another viewing direction and body size. The map
+  is linear, so body-centring afterwards gives the same tensor as rotating
+  about the body's own origin, and absent people (zeros) stay zero.
+  """
+  xyz = tf.convert_to_tensor(xyz)
+  c = tf.cos(tf.cast(angle_rad, xyz.dtype))
+  s = tf.sin(tf.cast(angle_rad, xyz.dtype))
+  zero, one = tf.zeros_like(c), tf.ones_like(c)
+  rotation = tf.stack([tf.stack([c, zero, s]), tf.stack([zero, one, zero]),
+                       tf.stack([-s, zero, c])])
+  return tf.einsum("...j,ij->...i", xyz,
+                   rotation * tf.cast(scale, xyz.dtype))
 
 
 # ---------------------------------------------------------------------------

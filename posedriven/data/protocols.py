@@ -16,6 +16,8 @@ ntu120_csub        subject       the 53 official training subjects (Liu et al.
 ntu120_cset        setup         even setup ids
 sbu_fold1..5       set_name      sets outside fold k (Yun et al. 2012)
 msr_cs             subject       odd subjects (Wang et al. 2012)
+msr3d_cs           action,       subjects 1 3 5 7 9 (Li et al. 2010); _as1..3:
+                   subject       one 8-action subset, the others outside
 synthetic_cs       subject       odd subjects (synthetic data, NTU-style keys)
 synthetic_cv       camera        cameras 2 and 3 (synthetic data, NTU keys)
 =================  ============  ===============================================
@@ -49,22 +51,29 @@ class Protocol:
 
   Attributes:
     name: Key in ``registry.PROTOCOLS``.
-    key: The ``Clip.metadata`` key the rule reads.
+    key: The ``Clip.metadata`` key the rule reads, or a tuple of keys
+      (the rule then gets the tuple of their values: MSR Action3D's
+      subsets read the action and the subject).
     description: One line for logs and ``--help`` texts.
-    rule: Maps the metadata value to ``"train"`` or ``"test"``.
+    rule: Maps the metadata value to ``"train"``, ``"test"`` or
+      ``"outside"``.
   """
 
   name: str
-  key: str
+  key: str | tuple[str, ...]
   description: str
   rule: Callable[[Any], str]
 
   def split(self, metadata: Mapping[str, Any]) -> str:
-    if self.key not in metadata:
+    keys = (self.key,) if isinstance(self.key, str) else tuple(self.key)
+    missing = [k for k in keys if k not in metadata]
+    if missing:
       raise ValueError(
-          f"protocol {self.name!r} needs metadata key {self.key!r}; the clip"
-          f" metadata has {sorted(metadata)}")
-    value = metadata[self.key]
+          f"protocol {self.name!r} needs metadata key"
+          f" {missing[0] if isinstance(self.key, str) else missing!r}; the"
+          f" clip metadata has {sorted(metadata)}")
+    value = (metadata[self.key] if isinstance(self.key, str)
+             else tuple(metadata[k] for k in keys))
     try:
       return self.rule(value)
     except (TypeError, ValueError) as e:

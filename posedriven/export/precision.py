@@ -4,15 +4,10 @@
 and copies its weights. What changes (``BUILD_NOTES.md``, "Serving speed",
 has the measurements):
 
-* **Layout** (every precision). At batch 1 the model is bound by reading its
-  weights: the attention LSTM's 50 MB kernel at each of the 20 steps and the
-  pose network's 98 MB last kernel (once per pose network). The copy stores
-  the LSTM's input and recurrent kernels as one transposed gate kernel
-  (``AttentionLSTMCell(fused_gates=True)``: one matrix-vector product over
-  contiguous rows per step) and computes the pose network's last
-  convolution, whose kernel covers the whole map, as one matmul
-  (``PoseConvNet(matmul_head=True)``). Same weights, same sums, summed in
-  another order.
+* **Layout** (every precision): :mod:`posedriven.export.serving_layout`
+  (the LSTM's kernels fused into one gate kernel, the pose network's last
+  convolution as one matmul). Same weights, same sums, summed in another
+  order.
 * **Precision** (``"bfloat16"``). Every layer's dtype policy becomes
   ``bfloat16``: variables *and* computation, so half the bytes are read (a
   ``mixed_bfloat16`` policy would keep float32 variables and cast them at
@@ -37,18 +32,13 @@ from typing import Any
 import keras
 from keras import ops
 
+from posedriven.export import serving_layout
+
 PRECISIONS = ("float32", "bfloat16")
 
 # Top-level layers of build_rgb_stream / build_two_stream whose outputs are
 # logits: kept float32 as the pose classifier already is (model code).
 FLOAT32_LAYERS = ("rgb_logits", "fusion")
-
-# Serving layout switches, per registered class (see the module docstring).
-_SERVING_LAYOUT = {
-    "posedriven>PoseConvNet": {"matmul_head": True},
-    "posedriven>PoseClassifier": {"matmul_head": True},
-    "posedriven>SpatialAttentionLSTM": {"fused_gates": True},
-}
 
 
 def check_precision(precision: str) -> str:
@@ -59,11 +49,9 @@ def check_precision(precision: str) -> str:
 
 
 def _serving_config(config: Any, dtype: str) -> None:
-  """Sets the serving layout and ``dtype`` policies in a serialized config."""
+  """Sets the serving classes and ``dtype`` policies in a serialized config."""
   if isinstance(config, dict):
-    layout = _SERVING_LAYOUT.get(config.get("registered_name"))
-    if layout and isinstance(config.get("config"), dict):
-      config["config"].update(layout)
+    serving_layout.use_serving_class(config)
     policy = config.get("dtype")
     if (isinstance(policy, dict) and policy.get("class_name") == "DTypePolicy"
         and policy["config"].get("name") == "float32"
@@ -128,15 +116,7 @@ def serving_model(model: keras.Model, precision: str = "float32"
     return sources[path].popleft()
 
   for weight in served.weights:
-    path = weight.path
-    if path.endswith("/gate_kernel"):  # AttentionLSTMCell(fused_gates=True)
-      lstm = path[:-len("gate_kernel")] + "lstm/"
-      value = ops.transpose(ops.concatenate(
-          [take(lstm + "kernel"), take(lstm + "recurrent_kernel")], axis=0))
-    elif path.endswith("/gate_bias"):
-      value = take(path[:-len("gate_bias")] + "lstm/bias")
-    else:
-      value = take(path)
+    value = serving_layout.serving_weight(weight.path, take)
     weight.assign(ops.cast(value, weight.dtype))
   left = [path for path, values in sources.items() if values]
   if left:

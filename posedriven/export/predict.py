@@ -124,11 +124,14 @@ def load_skeleton_clip(skeleton_path: str | os.PathLike,
   Raises:
     text.FormatError: missing, unreadable or malformed file (its subclass
       for the format; the message names the file).
-    ntu.EmptySkeletonError: no body tracked.
+    clip.EmptySkeletonError: no usable joint in any frame (no body
+      tracked, or every joint NaN): as in preparation, an error, never an
+      all-zero pose tensor.
   """
   path = Path(skeleton_path)
   fmt = registry.format_of_skeleton(path)
   clip = fmt.load_clip(path)
+  clip_lib.check_usable(clip, path)
   if skeleton_image_size is not None:
     return dataclasses.replace(
         clip, image_size=tuple(int(v) for v in skeleton_image_size))

@@ -79,6 +79,7 @@ from posedriven.models import fusion
 from posedriven.models import glimpse
 from posedriven.models import streams
 from posedriven.training import common
+from posedriven.training import run_dir
 
 EXPORT_INFO = "export_info.json"
 EXPORT_FORMAT = "posedriven-export/1"
@@ -382,8 +383,8 @@ def export_model(export_dir: str | os.PathLike, *,
   """
   _check_target(export_dir, overwrite)  # fail before loading anything
   precisions = tuple(precision_lib.check_precision(p) for p in precisions)
-  pose_info = common.read_stage_info(pose_dir)
-  rgb_info = common.read_stage_info(rgb_dir)
+  pose_info = run_dir.read_stage_info(pose_dir)
+  rgb_info = run_dir.read_stage_info(rgb_dir)
   if pose_info.get("stage") != "pose" or rgb_info.get("stage") != "rgb":
     raise ValueError(f"{pose_dir} must be a pose run and {rgb_dir} an RGB run"
                      f" (stages {pose_info.get('stage')!r},"
@@ -484,14 +485,28 @@ def read_export_info(export_dir: str | os.PathLike) -> dict[str, Any]:
   """``export_info.json`` of an export directory.
 
   Raises:
-    FileNotFoundError: not an export directory.
-    ValueError: written by another format version.
+    FileNotFoundError: ``export_dir`` does not exist, or is a directory
+      without ``export_info.json`` (not an export).
+    NotADirectoryError: ``export_dir`` is a file.
+    ValueError: ``export_info.json`` is not a JSON object, or was written by
+      another format version.
   """
-  path = Path(export_dir) / EXPORT_INFO
+  export_dir = Path(export_dir)
+  if not export_dir.exists():
+    raise FileNotFoundError(f"export directory {export_dir} does not exist")
+  if not export_dir.is_dir():
+    raise NotADirectoryError(f"{export_dir} is not a directory: an export"
+                             " is the directory tools/export.py writes")
+  path = export_dir / EXPORT_INFO
   if not path.is_file():
     raise FileNotFoundError(f"{export_dir} is not a posedriven export"
                             f" ({EXPORT_INFO} missing); run tools/export.py")
-  info = json.loads(path.read_text())
+  try:
+    info = json.loads(path.read_text())
+  except ValueError as e:
+    raise ValueError(f"{path}: not JSON ({e})") from None
+  if not isinstance(info, dict):
+    raise ValueError(f"{path}: not a JSON object")
   if info.get("format") != EXPORT_FORMAT:
     raise ValueError(f"{path}: format {info.get('format')!r}, expected"
                      f" {EXPORT_FORMAT!r}")

@@ -94,20 +94,18 @@ class AttentionLSTMCell(keras.layers.Layer):
     conditioning: ``"pose"``: f_p sees ``[h_{t-1}, s]`` (paper); ``"hidden"``:
       f_p sees ``h_{t-1}`` only and any ``s`` in the input is ignored
       (Table 2 ablation).
-    fused_gates: Serving layout of the LSTM's weights: one gate kernel
-      ``[4 units, D + units]`` (input and recurrent kernels side by side,
-      transposed) and its bias, instead of ``keras.layers.LSTMCell``'s two
-      ``[in, 4 units]`` kernels. At batch 1 each step is then one
-      matrix-vector product over contiguous rows, which reads the 50 MB
-      kernel 1.5-2.5x faster on CPU than ``x @ W``'s strided columns
-      (``BUILD_NOTES.md``, "Serving speed"). Same gates (i, f, c, o) and
-      activations as ``LSTMCell``; serving copies set it
-      (``posedriven.export.precision``), training keeps ``LSTMCell``.
     **kwargs: Base layer arguments.
 
   The step input is ``[B, N*D + S]``; ``S`` is inferred in ``build`` and may
   be 0 when ``conditioning="hidden"``.
+
+  Attributes:
+    lstm_cell_class: The layer of eq. (2)'s step, ``keras.layers.LSTMCell``
+      (what checkpoints hold). Serving copies swap in another weight layout
+      of the same step (``posedriven.export.serving_layout``).
   """
+
+  lstm_cell_class = keras.layers.LSTMCell
 
   def __init__(self,
                units: int = 1024,
@@ -115,7 +113,6 @@ class AttentionLSTMCell(keras.layers.Layer):
                num_hands: int = 4,
                attention_units: int = 256,
                conditioning: str = "pose",
-               fused_gates: bool = False,
                **kwargs):
     super().__init__(**kwargs)
     self.units = int(units)
@@ -123,7 +120,6 @@ class AttentionLSTMCell(keras.layers.Layer):
     self.num_hands = int(num_hands)
     self.attention_units = int(attention_units)
     self.conditioning = _check_conditioning(conditioning)
-    self.fused_gates = bool(fused_gates)
     self.state_size = [self.units, self.units]
     self.output_size = self.units + self.num_hands
     self.attention_hidden = keras.layers.Dense(
@@ -132,8 +128,8 @@ class AttentionLSTMCell(keras.layers.Layer):
     # float32 scores: the softmax over hands runs in float32.
     self.attention_scores = keras.layers.Dense(self.num_hands, dtype="float32",
                                                name="attention_scores")
-    self.lstm = None if self.fused_gates else keras.layers.LSTMCell(
-        self.units, dtype=self.dtype_policy, name="lstm")
+    self.lstm = self.lstm_cell_class(self.units, dtype=self.dtype_policy,
+                                     name="lstm")
 
   def build(self, input_shape: Sequence[int | None]) -> None:
     glimpses = self.num_hands * self.glimpse_dim
@@ -149,21 +145,13 @@ class AttentionLSTMCell(keras.layers.Layer):
                               if self.conditioning == "pose" else 0)
     self.attention_hidden.build((None, query_dim))
     self.attention_scores.build((None, self.attention_units))
-    if self.fused_gates:
-      self.gate_kernel = self.add_weight(
-          shape=(4 * self.units, self.glimpse_dim + self.units),
-          initializer="glorot_uniform", name="gate_kernel")
-      self.gate_bias = self.add_weight(shape=(4 * self.units,),
-                                       initializer="zeros", name="gate_bias")
-    else:
-      self.lstm.build((None, self.glimpse_dim))
+    self.lstm.build((None, self.glimpse_dim))
     # Sublayers do not inherit a trainable=False given to __init__ (from_config
     # of a frozen layer), and re-assigning an equal `trainable` is a no-op on
     # the TF backend, so freeze them one by one.
     if not self.trainable:
       for layer in (self.attention_hidden, self.attention_scores, self.lstm):
-        if layer is not None:
-          layer.trainable = False
+        layer.trainable = False
 
   def attention(self, hidden, pose_features=None, present=None):
     """p_t (eq. 3): ``[B, units]``, ``[B, S]`` -> ``[B, N]`` float32.
@@ -200,26 +188,9 @@ class AttentionLSTMCell(keras.layers.Layer):
     weights = self.attention(hidden, pose_features, hand_presence(glimpses))
     context = ops.einsum("bn,bnd->bd", ops.cast(weights, glimpses.dtype),
                          glimpses)
-    if self.fused_gates:
-      output, new_states = self._fused_lstm(context, states)
-    else:
-      output, new_states = self.lstm(context, list(states),
-                                     training=training)
+    output, new_states = self.lstm(context, list(states), training=training)
     output = ops.concatenate([ops.cast(output, "float32"), weights], axis=-1)
     return output, new_states
-
-  def _fused_lstm(self, context, states):
-    """``keras.layers.LSTMCell``'s step (eq. 2) on the fused gate kernel."""
-    hidden, carry = states
-    inputs = ops.concatenate([context, ops.cast(hidden, context.dtype)],
-                             axis=-1)
-    # [4U, D+U] @ [D+U, B]: contiguous rows of the kernel per output.
-    gates = ops.transpose(ops.matmul(self.gate_kernel, ops.transpose(inputs)))
-    gates = gates + self.gate_bias
-    z_i, z_f, z_c, z_o = ops.split(gates, 4, axis=-1)
-    carry = (ops.sigmoid(z_f) * carry) + ops.sigmoid(z_i) * ops.tanh(z_c)
-    hidden = ops.sigmoid(z_o) * ops.tanh(carry)
-    return hidden, [hidden, carry]
 
   def get_initial_state(self, batch_size=None):
     return [
@@ -234,8 +205,6 @@ class AttentionLSTMCell(keras.layers.Layer):
                   num_hands=self.num_hands,
                   attention_units=self.attention_units,
                   conditioning=self.conditioning)
-    if self.fused_gates:  # configs of training runs stay as they were
-      config.update(fused_gates=True)
     return config
 
 
@@ -248,9 +217,14 @@ class SpatialAttentionLSTM(keras.layers.Layer):
       ``AttentionLSTMCell``); D is read from the glimpse input.
     unroll: Unroll the T-step recurrence into straight-line ops instead of a
       symbolic while-loop (see ``benchmarks/rnn_recurrence.py``).
-    fused_gates: The cell's serving weight layout (``AttentionLSTMCell``).
     **kwargs: Base layer arguments.
+
+  Attributes:
+    cell_class: The step, ``AttentionLSTMCell`` (serving copies swap in a
+      subclass: ``posedriven.export.serving_layout``).
   """
+
+  cell_class = AttentionLSTMCell
 
   def __init__(self,
                units: int = 1024,
@@ -258,7 +232,6 @@ class SpatialAttentionLSTM(keras.layers.Layer):
                attention_units: int = 256,
                conditioning: str = "pose",
                unroll: bool = DEFAULT_UNROLL,
-               fused_gates: bool = False,
                **kwargs):
     super().__init__(**kwargs)
     self.units = int(units)
@@ -266,7 +239,6 @@ class SpatialAttentionLSTM(keras.layers.Layer):
     self.attention_units = int(attention_units)
     self.conditioning = _check_conditioning(conditioning)
     self.unroll = bool(unroll)
-    self.fused_gates = bool(fused_gates)
 
   def _split_inputs(self, inputs):
     # A list of tensors (or of shapes in build), or one tensor (or shape).
@@ -288,10 +260,9 @@ class SpatialAttentionLSTM(keras.layers.Layer):
                        f"{self.num_hands}, D], got {glimpses_shape}")
     _, time_steps, _, glimpse_dim = glimpses_shape
     pose_dim = 0 if pose_shape is None else int(pose_shape[-1])
-    self.cell = AttentionLSTMCell(self.units, glimpse_dim, self.num_hands,
-                                  self.attention_units, self.conditioning,
-                                  fused_gates=self.fused_gates,
-                                  dtype=self.dtype_policy, name="cell")
+    self.cell = self.cell_class(self.units, glimpse_dim, self.num_hands,
+                                self.attention_units, self.conditioning,
+                                dtype=self.dtype_policy, name="cell")
     # float32 so the RNN does not cast the cell's float32 output (which holds
     # the attention weights) down to the compute dtype; no autocast so that
     # its input reaches the cell in the compute dtype without a round trip.
@@ -336,6 +307,4 @@ class SpatialAttentionLSTM(keras.layers.Layer):
                   attention_units=self.attention_units,
                   conditioning=self.conditioning,
                   unroll=self.unroll)
-    if self.fused_gates:  # configs of training runs stay as they were
-      config.update(fused_gates=True)
     return config

@@ -27,7 +27,6 @@ probabilities, since the streams are fused at logit level (section 3.4).
 
 from __future__ import annotations
 
-import math
 from typing import Any, Mapping, Sequence
 
 import keras
@@ -42,22 +41,22 @@ class PoseConvNet(keras.layers.Layer):
     filters: Channels of the first two convolutions.
     kernel_size: Kernel of the first two convolutions, (time, columns).
     features: Channels of the last convolution, i.e. the size of ``s``.
-    matmul_head: Compute the last convolution, whose kernel covers the whole
-      map, as one matmul of the flattened map with the reshaped kernel (same
-      weights, same sums; on CPU 2x faster in float32 and 7x in bfloat16 at
-      batch 1, ``BUILD_NOTES.md``, "Serving speed"). Serving copies set it
-      (``posedriven.export.precision``); training keeps the convolution.
     **kwargs: Base layer arguments (name, dtype, trainable).
+
+  Attributes:
+    head_class: The last convolution's layer, ``keras.layers.Conv2D``
+      (what checkpoints hold). Serving copies swap in another computation
+      of it on the same weights (``posedriven.export.serving_layout``).
   """
+
+  head_class = keras.layers.Conv2D
 
   def __init__(self,
                filters: Sequence[int] = (64, 64),
                kernel_size: Sequence[int] = (8, 3),
                features: int = 1024,
-               matmul_head: bool = False,
                **kwargs):
     super().__init__(**kwargs)
-    self.matmul_head = bool(matmul_head)
     if len(filters) != 2:
       raise ValueError(f"PoseConvNet needs 2 filter counts, got {filters!r}")
     self.filters = tuple(int(f) for f in filters)
@@ -87,9 +86,9 @@ class PoseConvNet(keras.layers.Layer):
       raise ValueError(
           f"{self.name}: pose input {time_steps}x{width} is too small for two "
           "2x2 poolings (need T >= 4 and W >= 4)")
-    self.conv3 = keras.layers.Conv2D(self.features, (map_t, map_w),
-                                     padding="valid", activation="relu",
-                                     dtype=self.dtype_policy, name="conv3")
+    self.conv3 = self.head_class(self.features, (map_t, map_w),
+                                 padding="valid", activation="relu",
+                                 dtype=self.dtype_policy, name="conv3")
     # Fixes T and W: the third kernel only fits inputs of this size.
     self.input_spec = keras.layers.InputSpec(
         shape=(None, time_steps, width, channels))
@@ -112,11 +111,6 @@ class PoseConvNet(keras.layers.Layer):
     """Args: inputs: ``[B, T, W, 3]``. Returns: ``s``, ``[B, features]``."""
     x = self.pool1(self.conv1(inputs))
     x = self.pool2(self.conv2(x))
-    if self.matmul_head:
-      # HWIO kernel -> [H*W*I, O]: the flattened NHWC map's order.
-      x = ops.matmul(ops.reshape(x, (-1, math.prod(x.shape[1:]))),
-                     ops.reshape(self.conv3.kernel, (-1, self.features)))
-      return ops.relu(x + self.conv3.bias)
     x = self.conv3(x)
     return ops.reshape(x, (-1, self.features))
 
@@ -128,8 +122,6 @@ class PoseConvNet(keras.layers.Layer):
     config.update(filters=list(self.filters),
                   kernel_size=list(self.kernel_size),
                   features=self.features)
-    if self.matmul_head:  # configs of training runs stay as they were
-      config.update(matmul_head=True)
     return config
 
 
@@ -143,14 +135,17 @@ class PoseClassifier(keras.Model):
 
   Args:
     num_classes: Number of activity classes.
-    filters, kernel_size, features, matmul_head: ``PoseConvNet`` sizes and
-      head.
+    filters, kernel_size, features: ``PoseConvNet`` sizes.
     dropout: Dropout rate on ``s`` while training (paper, section 4).
     **kwargs: Base model arguments (name, dtype).
 
   Attributes:
     pose_network: The ``PoseConvNet``; hand it to ``build_rgb_stream``.
+    pose_network_class: ``PoseConvNet`` (serving copies swap in a subclass:
+      ``posedriven.export.serving_layout``).
   """
+
+  pose_network_class = PoseConvNet
 
   def __init__(self,
                num_classes: int,
@@ -158,14 +153,13 @@ class PoseClassifier(keras.Model):
                kernel_size: Sequence[int] = (8, 3),
                features: int = 1024,
                dropout: float = 0.5,
-               matmul_head: bool = False,
                **kwargs):
     super().__init__(**kwargs)
     self.num_classes = int(num_classes)
     self.dropout_rate = float(dropout)
-    self.pose_network = PoseConvNet(filters, kernel_size, features,
-                                    matmul_head=matmul_head,
-                                    dtype=self.dtype_policy, name="pose_cnn")
+    self.pose_network = self.pose_network_class(
+        filters, kernel_size, features, dtype=self.dtype_policy,
+        name="pose_cnn")
     self.dropout = keras.layers.Dropout(self.dropout_rate,
                                         dtype=self.dtype_policy,
                                         name="pose_dropout")
@@ -204,6 +198,4 @@ class PoseClassifier(keras.Model):
                   kernel_size=list(self.pose_network.kernel_size),
                   features=self.pose_network.features,
                   dropout=self.dropout_rate)
-    if self.pose_network.matmul_head:  # training configs stay as they were
-      config.update(matmul_head=True)
     return config

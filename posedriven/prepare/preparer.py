@@ -50,19 +50,23 @@ Design decisions:
   the bytes are the same. ``num_shards`` stays for machines without Beam
   (it is an extra) or without a Beam cluster (a batch scheduler's job
   array).
-* **Bad clips.** A clip that cannot be read (corrupt or missing video, bad or
-  empty skeleton, a label outside the dataset's classes) is recorded in the
-  manifest with status ``error`` and the reason; the run goes on. Clips on
-  the official "missing skeletons" lists are ``skipped``. A skeleton file
-  whose name is not a sample name is no clip: it is logged and left out.
+* **Bad clips.** A clip that cannot be read (corrupt or missing video, bad
+  skeleton, a skeleton without a usable joint in any frame: 0 frames, nobody
+  present or every joint NaN, :func:`clip_lib.check_usable`; a label outside
+  the dataset's classes) is recorded in the manifest with status ``error``
+  and the reason, and logged as an error with its name; the run goes on.
+  Clips on the official "missing skeletons" lists are ``skipped``. A
+  skeleton file whose name is not a sample name is no clip: it is logged
+  and left out.
 * **Degraded clips** (:func:`degradation`) are usable but below a quality
   threshold: fewer than :data:`MIN_VIDEO_FRAME_FRACTION` of the skeleton's
   frames decode from the video (a 1-frame video beside a 27-frame skeleton,
   a PNG renamed ``.avi``), or no hand is tracked and valid in any frame
-  (every joint untracked or NaN). They are written like ``ok`` clips,
-  logged, and recorded with status ``degraded`` and the reason, counted
-  apart in ``manifest["counts"]``. Training and evaluation read every
-  record of the files, degraded ones included (README, "Degraded clips").
+  though the pose is (every hand joint untracked). They are written like
+  ``ok`` clips, logged, and recorded with status ``degraded`` and the
+  reason, counted apart in ``manifest["counts"]``. Training and evaluation
+  read every record of the files, degraded ones included (README,
+  "Degraded clips").
 * **Output directory.** A directory that holds data prepared with other
   settings (dataset, protocol, store, crop size, sensor, ``max_clips``) is
   refused with ``atomic.OutputExistsError`` unless ``overwrite=True``, which
@@ -134,9 +138,13 @@ def degradation(clip: clip_lib.Clip, skeleton_frames: int,
         f"video: only {video_frames} of the skeleton's {skeleton_frames}"
         f" frames decode (threshold {MIN_VIDEO_FRAME_FRACTION:.0%}); the"
         f" record keeps {video_frames}")
+  reasons.extend(clip.defects)  # the reader's own findings (Clip.defects)
   if not clip.hand_valid.any():
+    # The pose is still there (clip_lib.check_usable refuses a clip without
+    # one); only the glimpses are lost.
     reasons.append("skeleton: no hand is tracked and valid in any frame"
-                   " (every joint untracked or NaN); every glimpse is blank")
+                   " (every hand joint untracked or NaN); every glimpse is"
+                   " blank")
   return "; ".join(reasons) or None
 
 
@@ -160,6 +168,16 @@ class _ClipState:
   video_frames: int = -1
   container_frames: int = -1
   crop_size_px: float = 0.0
+
+
+def _record_error(state: _ClipState, reason: str) -> None:
+  """Marks the clip ``error`` (not written) and logs it with its name.
+
+  The log says "error", as the manifest does: "skipped" is the status of
+  the official missing-skeleton lists only (README).
+  """
+  state.error = reason
+  logging.warning("%s: error, not written: %s", state.source.name, reason)
 
 
 class _Preparer:
@@ -199,17 +217,17 @@ class _Preparer:
   def _load(self, state: _ClipState) -> clip_lib.Clip | None:
     try:
       clip = self.dataset.load_clip(state.source.skeleton_path)
+      # Every dataset alike: an all-NaN clip is as empty as a 0-frame one.
+      clip_lib.check_usable(clip, state.source.skeleton_path)
     except Exception as e:  # pylint: disable=broad-except
       # One unreadable clip must not stop a multi-hour run: record and go on.
-      state.error = f"skeleton: {type(e).__name__}: {e}"
-      logging.warning("%s: skipped, %s", state.source.name, state.error)
+      _record_error(state, f"skeleton: {type(e).__name__}: {e}")
       return None
     problem = label_problem(int(clip.label), self.dataset)
     if problem is not None:
       # Caught here, a bad name costs one manifest line instead of a crash
       # at whichever training epoch first samples the clip.
-      state.error = f"label: {state.source.skeleton_path}: {problem}"
-      logging.warning("%s: skipped, %s", state.source.name, state.error)
+      _record_error(state, f"label: {state.source.skeleton_path}: {problem}")
       return None
     return clip
 
@@ -249,8 +267,7 @@ class _Preparer:
     try:
       yield from self._clip_chunks(slot, state, clip)
     except Exception as e:  # pylint: disable=broad-except
-      state.error = f"video: {type(e).__name__}: {e}"
-      logging.warning("%s: skipped, %s", state.source.name, state.error)
+      _record_error(state, f"video: {type(e).__name__}: {e}")
 
   def _clip_chunks(self, slot: int, state: _ClipState, clip: clip_lib.Clip):
     frames = self.dataset.frame_source(state.source, clip)
@@ -463,6 +480,42 @@ def write_assignment(preparer: _Preparer, output_dir: Path,
   return entries
 
 
+def check_root_splits(dataset_root: Path,
+                      sources: Sequence[registry.ClipSource],
+                      protocol: str) -> None:
+  """Refuses a root where ``protocol`` leaves the train or test split empty.
+
+  Raises:
+    sharding.EmptySplitError: with the clips of each split and those left
+      out (official missing lists, outside the protocol, bad metadata).
+  """
+  by_split, left_out = sharding.split_sources(sources, protocol)
+  counts = {s: len(clips) for s, clips in by_split.items()}
+  counts["left out"] = len(left_out)
+  sharding.check_splits(
+      protocol, counts, where=str(dataset_root),
+      remedy="training and evaluation need both. Is it the dataset root and"
+      " protocol you meant? To prepare one split on purpose, bind"
+      " prepare_dataset.allow_empty_split = True")
+
+
+def output_dir_problem(output_dir: Path) -> str | None:
+  """Why ``output_dir`` cannot become a directory of prepared data, or None.
+
+  Said before any work: ``mkdir`` would only name ``manifest_parts``.
+  """
+  if output_dir.exists() and not output_dir.is_dir():
+    return (f"output_dir {output_dir} is a file, not a directory; give a"
+            " directory for the prepared data (it is created if missing)")
+  parent = output_dir.parent
+  while not parent.exists() and parent != parent.parent:
+    parent = parent.parent
+  if not parent.is_dir():
+    return (f"output_dir {output_dir}: {parent} is a file, not a directory;"
+            " give a directory for the prepared data")
+  return None
+
+
 def _claim_output_dir(output_dir: Path, settings: dict[str, Any],
                       overwrite: bool) -> None:
   """Creates ``output_dir``; refuses (or with ``overwrite`` removes) data
@@ -500,6 +553,7 @@ def prepare_dataset(dataset_root: str | os.PathLike,
                     max_clips: int | None = None,
                     log_every_s: float = 30.0,
                     overwrite: bool = False,
+                    allow_empty_split: bool = False,
                     runner: str | None = None,
                     beam_options: Sequence[str] = (),
                     sensor=None) -> dict[str, Any]:
@@ -543,6 +597,11 @@ def prepare_dataset(dataset_root: str | os.PathLike,
     overwrite: Replace data prepared in ``output_dir`` with other settings
       (another dataset, protocol, store, ...). Without it such a directory is
       refused; data of the same settings is resumed either way.
+    allow_empty_split: Prepare even when the protocol leaves the train or
+      the test split of ``dataset_root`` without a clip (e.g. ``ntu60_cv``
+      on camera-1 clips only: a test set for a trained model). Without it
+      such a root is refused before the sensor is built. The whole root
+      counts, not the ``max_clips`` subset of a smoke run.
     runner: None: this process writes the files (threads: decoding overlaps
       the sensor). A Beam runner name (``DirectRunner``, ``FlinkRunner``,
       ``SparkRunner``, ``DataflowRunner``, ``PortableRunner``): an Apache
@@ -571,6 +630,9 @@ def prepare_dataset(dataset_root: str | os.PathLike,
   Raises:
     ValueError: bad settings, or ``dataset_root`` holds no clip of the
       dataset (a run with nothing to write is not a complete dataset).
+    sharding.EmptySplitError: the protocol leaves a split of
+      ``dataset_root`` empty and ``allow_empty_split`` is False.
+    NotADirectoryError: ``output_dir`` (or a parent) is a file.
     atomic.OutputExistsError: ``output_dir`` holds data prepared with other
       settings and ``overwrite`` is False.
   """
@@ -598,15 +660,17 @@ def prepare_dataset(dataset_root: str | os.PathLike,
   registry.get_protocol(protocol, dataset)
   dataset_root = Path(dataset_root)
   output_dir = Path(output_dir)
+  problem = output_dir_problem(output_dir)
+  if problem is not None:
+    raise NotADirectoryError(problem)
   if crop_size_px is None:
     crop_size_px = spec.crop_size_px(dataset_root)
   crop_size_px = float(crop_size_px)
   if crop_output_size is None:
     crop_output_size = int(round(crop_size_px))
 
-  sources = registry.list_clips(dataset_root, dataset)
-  if max_clips is not None:
-    sources = sources[:max_clips]
+  all_sources = registry.list_clips(dataset_root, dataset)
+  sources = all_sources[:max_clips] if max_clips is not None else all_sources
   assignments, unassigned = sharding.assign_files(sources, protocol,
                                                   clips_per_file)
   if not assignments:
@@ -614,6 +678,8 @@ def prepare_dataset(dataset_root: str | os.PathLike,
         f"{dataset_root}: no {dataset} clip to prepare ({len(sources)} found,"
         f" {len(unassigned)} skipped or outside the protocol); is it the"
         f" dataset root? ({spec.description})")
+  if not allow_empty_split:
+    check_root_splits(dataset_root, all_sources, protocol)
   mine = [a for i, a in enumerate(assignments) if i % num_shards == shard_index]
 
   features = store == tfrecords.STORE_FEATURES

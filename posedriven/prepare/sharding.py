@@ -16,7 +16,7 @@ import json
 import math
 import os
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Iterable, Mapping, Sequence
 
 from absl import logging
 
@@ -52,17 +52,11 @@ class FileAssignment:
     return f"{self.split}-{self.index:05d}-of-{self.count:05d}.tfrecord"
 
 
-def assign_files(sources: Sequence[registry.ClipSource], protocol: str,
-                 clips_per_file: int
-                 ) -> tuple[list[FileAssignment], list[dict[str, Any]]]:
-  """Cuts each split's clip list into files (deterministic, by position).
-
-  Returns:
-    The files of all splits, and manifest entries for clips that go in no
-    file (skipped up front, or metadata the protocol rejects).
-  """
-  if clips_per_file < 1:
-    raise ValueError(f"clips_per_file must be >= 1, got {clips_per_file}")
+def split_sources(sources: Sequence[registry.ClipSource], protocol: str
+                  ) -> tuple[dict[str, list[registry.ClipSource]],
+                             list[dict[str, Any]]]:
+  """Each split's clips, in order, and manifest entries for clips in none
+  (skipped up front, metadata the protocol rejects, outside the protocol)."""
   by_split: dict[str, list[registry.ClipSource]] = {s: [] for s in SPLITS}
   unassigned = []
   for source in sources:
@@ -82,6 +76,67 @@ def assign_files(sources: Sequence[registry.ClipSource], protocol: str,
           f"outside protocol {protocol!r} (in neither split)"))
       continue
     by_split[split].append(source)
+  return by_split, unassigned
+
+
+def split_counts(protocol: str, metadata: Iterable[Mapping[str, Any]]
+                 ) -> dict[str, int]:
+  """How many of ``metadata`` (one per clip) fall in each split.
+
+  Raises:
+    ValueError: metadata the protocol cannot split.
+  """
+  counts = dict.fromkeys(SPLITS, 0)
+  for item in metadata:
+    split = registry.split_of(protocol, item)
+    counts[split] = counts.get(split, 0) + 1
+  return counts
+
+
+class EmptySplitError(ValueError):
+  """A protocol leaves its training or test split without a clip."""
+
+
+def check_splits(protocol: str, counts: dict[str, int], *, where: str,
+                 remedy: str, unit: str = "clips") -> None:
+  """Refuses split counts where ``train`` or ``test`` is 0.
+
+  Training then has nothing to learn from, or evaluation nothing to test:
+  better said before hours of sensor work than at the first epoch.
+
+  Args:
+    protocol: The protocol that made the splits.
+    counts: ``{"train": n, "test": m, ...}``; other keys (e.g. clips left
+      out) are reported too.
+    where: What was split (the dataset root), first in the message.
+    remedy: What the user can do, last in the message.
+    unit: What ``counts`` count.
+
+  Raises:
+    EmptySplitError: a split is empty; the message gives every count.
+  """
+  empty = [s for s in SPLITS if not counts.get(s)]
+  if not empty:
+    return
+  listed = ", ".join(f"{k} {v}" for k, v in counts.items())
+  raise EmptySplitError(
+      f"{where}: protocol {protocol!r} leaves the {' and '.join(empty)}"
+      f" split{'s' if len(empty) > 1 else ''} empty ({unit} per split:"
+      f" {listed}); {remedy}")
+
+
+def assign_files(sources: Sequence[registry.ClipSource], protocol: str,
+                 clips_per_file: int
+                 ) -> tuple[list[FileAssignment], list[dict[str, Any]]]:
+  """Cuts each split's clip list into files (deterministic, by position).
+
+  Returns:
+    The files of all splits, and manifest entries for clips that go in no
+    file (skipped up front, or metadata the protocol rejects).
+  """
+  if clips_per_file < 1:
+    raise ValueError(f"clips_per_file must be >= 1, got {clips_per_file}")
+  by_split, unassigned = split_sources(sources, protocol)
   files = []
   for split in SPLITS:
     clips = by_split[split]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 from pathlib import Path
 from typing import Any, Iterator, Sequence
@@ -12,14 +11,13 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-# Registers the custom layers that saved models reference.
-from posedriven import atomic
 from posedriven.data.formats import registry
+# Registers the custom layers that saved models reference.
 from posedriven.models import streams  # pylint: disable=unused-import
+from posedriven.training import run_dir
 from posedriven.training import transfer
 
 PRECISIONS = (None, "float32", "mixed_bfloat16", "mixed_float16")
-STAGE_FILE = "stage.json"
 
 
 def check_precision(policy: str | None) -> None:
@@ -112,23 +110,11 @@ def predict_dataset(model: keras.Model, dataset: tf.data.Dataset,
                    np.zeros((0,), np.int64)), names
 
 
-def write_stage_info(output_dir: str | Path, info: dict[str, Any]) -> None:
-  atomic.write_text(Path(output_dir) / STAGE_FILE,
-                    json.dumps(info, indent=2, sort_keys=True, default=str))
-
-
-def read_stage_info(run: str | Path) -> dict[str, Any]:
-  path = Path(run) / STAGE_FILE
-  if not path.is_file():
-    raise FileNotFoundError(f"{run} is not a finished training run "
-                            f"({STAGE_FILE} missing)")
-  return json.loads(path.read_text())
-
-
 def load_best_model(run: str | Path) -> keras.Model:
-  path = Path(run) / "best.keras"
+  path = Path(run) / run_dir.BEST_MODEL
   if not path.is_file():
-    raise FileNotFoundError(f"{run} has no best.keras; train it first")
+    raise FileNotFoundError(
+        f"{run} has no {run_dir.BEST_MODEL}; train it first")
   logging.info("Loading %s", path)
   # safe_mode: a .keras file may not run Python code (README, "Trust model").
   return keras.models.load_model(path, safe_mode=True)
@@ -143,7 +129,7 @@ def transfer_from_run(init_from: str | Path, model: keras.Model, *,
   The class layer is copied too when the source run's dataset has the same
   class list as ``dataset`` (``transfer.transfer_weights`` for the rest).
   """
-  source_dataset = read_stage_info(init_from)["dataset"]
+  source_dataset = run_dir.read_stage_info(init_from)["dataset"]
   return transfer.transfer_weights(
       load_best_model(init_from), model, source_run=str(init_from),
       class_layer=class_layer,

@@ -9,13 +9,15 @@ shape the training stages:
   when this was missed).
 * Every worker runs the same program, but only the chief writes the run
   directory: the others write to a worker-local temporary directory that is
-  removed at the end (:func:`write_dir`), and all of them resume from the
-  chief's backup (a run directory on storage every worker reads).
+  removed at the end, or by the next worker if this one was killed
+  (:func:`write_dir`), and all of them resume from the chief's backup (a
+  run directory on storage every worker reads).
 """
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import logging
 import os
@@ -143,20 +145,76 @@ def barrier(strategy: tf.distribute.Strategy) -> None:
                     strategy.run(lambda: tf.constant(1.0)), axis=None)
 
 
+WORKER_DIR_PREFIX = "posedriven-worker-"
+# Held (flock) by the worker that owns the directory. The kernel releases it
+# when that process dies, however it dies: SIGKILL runs no ``finally``, so a
+# worker directory whose lock is free is an orphan.
+_OWNER_LOCK = "owner.lock"
+
+
+def _lock_new_worker_dir(local: Path) -> int:
+  """Creates and locks ``local``'s owner lock; returns its descriptor.
+
+  The lock is taken under another name and renamed into place, so that
+  :func:`remove_orphaned_worker_dirs` never finds the lock file unlocked
+  while its owner lives.
+  """
+  pending = local / (_OWNER_LOCK + ".pending")
+  fd = os.open(pending, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+  fcntl.flock(fd, fcntl.LOCK_EX)
+  os.rename(pending, local / _OWNER_LOCK)
+  return fd
+
+
+def remove_orphaned_worker_dirs(parent: str | os.PathLike) -> list[Path]:
+  """Removes the worker directories in ``parent`` whose worker is dead.
+
+  A directory whose owner lock is held, or that has no lock yet (its
+  worker is starting), is left alone.
+
+  Returns:
+    The directories removed.
+  """
+  removed = []
+  for local in sorted(Path(parent).glob(WORKER_DIR_PREFIX + "*")):
+    try:
+      fd = os.open(local / _OWNER_LOCK, os.O_RDONLY)
+    except OSError:  # starting, finishing, or not ours to open
+      continue
+    try:
+      fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:  # its worker lives
+      os.close(fd)
+      continue
+    try:
+      shutil.rmtree(local, ignore_errors=True)
+    finally:
+      os.close(fd)
+    logging.info("Removed %s, left by a worker that was killed", local)
+    removed.append(local)
+  return removed
+
+
 @contextlib.contextmanager
 def write_dir(output_dir: str | os.PathLike, chief: bool) -> Iterator[Path]:
   """Where this worker writes: ``output_dir`` on the chief, else a temp dir.
 
   A non-chief worker still saves (as the chief does: the code paths stay
   the same on every worker) but into a worker-local directory, removed when
-  the block ends, however it ends.
+  the block ends, however it ends. A worker killed by SIGKILL cannot remove
+  it; the next non-chief worker started with the same temporary directory
+  (e.g. the rerun) removes it (:func:`remove_orphaned_worker_dirs`).
   """
   if chief:
     yield Path(output_dir)
     return
-  local = Path(tempfile.mkdtemp(prefix="posedriven-worker-"))
+  parent = tempfile.gettempdir()
+  remove_orphaned_worker_dirs(parent)
+  local = Path(tempfile.mkdtemp(prefix=WORKER_DIR_PREFIX, dir=parent))
+  lock = _lock_new_worker_dir(local)
   logging.info("Not the chief: writing to %s (removed at the end)", local)
   try:
     yield local
   finally:
     shutil.rmtree(local, ignore_errors=True)
+    os.close(lock)

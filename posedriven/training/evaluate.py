@@ -14,10 +14,8 @@ Writes to ``output_dir``:
 
 from __future__ import annotations
 
-import json
 import logging
 import os
-from pathlib import Path
 from typing import Any
 
 import gin
@@ -25,7 +23,6 @@ import numpy as np
 import tensorflow as tf
 
 from posedriven import config
-from posedriven import atomic
 from posedriven import visualization
 from posedriven.data import datasets
 from posedriven.data import pipeline
@@ -33,6 +30,7 @@ from posedriven.data import protocols
 from posedriven.models import fusion
 from posedriven.training import common
 from posedriven.training import metrics
+from posedriven.training import run_dir
 from posedriven.training import summaries
 
 
@@ -51,12 +49,6 @@ def _stream_logits(model, data_pattern: str, *, features: str,
 
 def _clip_level(rows: np.ndarray, k: int) -> np.ndarray:
   return pipeline.average_logits_per_clip(rows, k) if len(rows) else rows
-
-
-# Clip-level logits of each stream, with clip names and labels.
-LOGITS_FILE = "logits.npz"
-# The results; an output directory holding it holds an evaluation.
-METRICS_FILE = "metrics.json"
 
 
 @gin.configurable(denylist=["output_dir", "data_dir", "pose_dir", "rgb_dir"])
@@ -99,11 +91,7 @@ def evaluate(output_dir: str | os.PathLike,
     raise ValueError(f"split must be 'train' or 'test', got {split!r}")
   if num_subsequences < 1:
     raise ValueError(f"num_subsequences must be >= 1, got {num_subsequences}")
-  output_dir = Path(output_dir)
-  if (output_dir / METRICS_FILE).exists() and not overwrite:
-    raise atomic.OutputExistsError(output_dir,
-                                   f"an evaluation ({METRICS_FILE})")
-  output_dir.mkdir(parents=True, exist_ok=True)
+  output_dir = run_dir.prepare_eval_dir(output_dir, overwrite)
   data = datasets.load_prepared(data_dir)
   pattern = data.pattern(split)
   k = num_subsequences
@@ -113,7 +101,7 @@ def evaluate(output_dir: str | os.PathLike,
   attention = None
   run_params: dict[str, Any] = {}
   if pose_dir is not None:
-    info = common.read_stage_info(pose_dir)
+    info = run_dir.read_stage_info(pose_dir)
     run_params.update(info["params"], pose_dir=str(pose_dir))
     model = common.load_best_model(pose_dir)
     out, row_labels, row_names = _stream_logits(
@@ -123,7 +111,7 @@ def evaluate(output_dir: str | os.PathLike,
     clip_logits["pose"] = _clip_level(out["logits"], k)
     labels, names = row_labels[::k], row_names[::k]
   if rgb_dir is not None:
-    info = common.read_stage_info(rgb_dir)
+    info = run_dir.read_stage_info(rgb_dir)
     run_params.update(info["params"], rgb_dir=str(rgb_dir),
                       joint_order=info["joint_order"])
     model = common.load_best_model(rgb_dir)
@@ -143,7 +131,8 @@ def evaluate(output_dir: str | os.PathLike,
 
   results: dict[str, Any] = {"num_clips": int(len(labels)), "split": split,
                              "num_subsequences": k, "pose_weight": pose_weight}
-  writer = tf.summary.create_file_writer(str(output_dir / "tensorboard"))
+  writer = tf.summary.create_file_writer(
+      str(output_dir / run_dir.TENSORBOARD_DIR))
   with writer.as_default():
     # The evaluated runs' settings beside the test metrics: one row per
     # evaluation in TensorBoard's HParams dashboard.
@@ -176,9 +165,7 @@ def evaluate(output_dir: str | os.PathLike,
                                 image)
         tf.summary.image(f"attention/{names[i]}", image[None], step=0)
   writer.close()
-  with atomic.replacing(output_dir / LOGITS_FILE, keep_suffix=True) as tmp:
-    np.savez(tmp, names=np.array(names), labels=labels, **clip_logits)
-  atomic.write_text(output_dir / METRICS_FILE,
-                    json.dumps(results, indent=2, sort_keys=True))
+  run_dir.write_evaluation(output_dir, results, {
+      "names": np.array(names), "labels": labels, **clip_logits})
   config.save_operative_config(output_dir)
   return results

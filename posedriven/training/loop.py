@@ -8,9 +8,10 @@ seeded dataset and the dropout seed generators are reset from ``(seed, e)``
 at the start of every epoch; the model (with optimizer state) is backed up
 atomically after every epoch.
 
-Files under ``output_dir`` (written by the chief only; other workers of a
-multi-worker run write the same files to a temporary directory, removed at
-the end, and resume from the chief's backup)::
+Files under ``output_dir`` (names from ``run_dir``; written by the chief
+only; other workers of a multi-worker run write the same files to a
+temporary directory, removed at the end, and resume from the chief's
+backup)::
 
   backup/state.json, backup/model-NNN.keras  resume point (every epoch)
   checkpoints/epoch-NNN.weights.h5           weights of the last
@@ -26,8 +27,8 @@ weights while the next epoch's backup is written (BUILD_NOTES has bytes).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
-import importlib
 import json
 import logging
 import math
@@ -42,6 +43,8 @@ import tensorflow as tf
 
 from posedriven import atomic
 from posedriven.training import distribute
+from posedriven.training import keras_compat
+from posedriven.training import run_dir
 from posedriven.training import summaries
 
 
@@ -82,7 +85,7 @@ class LoopState:
     return cls(**json.loads(path.read_text()))
 
   def save(self, path: Path) -> None:
-    atomic.write_text(path, json.dumps(dataclasses.asdict(self), indent=1))
+    run_dir.write_json(path, dataclasses.asdict(self))
 
 
 def _save_atomic(save: Callable[[Path], None], path: Path) -> None:
@@ -196,7 +199,7 @@ def fit_resumable(*, build_model: Callable[[], keras.Model],
     raise ValueError(f"keep_checkpoints must be >= 0, got {keep_checkpoints}")
   strategy = strategy or tf.distribute.get_strategy()
   # Every worker resumes from the chief's backup.
-  state_path = Path(output_dir) / "backup" / "state.json"
+  state_path = Path(output_dir) / run_dir.BACKUP_DIR / run_dir.STATE_FILE
   with strategy.scope():
     if state_path.exists():
       state = LoopState.load(state_path)
@@ -214,7 +217,7 @@ def fit_resumable(*, build_model: Callable[[], keras.Model],
                    steps_per_epoch=steps_per_epoch,
                    keep_checkpoints=keep_checkpoints, chief=chief,
                    hparams=hparams, callbacks=callbacks, verbose=verbose)
-    best_path = out / "best.keras"
+    best_path = out / run_dir.BEST_MODEL
     # Outside the strategy scope: creating mirrored variables is a
     # collective in a cluster, and workers may differ in what they load.
     best = (keras.models.load_model(best_path, safe_mode=True)
@@ -222,60 +225,26 @@ def fit_resumable(*, build_model: Callable[[], keras.Model],
   return best, state
 
 
-def _keras_multi_worker_workarounds(model: keras.Model,
-                                    strategy: tf.distribute.Strategy,
-                                    dataset: tf.data.Dataset) -> None:
-  """Lets Keras 3's ``fit`` run on ``MultiWorkerMirroredStrategy``.
-
-  Keras 3.15's TensorFlow trainer fails with more than one worker, twice:
-
-  * ``_maybe_symbolic_build`` (every ``fit``) averages the first distributed
-    batch with ``strategy.reduce`` to learn its shapes, which cannot reduce
-    a nest ("Attempt to convert a value ({'pose': PerReplica..."). Shapes
-    need no reduction: build once from a local batch, then skip that step.
-  * ``reduce_per_replica`` averages each scalar metric with
-    ``strategy.reduce("MEAN", v, axis=0)`` ("Invalid reduction dimension 0
-    for input with 0 dimensions"): across workers it must be ``axis=None``.
-  """
-  # pylint: disable=protected-access
-  with strategy.scope():
-    model._symbolic_build(data_batch=next(iter(dataset)))
-  model._maybe_symbolic_build = lambda iterator=None, data_batch=None: None
-  keras_trainer = importlib.import_module(
-      "keras.src.backend.tensorflow.trainer")
-  if getattr(keras_trainer.reduce_per_replica, "posedriven", False):
-    return
-  original = keras_trainer.reduce_per_replica
-
-  def reduce_per_replica(values, strategy, reduction):
-    if (reduction in ("auto", "mean") and
-        keras_trainer._collective_all_reduce_multi_worker(strategy)):
-      return keras.tree.map_structure(
-          lambda v: strategy.reduce("MEAN", v, axis=None)
-          if isinstance(v, tf.distribute.DistributedValues) else v, values)
-    return original(values, strategy, reduction)
-
-  reduce_per_replica.posedriven = True
-  keras_trainer.reduce_per_replica = reduce_per_replica
-
-
 def _train(model: keras.Model, state: LoopState, out: Path, *,
            strategy, train_dataset_fn, val_dataset, epochs, seed, patience,
            monitor, mode, steps_per_epoch, keep_checkpoints, chief, hparams,
            callbacks, verbose) -> LoopState:
   """The epochs of :func:`fit_resumable`, writing under ``out``."""
-  backup_dir, ckpt_dir = out / "backup", out / "checkpoints"
+  backup_dir = out / run_dir.BACKUP_DIR
+  ckpt_dir = out / run_dir.CHECKPOINTS_DIR
   backup_dir.mkdir(parents=True, exist_ok=True)
   ckpt_dir.mkdir(parents=True, exist_ok=True)
-  state_path, best_path = backup_dir / "state.json", out / "best.keras"
+  state_path = backup_dir / run_dir.STATE_FILE
+  best_path = out / run_dir.BEST_MODEL
   sign = 1.0 if mode == "min" else -1.0
   # One writer for every epoch of this process: fit() per epoch with Keras'
   # TensorBoard callback made one event file per epoch.
-  writer = (tf.summary.create_file_writer(str(out / "tensorboard"))
+  writer = (tf.summary.create_file_writer(str(out / run_dir.TENSORBOARD_DIR))
             if chief else tf.summary.create_noop_writer())
-  if distribute.num_workers(strategy) > 1:
-    _keras_multi_worker_workarounds(model, strategy,
-                                    train_dataset_fn(state.epochs_done))
+  multi_worker = distribute.num_workers(strategy) > 1
+  if multi_worker:
+    keras_compat.build_from_local_batch(model, strategy,
+                                        train_dataset_fn(state.epochs_done))
   with writer.as_default():
     if hparams is not None and not state.history:
       summaries.write_hparams(hparams)
@@ -286,14 +255,16 @@ def _train(model: keras.Model, state: LoopState, out: Path, *,
         break
       start = time.time()
       try:
-        history = model.fit(_data_sharded(train_dataset_fn(epoch)),
-                            epochs=epoch + 1, initial_epoch=epoch,
-                            validation_data=val_dataset,
-                            steps_per_epoch=steps_per_epoch,
-                            # The pipelines shuffle; Keras cannot.
-                            shuffle=False,
-                            callbacks=[EpochSeeds(seed), *callbacks],
-                            verbose=verbose)
+        with (keras_compat.multi_worker_fit(model) if multi_worker
+              else contextlib.nullcontext()):
+          history = model.fit(_data_sharded(train_dataset_fn(epoch)),
+                              epochs=epoch + 1, initial_epoch=epoch,
+                              validation_data=val_dataset,
+                              steps_per_epoch=steps_per_epoch,
+                              # The pipelines shuffle; Keras cannot.
+                              shuffle=False,
+                              callbacks=[EpochSeeds(seed), *callbacks],
+                              verbose=verbose)
       except tf.errors.OpError as e:
         if distribute.num_workers(strategy) == 1:
           raise

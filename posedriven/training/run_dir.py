@@ -1,4 +1,34 @@
-"""Run directories: refuse to clobber finished runs, record the config."""
+"""The layout of run directories, and reuse-or-run over them.
+
+One module owns the file names of a stage's output directory, the marker
+that says it is finished, and the decision to reuse finished work or run
+it; the stages, the demo and the benchmarks all go through it.
+
+A training run (``train_pose``, ``train_rgb``)::
+
+  stage.json            what the run is: stage, dataset, joint order, its
+                        arguments, the layers a transfer copied
+  operative_config.gin  its gin configuration (``config``)
+  backup/state.json     the resume point, with ``backup/model-NNN.keras``
+                        (``loop.py`` owns what is inside ``backup/`` and
+                        ``checkpoints/``)
+  checkpoints/          the last epochs' weights
+  best.keras            the best model on validation
+  tensorboard/          event files
+  FINISHED.json         its summary, written last: the run is finished
+
+An evaluation (``evaluate``)::
+
+  logits.npz            clip-level logits per stream, names and labels
+  metrics.json          the results, written last: the evaluation is done
+  tensorboard/, figures
+
+A finished run is never silently replaced (``prepare_run_dir``); an
+unfinished one resumes where it stopped. Rerunning an experiment reuses
+every finished run and evaluation (``reuse_or_train``,
+``reuse_or_evaluate``), so an interrupted experiment is recovered by
+running it again.
+"""
 
 from __future__ import annotations
 
@@ -7,11 +37,26 @@ import logging
 import os
 import shutil
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
+
+import numpy as np
 
 from posedriven import atomic
 
+# The marker of a finished training run (its summary).
 FINISHED = "FINISHED.json"
+# What a training run is (``write_stage_info``).
+STAGE_FILE = "stage.json"
+BEST_MODEL = "best.keras"
+BACKUP_DIR = "backup"
+# The loop's commit point, in BACKUP_DIR.
+STATE_FILE = "state.json"
+CHECKPOINTS_DIR = "checkpoints"
+TENSORBOARD_DIR = "tensorboard"
+# Clip-level logits of each stream, with clip names and labels.
+LOGITS_FILE = "logits.npz"
+# An evaluation's results; written last, so it marks a finished evaluation.
+METRICS_FILE = "metrics.json"
 
 
 class RunExistsError(atomic.OutputExistsError):
@@ -54,10 +99,113 @@ def prepare_run_dir(output_dir: str | os.PathLike, overwrite: bool = False,
   return output_dir
 
 
-def mark_finished(output_dir: str | os.PathLike, summary: dict[str, Any]) -> None:
-  atomic.write_text(Path(output_dir) / FINISHED,
-                    json.dumps(summary, indent=2, sort_keys=True))
+def write_json(path: str | os.PathLike, value: Any, *,
+               default: Callable[[Any], Any] | None = None) -> None:
+  """A run directory's or an experiment's JSON file, atomically.
+
+  Sorted keys, indent 2: the bytes the stages' and the demo's files have
+  had. One process writes each of these files, so a killed write leaves
+  one temporary name that the next write replaces.
+  """
+  atomic.write_json(path, value, indent=2, default=default,
+                    per_process=False)
+
+
+def mark_finished(output_dir: str | os.PathLike,
+                  summary: dict[str, Any]) -> None:
+  write_json(Path(output_dir) / FINISHED, summary)
 
 
 def is_finished(output_dir: str | os.PathLike) -> bool:
   return (Path(output_dir) / FINISHED).exists()
+
+
+def write_stage_info(output_dir: str | os.PathLike,
+                     info: dict[str, Any]) -> None:
+  # default=str: arguments JSON has no type for (paths) as text.
+  write_json(Path(output_dir) / STAGE_FILE, info, default=str)
+
+
+def read_stage_info(run: str | os.PathLike) -> dict[str, Any]:
+  """``stage.json`` of a training run.
+
+  Raises:
+    FileNotFoundError: naming the run, when it has no ``stage.json``.
+  """
+  path = Path(run) / STAGE_FILE
+  if not path.is_file():
+    raise FileNotFoundError(f"{run} is not a finished training run "
+                            f"({STAGE_FILE} missing)")
+  return json.loads(path.read_text())
+
+
+def is_evaluated(eval_dir: str | os.PathLike) -> bool:
+  return (Path(eval_dir) / METRICS_FILE).exists()
+
+
+def prepare_eval_dir(eval_dir: str | os.PathLike,
+                     overwrite: bool = False) -> Path:
+  """Creates ``eval_dir`` for an evaluation.
+
+  Raises:
+    atomic.OutputExistsError: it holds an evaluation and not ``overwrite``.
+  """
+  eval_dir = Path(eval_dir)
+  if is_evaluated(eval_dir) and not overwrite:
+    raise atomic.OutputExistsError(eval_dir,
+                                   f"an evaluation ({METRICS_FILE})")
+  eval_dir.mkdir(parents=True, exist_ok=True)
+  return eval_dir
+
+
+def write_evaluation(eval_dir: str | os.PathLike, results: dict[str, Any],
+                     logits: dict[str, np.ndarray]) -> None:
+  """Writes the logits, then the results that mark the evaluation done."""
+  eval_dir = Path(eval_dir)
+  with atomic.replacing(eval_dir / LOGITS_FILE, keep_suffix=True) as tmp:
+    np.savez(tmp, **logits)
+  write_json(eval_dir / METRICS_FILE, results)
+
+
+def read_logits(eval_dir: str | os.PathLike) -> dict[str, np.ndarray]:
+  """``logits.npz`` of an evaluation: ``names``, ``labels``, each stream."""
+  with np.load(Path(eval_dir) / LOGITS_FILE) as f:
+    return {k: f[k] for k in f.files}
+
+
+def reuse_or_train(run: str | os.PathLike, train: Callable[..., Any], /,
+                   *args: Any, **kwargs: Any) -> Path:
+  """``train(run, *args, **kwargs)`` unless ``run`` is a finished run.
+
+  An unfinished run is handed to ``train``, which resumes it.
+
+  Returns:
+    ``run``, finished.
+  """
+  run = Path(run)
+  if not is_finished(run):
+    train(run, *args, **kwargs)
+  return run
+
+
+def reuse_or_evaluate(eval_dir: str | os.PathLike,
+                      evaluate: Callable[..., dict[str, Any]], /,
+                      *args: Any, **kwargs: Any
+                      ) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+  """The results and logits of an evaluation, run only when not done.
+
+  Args:
+    eval_dir: The evaluation directory.
+    evaluate: Called as ``evaluate(eval_dir, *args, **kwargs)`` when
+      ``eval_dir`` holds no ``metrics.json``; returns the results.
+    *args, **kwargs: Its other arguments.
+
+  Returns:
+    The results (``metrics.json``) and the clip logits (``logits.npz``).
+  """
+  eval_dir = Path(eval_dir)
+  if is_evaluated(eval_dir):
+    results = json.loads((eval_dir / METRICS_FILE).read_text())
+  else:
+    results = evaluate(eval_dir, *args, **kwargs)
+  return results, read_logits(eval_dir)

@@ -32,6 +32,8 @@ def train_pose(output_dir: str | os.PathLike,
                patience: int | None = 20,
                validation_fraction: float = 0.05,
                dropout: float = 0.5,
+               rotation_augment_deg: float = 0.0,
+               scale_augment: float = 0.0,
                joint_order: str = "topological",
                skeleton_layout: str = "native",
                filters: Sequence[int] = (64, 64),
@@ -60,7 +62,13 @@ def train_pose(output_dir: str | os.PathLike,
     validation_fraction: Training clips held out for validation (paper: 5%),
       chosen by a stable hash of the clip name.
     dropout: On the pose features (paper: 0.5).
-    joint_order: ``topological`` (paper) or a Table 3 ablation.
+    rotation_augment_deg, scale_augment: Training augmentation (not in the
+      paper; for small sets): each training sub-sequence rotated about the
+      vertical axis by up to this many degrees and scaled by up to
+      ``1 +- scale_augment`` (``pipeline.train_dataset``).
+    joint_order: ``topological`` (paper) or a Table 3 ablation;
+      ``random`` draws the permutation from ``seed`` and the run records
+      it as ``random:<seed>`` (``pose_tensor.resolve_joint_order``).
     skeleton_layout: ``native`` (the dataset's own joints) or ``kinect_v2``
       (SBU / MSR joints placed on the NTU layout, so that every layer of an
       NTU run transfers; ``data/skeleton_layouts.py``).
@@ -101,11 +109,12 @@ def train_pose(output_dir: str | os.PathLike,
   train_pattern = data.pattern("train")
   info = pipeline.dataset_info(pipeline.list_files(train_pattern))
   skeleton = skeletons.get_skeleton(info["skeleton"])
+  joint_order = pose_tensor.resolve_joint_order(joint_order, seed)
   tensor_skeleton = skeleton_layouts.tensor_skeleton(skeleton,
                                                      skeleton_layout)
   width = pose_tensor.pose_tensor_width(tensor_skeleton, joint_order)
   if init_from:
-    common.read_stage_info(init_from)  # not a finished run: fail before work
+    run_dir.read_stage_info(init_from)  # not a finished run: fail before work
   if freeze_pose_network and not init_from:
     raise ValueError("freeze_pose_network needs init_from (a trained pose"
                      " network to keep)")
@@ -132,7 +141,7 @@ def train_pose(output_dir: str | os.PathLike,
           init_from, model, dataset=data.dataset, class_layer="pose_logits",
           reinitialise=reinitialise)
       if chief:
-        common.write_stage_info(output_dir, stage)
+        run_dir.write_stage_info(output_dir, stage)
     if freeze_pose_network:
       model.pose_network.trainable = False
     return common.compile_classifier(model, learning_rate, jit_compile)
@@ -145,7 +154,9 @@ def train_pose(output_dir: str | os.PathLike,
                                 validation=False,
                                 validation_fraction=validation_fraction,
                                 features="none", data_service=data_service,
-                                num_clips=num_train_clips)
+                                num_clips=num_train_clips,
+                                rotation_augment_deg=rotation_augment_deg,
+                                scale_augment=scale_augment)
     return common.with_targets(ds, ["logits"])
 
   val_ds = None
@@ -158,7 +169,7 @@ def train_pose(output_dir: str | os.PathLike,
         num_clips=num_val_clips), ["logits"])
   with common.precision(mixed_precision):
     if chief:
-      common.write_stage_info(output_dir, stage)
+      run_dir.write_stage_info(output_dir, stage)
       config.save_operative_config(output_dir)
     _, state = loop.fit_resumable(
         build_model=build, train_dataset_fn=train_ds, val_dataset=val_ds,

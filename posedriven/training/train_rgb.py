@@ -134,11 +134,11 @@ def train_rgb(output_dir: str | os.PathLike,
   output_dir = run_dir.prepare_run_dir(output_dir, overwrite, chief)
   distribute.barrier(dist)
   data = datasets.load_prepared(data_dir)
-  pose_info = common.read_stage_info(pose_dir)
+  pose_info = run_dir.read_stage_info(pose_dir)
   joint_order = pose_info["joint_order"]
   skeleton_layout = pose_info.get("skeleton_layout", "native")
   if init_from:
-    common.read_stage_info(init_from)  # not a finished run: fail before work
+    run_dir.read_stage_info(init_from)  # not a finished run: fail before work
   if freeze_rgb_network and not init_from:
     raise ValueError("freeze_rgb_network needs init_from (a trained RGB"
                      " stream to keep)")
@@ -164,7 +164,7 @@ def train_rgb(output_dir: str | os.PathLike,
           class_layer=streams.RGB_CLASS_LAYER,
           reinitialise=reinitialise, keep=("pose_cnn",))
       if chief:
-        common.write_stage_info(output_dir, {**stage, "params": params})
+        run_dir.write_stage_info(output_dir, {**stage, "params": params})
     if freeze_rgb_network:
       for layer in model.layers:
         if layer.name != streams.RGB_CLASS_LAYER:
@@ -216,7 +216,7 @@ def train_rgb(output_dir: str | os.PathLike,
            "glimpse_dim": info["glimpse_dim"], "data_dir": str(data_dir)}
   with common.precision(mixed_precision):
     if chief:
-      common.write_stage_info(output_dir, {**stage, "params": params})
+      run_dir.write_stage_info(output_dir, {**stage, "params": params})
       config.save_operative_config(output_dir)
     _, state = loop.fit_resumable(
         build_model=build, train_dataset_fn=train_ds, val_dataset=val_ds,

@@ -116,6 +116,39 @@ def test_seed_makes_stream_reproducible_and_epochs_differ(records):
   assert not np.array_equal(first_a[2], first_c[2])
 
 
+def test_augmentation_rotates_and_scales_each_clip_about_its_body(
+    records, clips):
+  """Each training sub-sequence is the clip's tensor of its own rotated and
+  scaled joints: body-centred coordinates and their derivatives are those
+  of the unaugmented tensor turned about y and scaled (the map is linear).
+  Tolerance: angle and scale are recovered from float32 sums over ~6000
+  values (relative error ~1e-6) and applied to values |x| <= ~10, so
+  differences stay near 1e-5; 1e-4 leaves a 10x margin."""
+  plain = _collect(pipeline.train_dataset(records, batch_size=5, seed=3,
+                                          validation=None))
+  augmented = _collect(pipeline.train_dataset(
+      records, batch_size=5, seed=3, validation=None,
+      rotation_augment_deg=30.0, scale_augment=0.2))
+  np.testing.assert_array_equal(plain[0], augmented[0])
+  np.testing.assert_array_equal(plain[2], augmented[2])  # same frames
+  angles = []
+  for pose, aug in zip(plain[1], augmented[1]):
+    p = pose.reshape(20, -1, 3, 3)  # [L, people*path, xyz, channel]
+    a = aug.reshape(20, -1, 3, 3)
+    # Solve a = s * R(theta) p in the x-z plane from the largest column.
+    scale = np.linalg.norm(a[..., 1, :]) / np.linalg.norm(p[..., 1, :])
+    theta = np.arctan2(
+        np.sum(p[..., 2, :] * a[..., 0, :] - p[..., 0, :] * a[..., 2, :]),
+        np.sum(p[..., 0, :] * a[..., 0, :] + p[..., 2, :] * a[..., 2, :]))
+    assert 0.8 - 1e-5 <= scale <= 1.2 + 1e-5
+    assert abs(theta) <= np.radians(30) + 1e-5
+    expected = pose_tensor.rotate_and_scale(
+        np.moveaxis(p, -1, -2), theta, scale).numpy()
+    np.testing.assert_allclose(a, np.moveaxis(expected, -2, -1), atol=1e-4)
+    angles.append(theta)
+  assert np.ptp(angles) > np.radians(5)  # drawn per clip, not once
+
+
 def test_validation_clips_are_carved_from_train(records, clips):
   names = [c.name for c in clips]
   held_out = {n for n in names if protocols.is_validation(n, VAL_FRACTION)}

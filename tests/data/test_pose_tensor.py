@@ -81,6 +81,27 @@ def test_random_order_is_seeded_permutation(skeleton):
   assert not np.array_equal(a, np.arange(skeleton.num_joints))
 
 
+def test_random_order_is_resolved_per_seed():
+  """A run's ``random`` is the permutation of its own seed, by a name that
+  rebuilds it wherever the run is read (evaluation, export, prediction)."""
+  skeleton = skeletons.KINECT_V1
+  assert pose_tensor.resolve_joint_order("random", 3) == "random:3"
+  assert pose_tensor.resolve_joint_order("topological", 3) == "topological"
+  np.testing.assert_array_equal(
+      pose_tensor.joint_path(skeleton, "random:3"),
+      pose_tensor.joint_path(skeleton, "random", seed=3))
+  paths = {tuple(pose_tensor.joint_path(
+      skeleton, pose_tensor.resolve_joint_order("random", s)))
+           for s in range(5)}
+  assert len(paths) == 5
+  assert pose_tensor.pose_tensor_width(skeleton, "random:1") == (
+      pose_tensor.pose_tensor_width(skeleton, "random"))
+  for bad in ("random:x", "bfs"):
+    with pytest.raises(ValueError, match="joint order"):
+      pose_tensor.resolve_joint_order(bad, 0) if bad == "bfs" else (
+          pose_tensor.joint_path(skeleton, bad))
+
+
 def test_unknown_order_names_valid_ones():
   with pytest.raises(ValueError, match="topological_no_double"):
     pose_tensor.joint_path(skeletons.SBU, "bfs")

@@ -42,7 +42,9 @@ def exported(runs, sensor_weights, tmp_path_factory):
   export_dir = tmp_path_factory.mktemp("export") / "model"
   cmd = [sys.executable, str(REPO_ROOT / "tools" / "export.py"),
          f"--output_dir={export_dir}", f"--pose_dir={runs[0]}",
-         f"--rgb_dir={runs[1]}", f"--glimpse_weights={sensor_weights}"]
+         f"--rgb_dir={runs[1]}", (
+             f"--gin_bindings=export_model.glimpse_weights ="
+             f" {str(sensor_weights)!r}")]
   # The checkout's package, not whichever posedriven is installed.
   out = subprocess.run(cmd, capture_output=True, text=True, timeout=300,
                        env=helpers.subprocess_env())

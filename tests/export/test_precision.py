@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from posedriven.export import precision
-from posedriven.models import attention_cell
+from posedriven.export import serving_layout
 from posedriven.models import pose_cnn
 from posedriven.models import streams
 
@@ -49,6 +49,10 @@ def test_float32_serving_layout_computes_the_same(conditioning):
   served = precision.serving_model(model, "float32")
   cells = [w.path for w in served.weights if w.path.endswith("gate_kernel")]
   assert len(cells) == 1  # the fused layout is really in use
+  heads = _pose_heads(served)
+  assert len(heads) == (2 if conditioning == "pose" else 1)
+  for head in heads:
+    assert isinstance(head, serving_layout.WholeMapConv2D)
   x = _inputs()
   expected, actual = _outputs(model, x), _outputs(served, x)
   for key, value in expected.items():
@@ -60,7 +64,8 @@ def test_bfloat16_copy_is_close_and_keeps_the_classes():
   model = _model()
   served = precision.serving_model(model, "bfloat16")
   dtypes = {w.path: w.dtype for w in served.weights}
-  assert dtypes["spatial_attention_lstm/rnn/cell/gate_kernel"] == "bfloat16"
+  assert dtypes["spatial_attention_lstm/rnn/cell/lstm/gate_kernel"] == (
+      "bfloat16")
   assert dtypes["pose_stream/pose_cnn/conv3/kernel"] == "bfloat16"
   assert dtypes["rgb_logits/kernel"] == "float32"
   x = _inputs(batch=16, seed=1)
@@ -90,14 +95,26 @@ def test_ablation_without_attention_cell_is_copied():
     assert len(served.weights) == len(model.weights)
 
 
-def test_serving_flags_round_trip_and_training_configs_stay_as_they_were():
-  cell = attention_cell.SpatialAttentionLSTM(8, fused_gates=True)
-  assert attention_cell.SpatialAttentionLSTM.from_config(
-      cell.get_config()).fused_gates
-  assert "fused_gates" not in attention_cell.SpatialAttentionLSTM(
-      8).get_config()
-  net = pose_cnn.PoseConvNet(matmul_head=True)
-  assert pose_cnn.PoseConvNet.from_config(net.get_config()).matmul_head
-  assert "matmul_head" not in pose_cnn.PoseConvNet().get_config()
+def test_training_model_is_left_in_the_training_layout():
+  model = _model()
+  before = [w.path for w in model.weights]
+  config = keras.saving.serialize_keras_object(model)
+  precision.serving_model(model, "bfloat16")
+  assert [w.path for w in model.weights] == before
+  assert keras.saving.serialize_keras_object(model) == config
+  assert [type(h) for h in _pose_heads(model)] == [keras.layers.Conv2D] * 2
+  lstm = model.get_layer("rgb_stream").get_layer("spatial_attention_lstm")
+  assert type(lstm.cell.lstm) is keras.layers.LSTMCell
+
+
+def test_unknown_precision_is_refused():
   with pytest.raises(ValueError, match="precision"):
     precision.serving_model(_model(), "int4")
+
+
+def _pose_heads(model):
+  """The last convolution of the pose stream's f_sk and of its RGB copy."""
+  copies = [l for l in model.get_layer("rgb_stream").layers
+            if isinstance(l, pose_cnn.PoseConvNet)]
+  return [model.get_layer("pose_stream").pose_network.conv3] + [
+      copy.conv3 for copy in copies]

@@ -158,6 +158,12 @@ def empty(text: str) -> str:
   return ""
 
 
+def zero_frames(text: str) -> str:
+  """A well-formed file of 0 frames."""
+  del text
+  return "0\n"
+
+
 def blank_lines_only(text: str) -> str:
   del text
   return "\n  \n\n"

@@ -221,6 +221,7 @@ def work_dir(tmp_path_factory):
   return tmp_path_factory.mktemp("fuzz")
 
 
+@pytest.mark.slow
 def test_fuzz_ntu_real_samples(ntu_files, work_dir):
   @_fuzz(EXAMPLES["ntu"])
   @given(st.integers(0, len(ntu_files) - 1), mutations)

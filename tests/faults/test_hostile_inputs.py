@@ -68,7 +68,7 @@ def test_ntu_lean_overflowing_float32_is_zeroed(tmp_path):
 
 
 @pytest.mark.parametrize("value,words", [
-    ("1e26", "bodyID 100000000000000004764729344 is outside"),
+    ("1e26", "bodyID '1e26' is not an integer"),
     ("-5", "bodyID -5 is outside 0..18446744073709551615"),
     ("inf", "bodyID 'inf' is not an integer"),
     ("18446744073709551616", "is outside"),
@@ -87,7 +87,7 @@ def test_ntu_largest_uint64_body_id_is_kept_exactly(tmp_path):
 
 
 @pytest.mark.parametrize("column,value,words", [
-    (1, "1e10", "clipedEdges 10000000000 is outside"),
+    (1, "10000000000", "clipedEdges 10000000000 is outside"),
     (3, "300", "handLeftState 300 is outside -128..127"),
     (9, "7", "body trackingState 7 is outside 0..2"),
 ])
@@ -107,7 +107,7 @@ def test_ntu_tracking_state_is_a_state_not_an_int8_wrap(tmp_path, value):
 
 
 @pytest.mark.parametrize("value,words", [
-    ("1e30", "frame number '1e30' is outside 0..999999"),
+    ("1000000", "frame number '1000000' is outside 0..999999"),
     ("-7", "frame number '-7' is outside 0..999999"),
     ("inf", "frame number 'inf' is not an integer"),
 ])
@@ -301,3 +301,110 @@ def test_binary_garbage_is_not_taken_for_utf16():
   garbage = corpus.binary_garbage("").encode("latin-1")
   assert text.encoding_problem(garbage) is None
   assert text.encoding_problem(b"3\n1\n") is None
+
+
+# -- integers spelt only as plain decimal digits (issue 25) -------------------
+
+# Python's int() reads all of these, and float() the first two: a frame count
+# "1_03" was 103 frames and the error came lines later ("truncated").
+NOT_PLAIN_INTEGERS = ["1_03", "+3", "3.0", "1e2", "0x1F", "\u0663"]
+
+
+def _with_line(path: Path, index: int, value: str) -> Path:
+  lines = path.read_text().splitlines()
+  lines[index] = value
+  path.write_bytes(("\n".join(lines) + "\n").encode("utf-8"))
+  return path
+
+
+@pytest.mark.parametrize("value", NOT_PLAIN_INTEGERS)
+@pytest.mark.parametrize("index,what", [
+    (corpus.FRAME_COUNT_LINE, "frame count"),
+    (corpus.BODY_COUNT_LINE, "body count of frame 1"),
+    (corpus.JOINT_COUNT_LINE, "joint count"),
+])
+def test_ntu_counts_are_plain_integers(tmp_path, index, what, value):
+  path = _with_line(corpus.write_valid_skeleton(tmp_path), index, value)
+  error = _refused(ntu.load_skeleton, path, ntu.SkeletonFormatError,
+                   line=index + 1)
+  assert what in str(error)
+  if value.isascii():
+    assert f"{value!r} is not an integer" in str(error)
+
+
+@pytest.mark.parametrize("value", [v for v in NOT_PLAIN_INTEGERS
+                                   if v.isascii()])
+@pytest.mark.parametrize("column", [0, 1, 9])  # bodyID, clipedEdges, state
+def test_ntu_body_header_integers_are_plain(tmp_path, column, value):
+  path = _ntu_file(tmp_path, corpus.body_header_value(column, value))
+  _refused(ntu.load_skeleton, path, ntu.SkeletonFormatError,
+           line=corpus.BODY_HEADER_LINE + 1)
+
+
+@pytest.mark.parametrize("value", ["1_0", "+1", "2.0"])
+def test_ntu_joint_tracking_state_is_a_plain_integer(tmp_path, value):
+  path = _ntu_file(tmp_path, corpus.joint_value(11, value, joint=2))
+  _refused(ntu.load_skeleton, path, ntu.SkeletonFormatError, "joint 3",
+           line=corpus.FIRST_JOINT_LINE + 3)
+
+
+@pytest.mark.parametrize("value", ["1_0", "0_5e1", "1__0"])
+def test_ntu_float_fields_refuse_digit_separators(tmp_path, value):
+  # float("1_0") == 10.0: a coordinate would silently be scaled.
+  for fault, line in ((corpus.joint_value(0, value, joint=1),
+                       corpus.FIRST_JOINT_LINE + 2),
+                      (corpus.body_header_value(7, value),
+                       corpus.BODY_HEADER_LINE + 1)):
+    path = corpus.break_skeleton(corpus.write_valid_skeleton(tmp_path), fault)
+    _refused(ntu.load_skeleton, path, ntu.SkeletonFormatError,
+             "non-numeric value", line=line)
+
+
+@pytest.mark.parametrize("value", NOT_PLAIN_INTEGERS)
+def test_sbu_frame_number_is_a_plain_integer(tmp_path, value):
+  rows = corpus.sbu_rows(3)
+  rows[1] = ",".join([value] + rows[1].split(",")[1:])
+  _refused(sbu.load_skeleton_file, _sbu_file(tmp_path, rows),
+           sbu.SbuFormatError, "frame number", line=2)
+
+
+def test_sbu_coordinate_refuses_digit_separators(tmp_path):
+  rows = corpus.sbu_rows(3)
+  values = rows[2].split(",")
+  values[4] = "0_5"
+  rows[2] = ",".join(values)
+  _refused(sbu.load_skeleton_file, _sbu_file(tmp_path, rows),
+           sbu.SbuFormatError, "non-numeric value '0_5'", line=3)
+
+
+@pytest.mark.parametrize("value", NOT_PLAIN_INTEGERS)
+@pytest.mark.parametrize("index,template,what", [
+    (0, "{} 20", "header <num_frames> <num_joints>"),
+    (0, "3 {}", "header <num_frames> <num_joints>"),
+    (1, "{}", "row count of frame 1"),
+])
+def test_msr_integers_are_plain(tmp_path, index, template, what, value):
+  lines = corpus.msr_text().splitlines()
+  lines[index] = template.format(value)
+  path = tmp_path / "a01_s01_e01_skeleton.txt"
+  path.write_bytes(("\n".join(lines) + "\n").encode("utf-8"))
+  error = _refused(msr.load_skeleton_file, path, msr.MsrFormatError,
+                   line=index + 1)
+  if value.isascii():
+    assert what in str(error)
+
+
+def test_msr_coordinate_refuses_digit_separators(tmp_path):
+  lines = corpus.msr_text().splitlines()
+  lines[2] = "0_1 0.5 2.5 1"
+  _refused(msr.load_skeleton_file,
+           _msr_file(tmp_path, "\n".join(lines) + "\n"), msr.MsrFormatError,
+           "non-numeric value '0_1'", line=3)
+
+
+def test_plain_spellings_still_parse():
+  assert [text.parse_int(t) for t in ("0", "-7", "0042")] == [0, -7, 42]
+  assert [text.parse_float(t) for t in ("1.5", "-2e-3", ".5", "5.", "+1E3")
+          ] == [1.5, -2e-3, 0.5, 5.0, 1000.0]
+  assert np.isnan(text.parse_float("NaN"))
+  assert text.parse_float("-inf") == -np.inf

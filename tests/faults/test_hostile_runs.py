@@ -10,6 +10,8 @@ import dataclasses
 import json
 import os
 from pathlib import Path
+import subprocess
+import sys
 
 import cv2
 import numpy as np
@@ -17,7 +19,9 @@ import pytest
 import tensorflow as tf
 
 from posedriven import atomic
+from posedriven import demo
 from posedriven import prepare
+from posedriven.data import clip as clip_lib
 from posedriven.data import pipeline
 from posedriven.data import tfrecords
 from posedriven.data import video
@@ -53,8 +57,9 @@ def _video(root: Path, name: str, num_frames: int) -> Path:
 
 
 def _prepare(root, out, **kwargs):
+  # The roots here hold subject 1 only: the training split of ntu60_cs.
   settings = dict(dataset="ntu60", protocol="ntu60_cs", store="none",
-                  clips_per_file=4, log_every_s=1e9)
+                  clips_per_file=4, log_every_s=1e9, allow_empty_split=True)
   return prepare.prepare_dataset(root, out, **{**settings, **kwargs})
 
 
@@ -67,9 +72,14 @@ def _entries(summary):
 
 def test_label_outside_the_classes_is_an_error_not_a_record(tmp_path):
   root = _ntu_root(tmp_path, {GOOD: None, "S001C001P001R001A000": None})
-  summary = _prepare(root, tmp_path / "out")
+  with helpers.capture_logs() as logs:
+    summary = _prepare(root, tmp_path / "out")
   entry = _entries(summary)["S001C001P001R001A000"]
   assert entry["status"] == "error"
+  # Logged as an error with its reason; "skipped" is the official missing
+  # lists' word (README).
+  assert logs.messages("S001C001P001R001A000", "error", entry["reason"])
+  assert not logs.messages("S001C001P001R001A000", "skipped")
   assert "label -1 is outside the 60 classes of ntu60" in entry["reason"]
   assert "S001C001P001R001A000.skeleton" in entry["reason"]
   records = helpers.records_by_name(tmp_path / "out")
@@ -78,11 +88,11 @@ def test_label_outside_the_classes_is_an_error_not_a_record(tmp_path):
                                            "skipped": 0, "error": 1}
 
 
-@pytest.mark.parametrize("fault", [corpus.every_joint_untracked,
-                                   corpus.every_joint_nan])
-def test_skeleton_without_a_valid_joint_is_degraded(tmp_path, fault):
+def test_skeleton_without_a_tracked_joint_is_degraded(tmp_path):
+  # Untracked joints keep their positions: the pose is there, the glimpses
+  # are blank.
   bad = "S001C001P001R001A002"
-  root = _ntu_root(tmp_path, {GOOD: None, bad: fault})
+  root = _ntu_root(tmp_path, {GOOD: None, bad: corpus.every_joint_untracked})
   with helpers.capture_logs() as logs:
     summary = _prepare(root, tmp_path / "out")
   entries = _entries(summary)
@@ -94,6 +104,76 @@ def test_skeleton_without_a_valid_joint_is_degraded(tmp_path, fault):
   assert logs.messages(bad, "degraded")
   # Written like an ok clip: training readers use it (README).
   assert sorted(helpers.records_by_name(tmp_path / "out")) == [GOOD, bad]
+
+
+def _msr_root(tmp_path: Path, names_and_texts: dict[str, str]) -> Path:
+  root = tmp_path / "msr"
+  root.mkdir()
+  for name, content in names_and_texts.items():
+    (root / f"{name}_skeleton.txt").write_text(content)
+  return root
+
+
+def _all_nan_msr() -> str:
+  lines = corpus.msr_text().splitlines()
+  return "\n".join(line if len(line.split()) != 4 else "nan nan nan 1"
+                   for line in lines) + "\n"
+
+
+@pytest.mark.parametrize("dataset", ["ntu60", "msr"])
+def test_skeleton_without_a_usable_joint_is_an_error(tmp_path, dataset):
+  """All joints NaN is no skeleton, as 0 frames is: an error in every
+  dataset, never a record with an all-zero pose tensor (issue 25)."""
+  if dataset == "ntu60":
+    bad = "S001C001P001R001A002"
+    root = _ntu_root(tmp_path, {GOOD: None, bad: corpus.every_joint_nan,
+                                "S001C001P001R001A003": corpus.zero_frames})
+    empty = "S001C001P001R001A003"
+    settings = {}
+  else:
+    good, bad, empty = "a01_s01_e01", "a02_s01_e01", "a03_s01_e01"
+    root = _msr_root(tmp_path, {good: corpus.msr_text(), bad: _all_nan_msr(),
+                                empty: "0 20\n"})
+    settings = dict(dataset="msr", protocol="msr_cs")
+  with helpers.capture_logs() as logs:
+    summary = _prepare(root, tmp_path / "out", **settings)
+  entries = _entries(summary)
+  assert entries[bad]["status"] == "error"
+  assert "EmptySkeletonError" in entries[bad]["reason"]
+  assert "no usable joint in any of its" in entries[bad]["reason"]
+  assert f"{bad}" in entries[bad]["reason"]  # names the file
+  # The same outcome as a skeleton without frames.
+  assert entries[empty]["status"] == "error"
+  assert "EmptySkeletonError" in entries[empty]["reason"]
+  assert summary["clips"] == {"ok": 1, "degraded": 0, "skipped": 0,
+                              "error": 2}
+  assert logs.messages(bad, "error", "no usable joint")
+  assert sorted(helpers.records_by_name(tmp_path / "out")) == sorted(
+      n for n, e in entries.items() if e["status"] == "ok")
+
+
+def test_check_usable_refuses_only_a_clip_without_any_joint(tmp_path):
+  clip = ntu.load_clip(corpus.write_valid_skeleton(tmp_path))
+  clip_lib.check_usable(clip, "x")
+  one_joint = dataclasses.replace(clip, xyz=np.zeros_like(clip.xyz))
+  one_joint.xyz[2, 0, 5] = (0.1, 0.0, 0.0)
+  clip_lib.check_usable(one_joint, "x")  # one joint in one frame suffices
+  absent = dataclasses.replace(one_joint, present=np.zeros_like(clip.present))
+  with pytest.raises(clip_lib.EmptySkeletonError, match="x: no usable joint"):
+    clip_lib.check_usable(absent, "x")
+  nan = dataclasses.replace(clip, xyz=np.full_like(clip.xyz, np.nan))
+  with pytest.raises(ntu.EmptySkeletonError):  # one error for every reader
+    clip_lib.check_usable(nan, "x")
+
+
+def test_prediction_refuses_a_skeleton_without_a_usable_joint(tmp_path):
+  """Prediction reads a skeleton as preparation does: all joints NaN is an
+  error naming the file, not logits from an all-zero pose tensor."""
+  path = corpus.write_valid_skeleton(tmp_path)
+  path.write_text(corpus.every_joint_nan(path.read_text()))
+  with pytest.raises(clip_lib.EmptySkeletonError,
+                     match=f"{path.name}: no usable joint"):
+    predict.load_skeleton_clip(path)
 
 
 @pytest.mark.parametrize("video_kind", ["one_frame", "png_named_avi"])
@@ -170,6 +250,78 @@ def test_other_protocol_into_the_same_output_needs_overwrite(tmp_path):
   assert sorted(helpers.tfrecord_bytes(out)) == sorted(
       summary["manifest"]["files"]["train"] +
       summary["manifest"]["files"]["test"])
+
+
+def test_protocol_with_an_empty_split_is_refused_before_the_sensor(
+    tmp_path, monkeypatch):
+  names = {f"S001C001P00{p}R001A001": None for p in (1, 2)}
+  names["S003C001P019R001A055"] = None  # on the official missing list
+  root = _ntu_root(tmp_path, names)
+  out = tmp_path / "out"
+
+  def no_sensor(*args, **kwargs):
+    raise AssertionError("the sensor was built before the split check")
+
+  monkeypatch.setattr(preparer.glimpse, "GlimpseSensor", no_sensor)
+  with pytest.raises(sharding.EmptySplitError) as info:
+    _prepare(root, out, protocol="ntu60_cv", store="features",
+             allow_empty_split=False)
+  message = str(info.value)
+  assert message.startswith(f"{root}: protocol 'ntu60_cv' leaves the train"
+                            " split empty")
+  assert "train 0, test 2, left out 1" in message
+  assert "allow_empty_split" in message
+  assert not out.exists()
+  # Said on purpose, one split is prepared.
+  summary = _prepare(root, out, protocol="ntu60_cv", allow_empty_split=True)
+  assert summary["manifest"]["files"]["train"] == []
+  assert len(summary["manifest"]["files"]["test"]) == 1
+  # The whole root counts, not a smoke run's max_clips subset.
+  both = _ntu_root(tmp_path / "both", {GOOD: None,
+                                       "S001C002P001R001A001": None})
+  summary = _prepare(both, tmp_path / "smoke", protocol="ntu60_cv",
+                     max_clips=1, allow_empty_split=False)
+  assert summary["clips"]["ok"] == 1
+
+
+def test_demo_uses_the_same_split_check(tmp_path):
+  with pytest.raises(sharding.EmptySplitError,
+                     match=r"cameras=\(1,\).*'synthetic_cv' leaves the train"
+                     r" split empty.*run_demo.cameras = \(1, 2, 3\)"):
+    demo.run_demo(str(tmp_path), protocol="synthetic_cv", cameras=(1,))
+  with pytest.raises(sharding.EmptySplitError, match="test split empty"):
+    demo.run_demo(str(tmp_path), protocol="synthetic_cs", num_subjects=1)
+  assert not (tmp_path / "synthetic_ntu").exists()
+
+
+@pytest.mark.parametrize("under_a_file", [False, True])
+def test_output_dir_that_is_a_file_is_named_as_such(tmp_path, under_a_file):
+  root = _ntu_root(tmp_path, {GOOD: None})
+  existing = tmp_path / "out.txt"
+  existing.write_text("keep me")
+  out = existing / "sub" if under_a_file else existing
+  with pytest.raises(NotADirectoryError) as info:
+    _prepare(root, out)
+  assert f"{existing} is a file, not a directory" in str(info.value)
+  assert sharding.MANIFEST_PARTS not in str(info.value)
+  assert existing.read_text() == "keep me"
+
+
+@pytest.mark.slow
+def test_prepare_tool_says_the_output_dir_is_a_file(tmp_path):
+  root = _ntu_root(tmp_path, {GOOD: None})
+  existing = tmp_path / "out.txt"
+  existing.write_text("keep me")
+  result = subprocess.run(
+      [sys.executable, str(helpers.REPO_ROOT / "tools" / "prepare_data.py"),
+       f"--dataset_root={root}", f"--output_dir={existing}",
+       "--gin_bindings=prepare_dataset.store = 'none'"],
+      capture_output=True, text=True, env=helpers.subprocess_env(),
+      timeout=300, check=False)
+  assert result.returncode != 0
+  assert f"output_dir {existing} is a file, not a directory" in (
+      result.stderr)
+  assert existing.read_text() == "keep me"
 
 
 def test_prepare_tool_has_the_overwrite_flag():

@@ -23,6 +23,11 @@ from posedriven.data import synthetic
 from posedriven.models import glimpse
 from tests import helpers
 
+
+# Slow (SIGKILLed preparation subprocesses): left out of the
+# inner loop, `pytest -m "not slow"`.
+pytestmark = pytest.mark.slow
+
 PREPARE = """
 import json, sys
 from tests.faults import sigkill
@@ -77,13 +82,13 @@ def _command(settings, kill_point=None):
 def _tool_command(settings):
   """The same run through tools/prepare_data.py and gin."""
   s = settings
-  bindings = {"clips_per_file": CLIPS_PER_FILE, "batch_size": BATCH_SIZE,
+  bindings = {"dataset": repr(s["dataset"]), "protocol": repr(s["protocol"]),
+              "clips_per_file": CLIPS_PER_FILE, "batch_size": BATCH_SIZE,
               "glimpse_input_size": 75,
               "glimpse_weights": repr(s["glimpse_weights"])}
   return [sys.executable, str(helpers.REPO_ROOT / "tools" / "prepare_data.py"),
           f"--dataset_root={s['dataset_root']}",
           f"--output_dir={s['output_dir']}",
-          f"--dataset={s['dataset']}", f"--protocol={s['protocol']}",
           *(f"--gin_bindings=prepare_dataset.{k} = {v}"
             for k, v in bindings.items())]
 

@@ -13,6 +13,11 @@ import pytest
 from posedriven.training import train_pose
 from tests import helpers
 
+
+# Slow (SIGKILLed training subprocesses): left out of the
+# inner loop, `pytest -m "not slow"`.
+pytestmark = pytest.mark.slow
+
 SMALL = dict(batch_size=8, epochs=4, filters=[4, 4], features=16,
              validation_fraction=0.3, verbose=0)
 

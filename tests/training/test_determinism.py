@@ -17,6 +17,11 @@ from posedriven.training import common
 from posedriven.training import train_pose
 from posedriven.training import train_rgb
 
+
+# Slow (trains each stream twice): left out of the
+# inner loop, `pytest -m "not slow"`.
+pytestmark = pytest.mark.slow
+
 _POSE = dict(batch_size=4, learning_rate=1e-3, epochs=2, patience=None,
              filters=(8, 8), features=32, validation_fraction=0.0,
              keep_checkpoints=0, seed=7, verbose=0)

@@ -26,6 +26,11 @@ import pytest
 from posedriven.training import common  # pylint: disable=unused-import
 from tests import helpers
 
+
+# Slow (worker subprocesses, 30-50 s each): left out of the
+# inner loop, `pytest -m "not slow"`.
+pytestmark = pytest.mark.slow
+
 SMALL = dict(batch_size=4, epochs=3, filters=(4, 4), features=16,
              validation_fraction=0.3, verbose=0)
 MID_EPOCH = "posedriven.training.loop:EpochSeeds.on_epoch_begin"
@@ -87,7 +92,8 @@ def run_workers(run: Path, data: Path, tmp: Path,
     processes.append(subprocess.Popen(
         [sys.executable, "-c", WORKER, json.dumps(point),
          f"--data_dir={data}", f"--output_dir={run}",
-         "--strategy=multi_worker", *_bindings()],
+         "--gin_bindings=train_pose.strategy = 'multi_worker'",
+         *_bindings()],
         cwd=helpers.REPO_ROOT, env=env, stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT, text=True))
   done = []
@@ -105,17 +111,17 @@ def run_workers(run: Path, data: Path, tmp: Path,
   return done
 
 
-def _weights(run: Path) -> list[np.ndarray]:
+def backup_weights(run: Path) -> list[np.ndarray]:
   return keras.models.load_model(helpers.backup_model_path(run)).get_weights()
 
 
-def _history(run: Path) -> list[dict]:
+def backup_history(run: Path) -> list[dict]:
   state = json.loads((run / "backup" / "state.json").read_text())
   return [{k: v for k, v in h.items() if k != "seconds"}
           for h in state["history"]]
 
 
-def _files(run: Path) -> list[str]:
+def run_files(run: Path) -> list[str]:
   return sorted(str(p.relative_to(run)) for p in run.rglob("*")
                 if p.is_file() and "tensorboard" not in p.parts)
 
@@ -136,20 +142,24 @@ def _no_worker_dirs(tmp: Path) -> None:
   assert not list(tmp.rglob("posedriven-worker-*"))
 
 
-@pytest.fixture(scope="module")
-def reference(tiny_pose_only, tmp_path_factory):
-  """An uninterrupted two-worker run."""
-  root = tmp_path_factory.mktemp("reference")
+def uninterrupted_run(data: Path, root: Path) -> Path:
+  """An uninterrupted two-worker run in ``root / "run"``: the reference."""
   start = time.monotonic()
-  done = run_workers(root / "run", tiny_pose_only, root)
+  done = run_workers(root / "run", data, root)
   _assert_ok(done)
   print(f"two-worker reference run: {time.monotonic() - start:.1f} s")
   _no_worker_dirs(root)
   return root / "run"
 
 
+@pytest.fixture(scope="module")
+def reference(two_worker_reference):
+  # Shared with tests/faults/test_killed_chief.py (tests/conftest.py).
+  return two_worker_reference
+
+
 def test_two_workers_write_one_run(reference):
-  assert _files(reference) == FINISHED_FILES
+  assert run_files(reference) == FINISHED_FILES
   # TensorBoard from the chief only: one event file.
   events = list((reference / "tensorboard").rglob("events.out.tfevents.*"))
   assert len(events) == 1, events
@@ -173,9 +183,10 @@ def test_both_workers_killed_mid_epoch_resume(reference, tiny_pose_only,
   _assert_ok(resumed)
   assert "Resuming" in resumed[1].stdout  # the non-chief resumed too
   _no_worker_dirs(tmp_path / "rerun")
-  assert _files(run) == FINISHED_FILES
-  assert _history(run) == _history(reference)
-  for got, want in zip(_weights(run), _weights(reference), strict=True):
+  assert run_files(run) == FINISHED_FILES
+  assert backup_history(run) == backup_history(reference)
+  for got, want in zip(backup_weights(run), backup_weights(reference),
+                       strict=True):
     np.testing.assert_array_equal(got, want)
   # One event file per chief process (the killed one and the rerun).
   assert len(list((run / "tensorboard").rglob("events.out.tfevents.*"))) == 2
@@ -197,8 +208,9 @@ def test_worker_lost_mid_run_fails_loudly_and_resumes(reference,
   assert (run / "backup" / "model-001.keras").exists()
 
   _assert_ok(run_workers(run, tiny_pose_only, tmp_path / "rerun"))
-  assert _files(run) == FINISHED_FILES
-  for got, want in zip(_weights(run), _weights(reference), strict=True):
+  assert run_files(run) == FINISHED_FILES
+  for got, want in zip(backup_weights(run), backup_weights(reference),
+                       strict=True):
     np.testing.assert_array_equal(got, want)
 
 
@@ -220,7 +232,8 @@ def test_mirrored_on_two_cpus_killed_mid_epoch_resumes(tiny_pose_only,
   assert killed.returncode == -signal.SIGKILL, killed.stderr[-3000:]
   done = _mirrored(run, tiny_pose_only)
   assert done.returncode == 0, done.stderr[-3000:]
-  assert _files(run) == _files(reference_run) == FINISHED_FILES
-  assert _history(run) == _history(reference_run)
-  for got, want in zip(_weights(run), _weights(reference_run), strict=True):
+  assert run_files(run) == run_files(reference_run) == FINISHED_FILES
+  assert backup_history(run) == backup_history(reference_run)
+  for got, want in zip(backup_weights(run), backup_weights(reference_run),
+                       strict=True):
     np.testing.assert_array_equal(got, want)

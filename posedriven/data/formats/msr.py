@@ -34,7 +34,6 @@ from posedriven.data import clip as clip_lib
 from posedriven.data import protocols
 from posedriven.data import skeletons
 from posedriven.data.formats import text
-from posedriven.data.formats.ntu import EmptySkeletonError
 
 NUM_JOINTS = 20
 RGB_SIZE = (640, 480)  # (width, height) of MSR RGB videos.
@@ -66,7 +65,9 @@ MSR_CLASS_NAMES = (
 NUM_SUBJECTS = 10
 
 SKELETON_SUFFIX = "_skeleton.txt"
-_NAME_RE = re.compile(r"^a(\d{2})_s(\d{2})_e(\d{2})(?:_skeleton\.txt)?$")
+# ASCII: Python's \d and int() also take other scripts' digits.
+_NAME_RE = re.compile(r"^a(\d{2})_s(\d{2})_e(\d{2})(?:_skeleton\.txt)?$",
+                      re.ASCII)
 
 
 class MsrFormatError(text.FormatError):
@@ -245,7 +246,7 @@ def load_clip(path: str | os.PathLike) -> clip_lib.Clip:
   sample = parse_sample_name(path)
   data = load_skeleton_file(path)
   if not data.present.any():
-    raise EmptySkeletonError(
+    raise clip_lib.EmptySkeletonError(
         f"{path}: no frame contains a person ({data.num_frames} frames)")
   hand_xy, hand_valid = clip_lib.hands_from_people(
       data.color_xy_px, data.present, skeletons.KINECT_V1)

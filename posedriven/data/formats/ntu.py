@@ -46,7 +46,8 @@ MAX_BODIES_PER_FRAME = 64
 
 _BODY_FIELDS = 10
 _JOINT_FIELDS = 12
-_NAME_RE = re.compile(r"S(\d{3})C(\d{3})P(\d{3})R(\d{3})A(\d{3})")
+# ASCII: Python's \d and int() also take other scripts' digits.
+_NAME_RE = re.compile(r"S(\d{3})C(\d{3})P(\d{3})R(\d{3})A(\d{3})", re.ASCII)
 
 
 class SkeletonFormatError(text.FormatError):
@@ -181,10 +182,10 @@ def load_skeleton(path: str | os.PathLike) -> SkeletonSequence:
       for j in range(NUM_JOINTS):
         tokens = lines.values(f"joint {j + 1}", _JOINT_FIELDS)
         joints[j] = lines.floats(tokens, f"joint {j + 1}")
-        state = joints[j, -1]
         # NaN is the documented untracked-joint fallback; a number must be a
-        # state, not wrap around in int8 (300 -> 44).
-        if np.isfinite(state) and state not in TRACKING_STATES:
+        # state spelt as an integer, not wrap around in int8 (300 -> 44).
+        if (np.isfinite(joints[j, -1]) and
+            text.parse_int(tokens[-1]) not in TRACKING_STATES):
           raise lines.error(f"joint {j + 1} trackingState {tokens[-1]!r} is"
                             f" not one of {TRACKING_STATES}")
       if body_id in seen_ids:
@@ -369,8 +370,9 @@ def select_main_bodies(seq: SkeletonSequence, max_bodies: int = 2) -> list[int]:
   return chosen
 
 
-class EmptySkeletonError(ValueError):
-  """A skeleton file has no tracked body in any frame."""
+# One error for "no usable skeleton" in every reader (clip.check_usable);
+# named here too because NTU's reader raised it first.
+EmptySkeletonError = clip_lib.EmptySkeletonError
 
 
 def to_clip(seq: SkeletonSequence, label: int | None = None) -> clip_lib.Clip:
@@ -482,7 +484,9 @@ def list_skeleton_files(skeleton_dir: str | os.PathLike,
     try:
       action = parse_sample_name(stem).action
     except ValueError:
-      logging.warning("%s: not an NTU sample name; skipped", f.name)
+      # Not "skipped": that word is the official missing lists' (README).
+      logging.warning("%s: not an NTU sample name; left out, no clip",
+                      f.name)
       continue
     if action > num_actions or (wanted is not None and action not in wanted):
       continue

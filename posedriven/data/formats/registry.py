@@ -22,6 +22,7 @@ from typing import Any, Callable, Mapping
 from posedriven.data import clip as clip_lib
 from posedriven.data import protocols as protocols_lib
 from posedriven.data.formats import msr
+from posedriven.data.formats import msr3d
 from posedriven.data.formats import ntu
 from posedriven.data.formats import ntu_classes
 from posedriven.data.formats import sbu
@@ -159,6 +160,13 @@ def _msr_sources(root: Path) -> list[ClipSource]:
   return sources
 
 
+def _msr3d_sources(root: Path) -> list[ClipSource]:
+  return [ClipSource(name=str(sample), skeleton_path=path, video_path=None,
+                     metadata=dataclasses.asdict(sample))
+          for path in msr3d.list_skeleton_files(root)
+          for sample in (msr3d.parse_sample_name(path),)]
+
+
 def _ntu_format(name: str, description: str, class_names, protocols
                 ) -> DatasetFormat:
   return DatasetFormat(
@@ -203,6 +211,17 @@ FORMATS: Mapping[str, DatasetFormat] = types.MappingProxyType({
         crop_size_px=lambda root: SBU_MSR_CROP_SIZE_PX,
         is_skeleton=lambda path: path.name.endswith(msr.SKELETON_SUFFIX),
         frames_beside=lambda path, clip: msr.video_path(path)),
+    "msr3d": DatasetFormat(
+        name="msr3d", description="MSR Action3D (skeletons only, no RGB)",
+        class_names=tuple(msr3d.MSR3D_CLASS_NAMES),
+        protocols=msr3d.PROTOCOLS,
+        list_sources=_msr3d_sources,
+        load_clip=lambda path: msr3d.load_clip(path),
+        # No RGB: hand pixels are in the 320x240 depth image (crops are
+        # only cut if someone prepares glimpses from depth frames).
+        crop_size_px=lambda root: SBU_MSR_CROP_SIZE_PX / 2,
+        is_skeleton=msr3d.is_skeleton,
+        frames_beside=lambda path, clip: None),
     "ntu60": _ntu_format("ntu60", "NTU RGB+D (60 classes)",
                          ntu_classes.NTU60_CLASS_NAMES, ntu.NTU60_PROTOCOLS),
     "ntu120": _ntu_format("ntu120", "NTU RGB+D 120",

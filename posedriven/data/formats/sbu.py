@@ -79,9 +79,10 @@ SBU_FOLDS: tuple[tuple[str, ...], ...] = (
 NUM_FOLDS = len(SBU_FOLDS)
 SBU_SETS: tuple[str, ...] = tuple(sorted(s for fold in SBU_FOLDS for s in fold))
 
-_SET_RE = re.compile(r"^s(\d{2})s(\d{2})$")
-_ACTION_RE = re.compile(r"^(\d{2})$")
-_SEQUENCE_RE = re.compile(r"^(\d{3})$")
+# ASCII: Python's \d and int() also take other scripts' digits.
+_SET_RE = re.compile(r"^s(\d{2})s(\d{2})$", re.ASCII)
+_ACTION_RE = re.compile(r"^(\d{2})$", re.ASCII)
+_SEQUENCE_RE = re.compile(r"^(\d{3})$", re.ASCII)
 
 
 class SbuFormatError(text.FormatError):
@@ -164,21 +165,21 @@ def load_skeleton_file(path: str | os.PathLike) -> SbuSkeletons:
           f"row has {len(tokens)} comma-separated values, expected"
           f" {_NUM_COLUMNS} (frame number + 2 people x {NUM_JOINTS} joints"
           f" x 3) or {_ONE_PERSON_COLUMNS} (person B not tracked)")
-    try:
-      values = [float(t) for t in tokens]
-    except ValueError:
-      bad = next(t for t in tokens if not text.is_float(t))
+    frame = text.parse_int(tokens[0])
+    if frame is None:
       raise SbuFormatError(path, line_no,
-                           f"non-numeric value {bad!r}") from None
-    if not float(values[0]).is_integer():
-      raise SbuFormatError(path, line_no,
-                           f"frame number {tokens[0]!r} is not an integer")
-    if not 0 <= values[0] <= MAX_FRAME_NUMBER:
+                           f"frame number {tokens[0]!r} is not an integer"
+                           " (plain decimal digits expected)")
+    if not 0 <= frame <= MAX_FRAME_NUMBER:
       raise SbuFormatError(
           path, line_no, f"frame number {tokens[0]!r} is outside"
           f" 0..{MAX_FRAME_NUMBER} (it names rgb_NNNNNN.png)")
-    frames.append(int(values[0]))
-    rows.append(values[1:] + [0.0] * (_NUM_COLUMNS - len(values)))
+    values = [text.parse_float(t) for t in tokens[1:]]
+    if None in values:
+      raise SbuFormatError(path, line_no, "non-numeric value"
+                           f" {tokens[1 + values.index(None)]!r}")
+    frames.append(frame)
+    rows.append(values + [0.0] * (_NUM_COLUMNS - 1 - len(values)))
     line_numbers.append(line_no)
   if not rows:
     raise SbuFormatError(path, None, "file has no frames (no data rows)")

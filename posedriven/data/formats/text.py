@@ -16,14 +16,19 @@ The guards against hostile files live here, once for every reader:
 * a byte-order mark or UTF-16 text is reported as an encoding problem
   rather than as the first number it spoils (:func:`encoding_problem`);
 * numbers are validated in the dtype they are stored in
-  (:func:`cast_finite`, :func:`check_int_range`): ``1e39`` is finite as a
-  Python float but ``inf`` as float32, and ``300`` wraps to ``44`` in int8.
+  (:func:`cast_finite`, :meth:`Lines.check_range`): ``1e39`` is finite as a
+  Python float but ``inf`` as float32, and ``300`` wraps to ``44`` in int8;
+* numbers are parsed by their plain ASCII spelling only
+  (:func:`parse_int`, :func:`parse_float`): Python's ``int`` and ``float``
+  also take ``1_03`` (103), ``+3`` and non-ASCII digits, so a frame count
+  ``1_03`` would be read as 103 and reported lines later as a truncation.
 """
 
 from __future__ import annotations
 
 import errno
 import os
+import re
 import stat
 from pathlib import Path
 from typing import Sequence
@@ -182,12 +187,29 @@ def dtype_range(dtype) -> tuple[int, int]:
   return int(info.min), int(info.max)
 
 
+# The spellings the formats use: C's printf / MATLAB output. Python's own
+# parsers accept more (digit-group underscores, a leading '+' on integers,
+# Unicode digits), which would silently give another number.
+_INT_RE = re.compile(r"-?[0-9]+")
+_FLOAT_RE = re.compile(
+    r"[-+]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?"
+    r"|[-+]?(?:nan|inf|infinity)", re.IGNORECASE)
+
+
+def parse_int(token: str) -> int | None:
+  """``token`` as an integer if it is plain ASCII decimal digits with an
+  optional leading ``-``, else None (``1_03``, ``+3``, ``3.0``, ``\u0663``)."""
+  return int(token) if _INT_RE.fullmatch(token) else None
+
+
+def parse_float(token: str) -> float | None:
+  """``token`` as a float if it is a plain ASCII decimal number (``1.5``,
+  ``-2e-3``, ``.5``, ``nan``, ``inf``), else None (``1_0``, ``0x1p3``)."""
+  return float(token) if _FLOAT_RE.fullmatch(token) else None
+
+
 def is_float(token: str) -> bool:
-  try:
-    float(token)
-    return True
-  except ValueError:
-    return False
+  return parse_float(token) is not None
 
 
 class Lines:
@@ -230,10 +252,10 @@ class Lines:
     tokens = self.next_tokens(what)
     if len(tokens) != 1:
       raise self.error(f"expected a single {what}, got {len(tokens)} values")
-    try:
-      value = int(tokens[0])
-    except ValueError:
-      raise self.error(f"{what} {tokens[0]!r} is not an integer") from None
+    value = parse_int(tokens[0])
+    if value is None:
+      raise self.error(f"{what} {tokens[0]!r} is not an integer (plain"
+                       " decimal digits expected)")
     if value < 0:
       raise self.error(f"{what} is negative ({value})")
     if value > limit:
@@ -248,11 +270,11 @@ class Lines:
     return tokens
 
   def floats(self, tokens: Sequence[str], what: str) -> list[float]:
-    try:
-      return [float(t) for t in tokens]
-    except ValueError:
-      bad = next(t for t in tokens if not is_float(t))
-      raise self.error(f"non-numeric value {bad!r} in {what}") from None
+    values = [parse_float(t) for t in tokens]
+    if None in values:
+      bad = tokens[values.index(None)]
+      raise self.error(f"non-numeric value {bad!r} in {what}")
+    return values
 
   def check_range(self, value: int, what: str, lo: int, hi: int) -> int:
     """``value`` if ``lo <= value <= hi`` (its storage range), else an error."""
@@ -262,18 +284,14 @@ class Lines:
 
   def int_value(self, token: str, what: str, lo: int | None = None,
                 hi: int | None = None) -> int:
-    """An integer token within ``[lo, hi]``; ``3.0`` is accepted, ``3.5``,
-    ``inf`` and ``x`` are not."""
-    try:
-      value = int(token)
-    except ValueError:
-      try:
-        number = float(token)
-      except ValueError:
-        raise self.error(f"non-numeric value {token!r} in {what}") from None
-      if not number.is_integer():  # also NaN and inf
-        raise self.error(f"{what} {token!r} is not an integer") from None
-      value = int(number)
+    """An integer token (plain decimal digits, :func:`parse_int`) within
+    ``[lo, hi]``; ``3.0``, ``3.5``, ``1_0``, ``inf`` and ``x`` are refused."""
+    value = parse_int(token)
+    if value is None:
+      if not is_float(token):
+        raise self.error(f"non-numeric value {token!r} in {what}")
+      raise self.error(f"{what} {token!r} is not an integer (plain decimal"
+                       " digits expected)")
     if lo is not None and hi is not None:
       self.check_range(value, what, lo, hi)
     return value
@@ -283,12 +301,9 @@ class Lines:
     return self.floats(self.values(what, n), what)
 
   def integers(self, what: str, n: int) -> list[int]:
-    """The next line's ``n`` tokens as integers (``3.0`` accepted)."""
-    values = self.numbers(what, n)
-    for v in values:
-      if not v.is_integer():
-        raise self.error(f"{what} value {v!r} is not an integer")
-    return [int(v) for v in values]
+    """The next line's ``n`` tokens as integers (:meth:`int_value`)."""
+    return [self.int_value(t, what)
+            for t in self.values(what, n)]
 
   def zeros(self, shape: Sequence[int], dtype, what: str) -> np.ndarray:
     """``np.zeros(shape, dtype)`` within the file's memory budget."""

@@ -20,7 +20,9 @@ def test_protocol_names():
   assert sorted(registry.PROTOCOLS) == sorted([
       "ntu60_cs", "ntu60_cv", "ntu120_csub", "ntu120_cset", "sbu_fold1",
       "sbu_fold2", "sbu_fold3", "sbu_fold4", "sbu_fold5", "msr_cs",
-      "synthetic_cs", "synthetic_cs_val", "synthetic_cv"])
+      "synthetic_cs", "synthetic_cs_val", "synthetic_cv",
+      *(f"msr3d_{s}{v}" for s in ("cs", "as1", "as2", "as3")
+        for v in ("", "_val"))])
 
 
 def test_ntu_known_samples():

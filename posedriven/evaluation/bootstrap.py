@@ -1,12 +1,7 @@
 """Intervals for accuracies measured on clips that are not independent.
 
-NTU-style test sets film every performance with several cameras, so the
-clips of one performance share their outcome: 144 clips of 48 performances
-seen by 3 cameras carry far less evidence than 144 independent clips. The
-independent unit is the performance, and intervals here come from a
-bootstrap that resamples performances (and, over several training seeds,
-seeds first: a two-stage bootstrap), never clips.
-
+The method (performances as the unit, seeds first, paired rows, percentile
+intervals) is described once, in ``posedriven/evaluation/__init__.py``.
 Every function takes per-clip correctness ``correct[R, N]`` (R rows of a
 results table scored on the same N clips), so differences between rows are
 *paired*: one bootstrap sample draws one set of performances for all rows.
@@ -19,6 +14,8 @@ import re
 from typing import Mapping, Sequence
 
 import numpy as np
+
+from posedriven.evaluation import claims as claims_lib
 
 # NTU names without the camera: all views of one performance.
 _NTU_NAME = re.compile(r"^(S\d{3})C\d{3}(P\d{3}R\d{3})A(\d{3})$")
@@ -164,20 +161,6 @@ def effective_sample_size(correct: np.ndarray, groups: np.ndarray) -> float:
   return float(n / (1 + (sizes.mean() - 1) * icc))
 
 
-HOLDS = "holds"
-REVERSED = "reversed"
-NOT_SIGNIFICANT = "not significant"
-
-
-def verdict(lo: float, hi: float) -> str:
-  """``holds`` when the difference's interval excludes 0 above it."""
-  if lo > 0:
-    return HOLDS
-  if hi < 0:
-    return REVERSED
-  return NOT_SIGNIFICANT
-
-
 def summarize(rows: Sequence[str], seeds: Seeds,
               claims: Sequence[tuple[str, str]] = (),
               num_samples: int = NUM_SAMPLES, level: float = LEVEL,
@@ -222,7 +205,7 @@ def summarize(rows: Sequence[str], seeds: Seeds,
     checked.append({
         "claim": f"{better} > {worse}", "better": better, "worse": worse,
         "difference": float(point[i] - point[j]), "low": lo, "high": hi,
-        "verdict": verdict(lo, hi),
+        "verdict": claims_lib.verdict(lo, hi),
         # Clips where the two rows differ carry the paired evidence.
         "discordant_clips": int(sum(int(d.sum()) for d in disagree)),
         "effective_clips_per_seed": ess})

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from posedriven.training import bootstrap
+from posedriven.evaluation import bootstrap
 
 
 def _names(num_performances: int, cameras=(1, 2, 3)) -> list[str]:
