@@ -33,6 +33,7 @@ def _epoch(ds):
   return np.concatenate(poses), np.concatenate(labels)
 
 
+@pytest.mark.slow
 def test_served_stream_equals_the_local_one(tiny_prepared, data_service):
   pattern = datasets.load_prepared(tiny_prepared).pattern("train")
   kwargs = dict(batch_size=3, seed=5, validation=None, features="none")
@@ -44,6 +45,7 @@ def test_served_stream_equals_the_local_one(tiny_prepared, data_service):
   np.testing.assert_array_equal(served[0], local[0])
 
 
+@pytest.mark.slow
 def test_a_training_run_reads_from_the_service(tiny_prepared, data_service,
                                                 tmp_path):
   summary = train_pose.train_pose(

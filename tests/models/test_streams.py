@@ -196,6 +196,7 @@ def test_two_stream_fusion_and_round_trip(tmp_path):
     streams.build_two_stream(pose_model, rgb_model, pose_weight=1.5)
 
 
+@pytest.mark.slow
 def test_mixed_bfloat16_trains(mixed_bfloat16):
   model = streams.build_two_stream(
       streams.build_pose_stream(CLASSES, W, **SMALL_POSE),

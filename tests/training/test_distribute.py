@@ -48,11 +48,13 @@ def _run(args, env_extra):
   return out.stdout
 
 
+@pytest.mark.slow
 def test_mirrored_on_two_logical_cpus(tmp_path):
   stdout = _run(["mirrored", str(tmp_path)], {})
   assert "REPLICAS 2 EPOCHS 2" in stdout
 
 
+@pytest.mark.slow
 def test_multi_worker_with_one_worker_tf_config(tmp_path):
   with socket.socket() as s:
     s.bind(("127.0.0.1", 0))

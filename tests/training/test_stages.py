@@ -104,6 +104,7 @@ def test_same_seed_same_metrics(tiny_prepared, tmp_path):
   assert drop(a) != drop(c)
 
 
+@pytest.mark.slow
 def test_random_joint_order_follows_the_run_seed(tiny_prepared, tmp_path):
   """Table 3's random row: each seed trains on its own permutation, and the
   run records it so that evaluation rebuilds the same tensors."""
@@ -146,6 +147,7 @@ def test_rgb_run_freezes_pose_network(rgb_run, pose_run):
 
 
 
+@pytest.mark.slow
 def test_rgb_run_draws_probe_clips_each_epoch(rgb_run):
   assert len(helpers.event_files(rgb_run / "tensorboard")) == 1
   tags = helpers.summaries(rgb_run / "tensorboard")

@@ -422,6 +422,7 @@ def _run_tool(*args: str) -> subprocess.CompletedProcess:
                         timeout=120)
 
 
+@pytest.mark.slow
 def test_binary_with_gin(tmp_path):
   gin_file = tmp_path / "small.gin"
   gin_file.write_text("generate_dataset.num_subjects = 1\n"
