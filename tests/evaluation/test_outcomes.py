@@ -77,6 +77,10 @@ def test_summary_pools_seeds_and_groups_cameras_of_a_performance():
   # Two cameras of a performance are one unit: 2 per seed.
   assert summary["num_performances"] == 4
   assert summary["unit"] == "seeds, then performances"
+  # Means of 0/1 outcomes over 8 clips are eighths, exact in float64
+  # (float64 sums of small integers are exact; a division by a power of two
+  # is too), so approx's default 1e-6 relative only absorbs the order in
+  # which seeds are averaged.
   assert summary["rows"]["A"]["top1"] == pytest.approx(0.75)
   assert summary["rows"]["G"]["low"] == summary["rows"]["G"]["high"] == 1.0
   assert summary["claims"][0]["difference"] == pytest.approx(0.25)
