@@ -46,6 +46,7 @@ setup(
             "posedriven-evaluate=posedriven_tools.evaluate:run",
             "posedriven-export=posedriven_tools.export:run",
             "posedriven-predict=posedriven_tools.predict:run",
+            "posedriven-run-experiment=posedriven_tools.run_experiment:run",
         ],
     },
 )

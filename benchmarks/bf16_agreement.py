@@ -37,8 +37,8 @@ from absl import flags
 import numpy as np
 import tensorflow as tf
 
-from posedriven.data import datasets
 from posedriven.data import pipeline
+from posedriven.data import prepared_data
 from posedriven.export import saved_model
 
 _DEMO_DIR = flags.DEFINE_string("demo_dir", None, "tools/demo.py output.",
@@ -60,7 +60,7 @@ def wilson_interval(agree: int, total: int, z: float = 1.96
 
 
 def _logits(loaded, info, data_dir):
-  pattern = datasets.load_prepared(data_dir).pattern("test")
+  pattern = prepared_data.load_prepared(data_dir).pattern("test")
   k = info["num_subsequences"]
   rows = {saved_model.FROM_FEATURES: [], _BF16: []}
   labels = []

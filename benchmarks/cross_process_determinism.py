@@ -38,7 +38,7 @@ _CHILD = r"""
 import sys
 import numpy as np
 import tensorflow as tf
-from posedriven.training import common, train_rgb
+from posedriven.training import best_model, train_rgb
 demo, ablation, out, lr, steps, det, intra = sys.argv[1:8]
 if int(intra):
   tf.config.threading.set_intra_op_parallelism_threads(int(intra))
@@ -50,7 +50,7 @@ train_rgb.train_rgb(out, f"{demo}/tfrecords", f"{demo}/runs/pose",
                     lstm_units=128, feature_units=128,
                     validation_fraction=0.0, keep_checkpoints=0, seed=0,
                     verbose=0, num_attention_images=0)
-np.savez(out + ".npz", *common.load_best_model(out).get_weights())
+np.savez(out + ".npz", *best_model.load_best_model(out).get_weights())
 """
 
 

@@ -4,7 +4,7 @@ Builds the paper-size model (untrained: speed does not depend on the weights):
 pose stream (W=300, 1024-d f_sk) + RGB stream G (D=2048, LSTM 1024, spatial
 and temporal attention) fused at logit level, exports it with
 ``posedriven.export.saved_model.write_saved_model`` (``from_features`` and
-``from_features_bfloat16``: serving copies, ``posedriven.export.precision``)
+``from_features_bfloat16``: serving copies, ``posedriven.export.serving_copy``)
 and times, for both reloaded signatures and for the Keras model in its
 training layout (``predict_on_batch``, a compiled tf.function):
 
@@ -54,8 +54,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from posedriven.export import precision
 from posedriven.export import saved_model
+from posedriven.export import serving_copy
 from posedriven.models import attention_cell
 from posedriven.models import streams
 
@@ -206,7 +206,7 @@ def main(argv):
     start = time.perf_counter()
     export_dir = saved_model.write_saved_model(
         os.path.join(tmp, "model"), model, {"benchmark": True},
-        precisions=precision.PRECISIONS)
+        precisions=serving_copy.PRECISIONS)
     print(f"export (from_features, float32 and bfloat16):"
           f" {time.perf_counter() - start:.1f} s")
     loaded = tf.saved_model.load(str(export_dir))
@@ -248,8 +248,8 @@ def main(argv):
 
   limits = machine_limits()
   print(f"machine limits measured at {_load()}")
-  costs = model_costs(model, served=precision.serving_model(model,
-                                                            "bfloat16"))
+  costs = model_costs(model, served=serving_copy.serving_model(model,
+                                                               "bfloat16"))
   floor_s = costs["weight_bytes"] / (limits["gb_per_s"] * 1e9)
   bf16_floor_s = costs["served_weight_bytes"] / (limits["gb_per_s"] * 1e9)
   print()

@@ -43,7 +43,7 @@ from posedriven.data import clip as clip_lib
 from posedriven.data import pipeline
 from posedriven.data import tfrecords
 from posedriven.models import streams
-from posedriven.training import common
+from posedriven.training import classifier
 
 _CLIPS = flags.DEFINE_integer("num_clips", 192, "Clips written.")
 _BATCH = flags.DEFINE_integer("batch_size", 64, "Examples per batch (paper).")
@@ -125,14 +125,14 @@ def main(argv):
 
   keras.utils.set_random_seed(0)
   pose_model = streams.build_pose_stream(_CLASSES)
-  common.compile_classifier(pose_model, 1e-4)
+  classifier.compile_classifier(pose_model, 1e-4)
   pose = rng.normal(size=(b, 20, 300, 3)).astype(np.float32)
   labels = rng.integers(0, _CLASSES, size=(b,))
   pose_step = step_rate(pose_model, ({"pose": pose}, {"logits": labels}))
   rgb_model = streams.build_rgb_stream(
       _CLASSES, pose_network=pose_model.pose_network,
       glimpse_dim=_GLIMPSE_DIM, **streams.ABLATIONS["G"])
-  common.compile_classifier(rgb_model, 1e-4, False, _RGB_OUTPUTS)
+  classifier.compile_classifier(rgb_model, 1e-4, False, _RGB_OUTPUTS)
   glimpses = rng.uniform(size=(b, 20, 4, _GLIMPSE_DIM)).astype(np.float32)
   zeros = np.zeros((b,), np.float32)
   rgb_step = step_rate(rgb_model, (

@@ -32,7 +32,7 @@ import numpy as np
 import tensorflow as tf
 
 from posedriven.models import streams
-from posedriven.training import common
+from posedriven.training import classifier
 
 _BATCH = flags.DEFINE_integer("batch_size", 32, "Clips per training step.")
 _STEPS = flags.DEFINE_integer("steps", 5, "Timed training steps.")
@@ -59,8 +59,8 @@ def _dataset(rng: np.random.Generator) -> tf.data.Dataset:
   ds = ds.map(lambda x, y: ({"pose": x["pose"],
                              "glimpses": tf.cast(x["glimpses"], tf.float32)},
                             y))
-  ds = common.with_targets(ds.repeat().batch(_BATCH.value,
-                                              drop_remainder=True), _OUTPUTS)
+  ds = ds.repeat().batch(_BATCH.value, drop_remainder=True)
+  ds = classifier.with_targets(ds, _OUTPUTS)
   return ds.prefetch(tf.data.AUTOTUNE)
 
 
@@ -77,7 +77,7 @@ def main(argv):
       _CLASSES.value, pose_network=pose_model.pose_network,
       lstm_units=_LSTM.value, glimpse_dim=_GLIMPSE.value,
       **streams.ABLATIONS[_ABLATION.value])
-  common.compile_classifier(model, 1e-4, _JIT.value, _OUTPUTS)
+  classifier.compile_classifier(model, 1e-4, _JIT.value, _OUTPUTS)
   trainable = sum(int(np.prod(w.shape)) for w in model.trainable_weights)
   print(f"RGB stream {_ABLATION.value}: {trainable / 1e6:.1f} M trainable"
         f" parameters, batch {_BATCH.value}, T=20, N=4, "

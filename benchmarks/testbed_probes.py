@@ -34,12 +34,12 @@ from absl import flags
 import numpy as np
 import tensorflow as tf
 
-from posedriven.data import datasets
 from posedriven.data import pipeline
+from posedriven.data import prepared_data
 from posedriven.data import synthetic
 from posedriven.data import tfrecords
 from posedriven.evaluation import bootstrap
-from posedriven.training import common
+from posedriven.training import best_model
 from posedriven.training import run_dir
 
 flags.DEFINE_string("demo_dir", "demo_output", "A finished demo's output.")
@@ -68,7 +68,7 @@ def predict_ridge(model, x: np.ndarray) -> np.ndarray:
 
 
 def _records(data_dir, split):
-  pattern = datasets.load_prepared(data_dir).pattern(split)
+  pattern = prepared_data.load_prepared(data_dir).pattern(split)
   for record in tf.data.TFRecordDataset(pipeline.list_files(pattern)):
     parsed = tfrecords.parse_clip(record, keys=(
         tfrecords.NAME, tfrecords.GLIMPSE_FEATURES, tfrecords.HAND_VALID))
@@ -99,8 +99,8 @@ def glimpse_rows(data_dir, split, meta, frames_per_clip, rng):
 def pose_rows(data_dir, pose_dir, split):
   """Mean pose features f_sk over each clip's evaluation sub-sequences."""
   info = run_dir.read_stage_info(pose_dir)
-  model = common.load_best_model(pose_dir)
-  pattern = datasets.load_prepared(data_dir).pattern(split)
+  model = best_model.load_best_model(pose_dir)
+  pattern = prepared_data.load_prepared(data_dir).pattern(split)
   k = 10
   dataset = pipeline.eval_dataset(
       pattern, batch_size=16, num_subsequences=k, features="none",

@@ -8,7 +8,9 @@ config next to its outputs (:func:`save_operative_config`).
 
 from __future__ import annotations
 
+import logging
 import os
+import tokenize
 from pathlib import Path
 from typing import Sequence
 
@@ -18,6 +20,14 @@ from posedriven import atomic
 
 # Repository configs; `include 'pose/base.gin'` resolves against this folder.
 GIN_CONFIG_DIR = Path(__file__).resolve().parents[1] / "gin_configs"
+
+
+def _not_gin_path_search(record) -> bool:
+  # gin logs each place it looks for an included file, at ERROR for every
+  # place it is not (the working directory before gin_configs/): noise that
+  # reads like a failure. A file found nowhere still raises.
+  return not record.pathname.replace("\\", "/").endswith(
+      "gin/resource_reader.py")
 
 
 def parse_gin(gin_files: Sequence[str] = (),
@@ -32,6 +42,9 @@ def parse_gin(gin_files: Sequence[str] = (),
   """
   if GIN_CONFIG_DIR.is_dir():
     gin.add_config_file_search_path(str(GIN_CONFIG_DIR))
+  root = logging.getLogger()
+  if _not_gin_path_search not in root.filters:
+    root.addFilter(_not_gin_path_search)
   files = []
   for f in gin_files:
     path = Path(f)
@@ -45,12 +58,12 @@ def parse_gin(gin_files: Sequence[str] = (),
   for path in files:
     try:
       gin.parse_config_file(path, skip_unknown=False)
-    except (SyntaxError, ValueError) as e:
+    except (SyntaxError, ValueError, tokenize.TokenError) as e:
       raise ValueError(f"--gin_files={path}: {e}") from e
   for binding in gin_bindings:
     try:
       gin.parse_config(binding, skip_unknown=False)
-    except (SyntaxError, ValueError) as e:
+    except (SyntaxError, ValueError, tokenize.TokenError) as e:
       raise ValueError(f"--gin_bindings={binding!r}: {e}") from e
   gin.finalize()
 

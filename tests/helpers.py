@@ -286,3 +286,16 @@ def imported_alone(module_name: str) -> Iterator[object]:
     if old_module is not None:
       sys.modules[module_name] = old_module
       setattr(package, attribute, old_module)
+
+
+def forget_module(monkeypatch, module_name: str) -> None:
+  """Makes the next ``import`` of ``module_name`` run its code again.
+
+  Module-level code (a deprecated module's warning) runs only on the first
+  import; this removes the module from ``sys.modules`` and its package for
+  the test, and ``monkeypatch`` puts the loaded one back afterwards.
+  """
+  package_name, _, attribute = module_name.rpartition(".")
+  package = importlib.import_module(package_name)
+  monkeypatch.delitem(sys.modules, module_name, raising=False)
+  monkeypatch.delattr(package, attribute, raising=False)

@@ -42,6 +42,9 @@ FLAGS_OF = {
                      "shard_index", *_GIN},
     "train_pose": {"output_dir", "data_dir", "overwrite", *_GIN},
     "train_rgb": {"output_dir", "data_dir", "pose_dir", "overwrite", *_GIN},
+    # --experiment names a file; --plan is a mode, like demo's --full.
+    "run_experiment": {"experiment", "dataset_root", "output_dir", "plan",
+                       "overwrite", *_GIN},
 }
 # The stage function each training binary calls, and its paths.
 _TRAINING = {

@@ -28,7 +28,8 @@ _KEPT = [
     b"E0000 00:00:1796010796.833664   20016 tfrecord.cc:12] DATA_LOSS:"
     b" corrupted record at 12",
     b"F0000 00:00:1796010796.833664   20016 check.cc:1] Check failed",
-    b"I1130 03:44:05.103660 140453448137600 common.py:130] Loading best.keras",
+    b"I1130 03:44:05.103660 140453448137600 best_model.py:25] Loading"
+    b" best.keras",
     b"Traceback (most recent call last):",
     b"ValueError: bad clip S001C001P001R001A001",
 ]

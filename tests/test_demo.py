@@ -1,52 +1,81 @@
-"""The end-to-end demo, shrunk to a few clips and epochs."""
+"""The demo: the synthetic testbed in front of the experiments runner."""
 
 import json
 from pathlib import Path
 import subprocess
 import sys
 
-import gin
 import numpy as np
 import pytest
 
 from posedriven import demo
 from posedriven.evaluation import tables
-
-
-# Slow (end-to-end demo runs, tiny: 2-3 min): left out of the
-# inner loop, `pytest -m "not slow"`.
-pytestmark = pytest.mark.slow
+from posedriven.experiments import runner
+from posedriven.prepare import sharding
 
 _REPO = Path(__file__).resolve().parents[1]
 
+# Test-sized testbed and networks (seconds, not minutes).
+TINY = [
+    "generate_dataset.num_subjects = 2",
+    "generate_dataset.image_size = (240, 136)",
+    "generate_dataset.replications = 1",
+    "train_pose.epochs = 1", "train_pose.filters = (8, 8)",
+    "train_pose.features = 32",
+    "train_rgb.epochs = 1", "train_rgb.lstm_units = 16",
+    "train_rgb.feature_units = 16",
+]
 
+
+def test_the_demo_experiments_declare_the_papers_tables():
+  demo_x = runner.load("demo")
+  assert [r.row for r in demo_x.rows] == list("ABCEGHIK")
+  assert demo_x.export == ("pose", "rgb_G") and demo_x.seeds == (0,)
+  assert demo_x.synthetic_halves
+  full = runner.load("demo_full")
+  assert [r.row for r in full.rows][8:] == ["G-h", "K-h", "A-rand"]
+  assert full.seeds == (0, 1, 2)
+  selection = runner.load("demo_selection")
+  assert list(selection.grid) == ["pose", "rgb_G"]
+  assert len(selection.grid["rgb_G"]) == 3
+
+
+def test_cross_view_protocol_needs_the_cameras_it_splits(tmp_path):
+  with pytest.raises(sharding.EmptySplitError,
+                     match=r"cameras=\(1,\).*'synthetic_cv' leaves the train"
+                     r" split empty.*generate_dataset.cameras = \(1, 2, 3\)"):
+    demo.run("demo", str(tmp_path), gin_bindings=[
+        "prepare_dataset.protocol = 'synthetic_cv'"])
+  with pytest.raises(sharding.EmptySplitError, match="test split empty"):
+    demo.run("demo", str(tmp_path), gin_bindings=[
+        "generate_dataset.num_subjects = 1"])
+  assert not (tmp_path / "synthetic_ntu").exists()
+
+
+# Slow from here on (end-to-end demo runs, tiny: 2-3 min each).
+
+
+@pytest.mark.slow
 def test_tiny_demo_runs_every_stage_and_resumes(tmp_path):
-  kwargs = dict(num_subjects=2, cameras=(1,), image_size=(240, 136),
-                replications=1, ablations=("B", "G"), extended_rows=True,
-                pose_config={"epochs": 1, "filters": (8, 8), "features": 32},
-                rgb_config={"epochs": 1, "lstm_units": 16,
-                            "feature_units": 16})
-  summary = demo.run_demo(str(tmp_path), **kwargs)
-  table = summary["table"]
-  assert set(table) == {"A", "B", "G", "H", "K", "G-h", "K-h", "A-rand"}
+  results = demo.run("demo", str(tmp_path), gin_bindings=TINY)
+  (seed,) = results["per_seed"]
+  main = results["tables"]["main"]
+  table = main["table"]
+  assert list(table) == list("ABCEGHIK")
   for row in table.values():
     assert 0.0 <= row["top1"] <= row["top5"] <= 1.0
   # 1 test subject x 8 classes x 1 camera.
   assert table["K"]["num_clips"] == 8
-  text = tables.format_table(table, summary["intervals"], demo.ROW_TITLES)
-  assert "Multi-modal, spatio-temporal attention (A+G)" in text
-  intervals = summary["intervals"]
+  intervals = main["intervals"]
   assert set(intervals["rows"]) == set(table)
   for row, figures in intervals["rows"].items():
     assert figures["top1"] == pytest.approx(table[row]["top1"])
     assert figures["low"] <= figures["top1"] <= figures["high"]
-  # Claims whose rows were trained; 1 test subject: 4 performances, each
-  # recorded with both objects (paired_objects), one bootstrap unit.
-  assert [c["claim"] for c in intervals["claims"]] == [
-      "K > A", "K > G", "G > B", "K > H", "G > G-h", "K > K-h", "A > A-rand"]
+  # 1 test subject: 4 performances, each recorded with both objects
+  # (paired_objects), one bootstrap unit.
   assert intervals["num_performances"] == 4
   assert "effective sample" in tables.format_claims(intervals)
-  outcomes = summary["clip_outcomes"]
+  outcomes = seed["tables"]["main"]["clip_outcomes"]
   assert len(outcomes["names"]) == 8
   assert np.mean(outcomes["correct"]["K"]) == pytest.approx(
       table["K"]["top1"])
@@ -55,92 +84,55 @@ def test_tiny_demo_runs_every_stage_and_resumes(tmp_path):
     both = np.logical_and(outcomes["motion"][row], outcomes["object"][row])
     np.testing.assert_array_equal(both, np.array(correct, bool))
   assert set(intervals["halves"]["object"]) == set(table)
-  assert "object" in tables.format_halves(intervals, demo.ROW_TITLES)
   saved = json.loads((tmp_path / "demo_results.json").read_text())
-  assert saved["table"] == json.loads(json.dumps(table))
+  assert saved["tables"]["main"]["table"] == json.loads(json.dumps(table))
   assert (tmp_path / "export" / "saved_model.pb").exists()
   assert (tmp_path / "glimpse_sensor.weights.h5").exists()
   assert list((tmp_path / "runs").rglob("events.out.tfevents.*"))
+  # The user's binding reached the run, over pose/demo.gin's (32, 32).
+  stage = json.loads((tmp_path / "runs/pose/stage.json").read_text())
+  assert stage["params"]["filters"] == [8, 8]
+  assert stage["params"]["learning_rate"] == 3e-4  # pose/demo.gin
 
   # A second call finds every stage finished and reproduces the table.
-  again = demo.run_demo(str(tmp_path), **kwargs)
-  assert again["table"] == summary["table"]
-  assert again["seconds"]["train_pose"] < summary["seconds"]["train_pose"]
+  again = demo.run("demo", str(tmp_path), gin_bindings=TINY)
+  assert again["tables"] == results["tables"]
+  assert not any(k.startswith(("train_", "prepare_"))
+                 for k in again["per_seed"][0]["seconds"])
 
 
-def test_cross_view_protocol_needs_the_cameras_it_splits(tmp_path):
-  with pytest.raises(ValueError, match="synthetic_cv"):
-    demo.run_demo(str(tmp_path), protocol="synthetic_cv", cameras=(1,))
-  assert not (tmp_path / "synthetic_ntu").exists()
-
-
-_TINY = dict(num_subjects=3, cameras=(1,), image_size=(240, 136),
-             replications=1, pose_config={"epochs": 1, "filters": (8, 8), "features": 32},
-             rgb_config={"epochs": 1, "lstm_units": 16, "feature_units": 16})
-
-
-def _fake_demo_summary(seed: int, correct: dict[str, list[int]]):
-  names = [f"S001C00{c}P002R001A00{a}" for a in (1, 2) for c in (1, 2)]
-  return {"seed": seed, "seconds": {},
-          "table": {r: {"top1": float(np.mean(v)), "top5": 1.0,
-                        "mean_class": 0.5} for r, v in correct.items()},
-          "clip_outcomes": {"names": names, "correct": correct}}
-
-
-def test_full_mode_pools_seeds_and_checks_tables_2_and_3(tmp_path,
-                                                         monkeypatch):
-  rows = ("A", "G", "K", "G-h", "K-h", "A-rand")
-  per_seed = {
-      0: {r: [1, 1, 0, 0] if r != "K" else [1, 1, 1, 1] for r in rows},
-      1: {r: [1, 1, 1, 1] if r != "A-rand" else [0, 0, 0, 0] for r in rows}}
-  calls = []
-
-  def fake_run_demo(output_dir, *, seed, extended_rows, export, overwrite):
-    calls.append((output_dir, seed, extended_rows, export))
-    return _fake_demo_summary(seed, per_seed[seed])
-
-  monkeypatch.setattr(demo, "run_demo", fake_run_demo)
-  summary = demo.run_full(str(tmp_path), seeds=(0, 1))
-  assert calls == [(str(tmp_path / "seed_0"), 0, True, False),
-                   (str(tmp_path / "seed_1"), 1, True, False)]
-  assert list(summary["table"]) == list(rows)
-  # A mean of two per-seed top-1s that are eighths: exact in float64;
-  # approx's default 1e-6 relative only covers the averaging order.
-  assert summary["table"]["A"]["top1"] == pytest.approx(0.75)
-  intervals = summary["intervals"]
-  assert intervals["num_seeds"] == 2 and intervals["num_clips"] == 8
-  assert intervals["unit"] == "seeds, then performances"
-  claims = {c["claim"]: c for c in intervals["claims"]}
-  assert {"K > A", "G > G-h", "K > K-h", "A > A-rand"} <= set(claims)
-  assert claims["A > A-rand"]["difference"] == pytest.approx(0.5)
-  saved = json.loads((tmp_path / demo.FULL_RESULTS_FILE).read_text())
-  assert saved["intervals"] == json.loads(json.dumps(intervals))
-
-
+@pytest.mark.slow
 def test_selection_never_reads_the_test_subjects(tmp_path):
-  for key, value in _TINY.items():
-    gin.bind_parameter(f"run_demo.{key}", value)
-  selection = demo.select_hyperparameters(
-      str(tmp_path), pose_grid=({"learning_rate": 1e-3},
-                                {"learning_rate": 1e-4}),
-      rgb_grid=({"learning_rate": 3e-4},))
-  manifest = json.loads((tmp_path / "tfrecords_val" / "manifest.json")
+  results = demo.run("demo_selection", str(tmp_path), gin_bindings=[
+      *TINY, "generate_dataset.num_subjects = 3",
+      "experiment.grid = {'pose': [['train_pose.learning_rate = 1e-3'],"
+      " ['train_pose.learning_rate = 1e-4']], 'rgb_G':"
+      " [['train_rgb.learning_rate = 3e-4']]}"])
+  manifest = json.loads((tmp_path / "tfrecords" / "manifest.json")
                         .read_text())
   written = {c["name"][8:12]: c["split"] for c in manifest["clips"]
              if c["status"] in ("ok", "degraded")}
   # Subjects 1 train, 3 validate; subject 2 (a demo test subject) unused.
   assert written == {"P001": "train", "P003": "test"}
-  scores = [c["top1"] for c in selection["pose"]]
-  assert selection["chosen"]["pose"] == selection["pose"][
-      int(np.argmax(scores))]["candidate"]
-  assert selection["chosen"]["rgb"] == {"learning_rate": 3e-4}
-  assert all(c["num_clips"] == 8 for c in selection["pose"])
+  selection = results["per_seed"][0]["selection"]
+  pose = selection["pose"]
+  scores = [c["top1"] for c in pose["candidates"]]
+  assert pose["chosen"] == pose["candidates"][int(np.argmax(scores))][
+      "candidate"]
+  assert pose["row"] == "A"
+  assert selection["rgb_G"]["chosen"] == ["train_rgb.learning_rate = 3e-4"]
+  # The RGB candidate trained on the chosen pose run.
+  chosen_pose = pose["candidates"][int(np.argmax(scores))]["run"]
+  stage = json.loads((tmp_path / "runs/rgb_G_0/stage.json").read_text())
+  assert Path(stage["pose_dir"]).name == chosen_pose
 
 
+@pytest.mark.slow
 def test_binary_rejects_unknown_binding(tmp_path):
   result = subprocess.run(
-      [sys.executable, str(_REPO / "tools" / "demo.py"), f"--output_dir={tmp_path}",
-       "--gin_bindings=run_demo.no_such_option = 1"],
+      [sys.executable, str(_REPO / "tools" / "demo.py"),
+       f"--output_dir={tmp_path}",
+       "--gin_bindings=train_pose.no_such_option = 1"],
       capture_output=True, text=True, timeout=120, check=False)
   assert result.returncode != 0
   assert "no_such_option" in result.stderr

@@ -26,8 +26,8 @@ console.filter_native_logs()
 
 from posedriven import atomic
 from posedriven import binary
-from posedriven.export import precision
 from posedriven.export import predict
+from posedriven.export import serving_copy
 
 flags.DEFINE_string(
     "model", None,
@@ -50,7 +50,7 @@ flags.DEFINE_string("attention_png", None,
                     " prediction is computed).")
 flags.DEFINE_string("output_json", None,
                     "Write the top-k classes and stage times here as JSON.")
-flags.DEFINE_enum("precision", "float32", precision.PRECISIONS,
+flags.DEFINE_enum("precision", "float32", serving_copy.PRECISIONS,
                   "Weight precision of the fused model (the export's"
                   " bfloat16 signature reads half the bytes).")
 flags.DEFINE_boolean("overwrite", False,

@@ -27,7 +27,7 @@ from typing import Callable, Iterable, Iterator, Sequence
 import cv2
 import numpy as np
 
-from posedriven.data.formats import text
+from posedriven.data.formats import file_guards
 
 
 class VideoError(ValueError):
@@ -161,10 +161,10 @@ class VideoReader(_FrameReader):
 
     Raises:
       VideoError: the path is missing or not a regular file (a FIFO, a
-        directory, a symlink loop: ``text.file_problem``), the file is
+        directory, a symlink loop: ``file_guards.file_problem``), the file is
         empty, or it has no decodable frame.
     """
-    problem = text.file_problem(self.path)
+    problem = file_guards.file_problem(self.path)
     if problem is not None:
       # A FIFO would block OpenCV forever; say what the path really is.
       raise VideoError(f"{self.path}: cannot read video file: it {problem}")

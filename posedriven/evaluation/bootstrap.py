@@ -206,9 +206,15 @@ def summarize(rows: Sequence[str], seeds: Seeds,
         "claim": f"{better} > {worse}", "better": better, "worse": worse,
         "difference": float(point[i] - point[j]), "low": lo, "high": hi,
         "verdict": claims_lib.verdict(lo, hi),
+        "p_value": claims_lib.bootstrap_p_value(diff),
         # Clips where the two rows differ carry the paired evidence.
         "discordant_clips": int(sum(int(d.sum()) for d in disagree)),
         "effective_clips_per_seed": ess})
+  # Holm decides among the claims whose own interval decides: it can only
+  # take verdicts away (family-wise), never add one.
+  for claim, family in zip(checked, claims_lib.holm(checked, level)):
+    claim["holm_verdict"] = (family if claim["verdict"] == family
+                             else claims_lib.NOT_SIGNIFICANT)
   return {"rows": result_rows, "claims": checked,
           "num_clips": int(pooled.shape[1]),
           "num_performances": int(sum(np.unique(g).size

@@ -29,13 +29,15 @@ def format_table(results: Mapping[str, Mapping[str, Any]],
       ``results`` are left out.
   """
   ci = (intervals or {}).get("rows", {})
-  lines = [f"{'':6} {'Method':52} {'top-1':>6} {'95% interval':>14} "
-           f"{'top-5':>6} {'m-class':>7}", "-" * 96]
+  # Six characters (the paper's row letters) unless a row name is longer.
+  w = max([6] + [len(r) for r in titles if r in results])
+  lines = [f"{'':{w}} {'Method':52} {'top-1':>6} {'95% interval':>14} "
+           f"{'top-5':>6} {'m-class':>7}", "-" * (90 + w)]
   for row, title in titles.items():
     if row in results:
       r = results[row]
       interval = format_interval(ci[row]) if row in ci else ""
-      lines.append(f"{row:6} {title:52} {100 * r['top1']:6.1f} "
+      lines.append(f"{row:{w}} {title:52} {100 * r['top1']:6.1f} "
                    f"{interval:>14} {100 * r['top5']:6.1f} "
                    f"{100 * r['mean_class']:7.1f}")
   return "\n".join(lines)
@@ -69,16 +71,20 @@ def format_claims(intervals: Mapping[str, Any]) -> str:
   """One line per claim: verdict, difference and its paired interval."""
   lines = []
   for c in intervals.get("claims", []):
+    family = (f"; Holm: {c['holm_verdict']}" if "holm_verdict" in c
+              else "")
     lines.append(
         f"  {c['verdict']:>15}: {c['claim']:12} difference "
         f"{100 * c['difference']:+5.1f} points, 95% interval "
         f"[{100 * c['low']:+5.1f}, {100 * c['high']:+5.1f}], "
         f"{c['discordant_clips']} discordant clips, effective sample "
-        f"{c['effective_clips_per_seed']:.0f} clips")
+        f"{c['effective_clips_per_seed']:.0f} clips{family}")
   unit = intervals.get("unit", "performances")
   lines.append(
       f"  ({intervals.get('num_clips')} test clips of "
       f"{intervals.get('num_performances')} performances, "
       f"{intervals.get('num_seeds')} seed(s); bootstrap over {unit}; "
-      "'holds' only when the interval of the difference excludes 0)")
+      "'holds' only when the interval of the difference excludes 0; Holm:"
+      f" the verdict corrected for the {len(intervals.get('claims', []))}"
+      " claims of the table, family-wise)")
   return "\n".join(lines)

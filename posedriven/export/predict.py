@@ -40,7 +40,7 @@ Documented fallbacks:
   ``skeleton_image_size`` overrides both.
 
 Errors name the file: a missing or unreadable skeleton raises its reader's
-format error (a ``text.FormatError``: ``ntu.SkeletonFormatError``,
+format error (a ``file_guards.FormatError``: ``ntu.SkeletonFormatError``,
 ``sbu.SbuFormatError``, ``msr.MsrFormatError``), a missing or undecodable
 video ``video.VideoError``.
 """
@@ -64,8 +64,9 @@ from posedriven.data import glimpse_crops
 from posedriven.data import pipeline
 from posedriven.data import pose_tensor
 from posedriven.data.formats import registry
-from posedriven.export import precision as precision_lib
+from posedriven.export import export_dir as export_dir_lib
 from posedriven.export import saved_model
+from posedriven.export import serving_copy
 
 
 
@@ -122,8 +123,8 @@ def load_skeleton_clip(skeleton_path: str | os.PathLike,
       synthetic dataset's own).
 
   Raises:
-    text.FormatError: missing, unreadable or malformed file (its subclass
-      for the format; the message names the file).
+    file_guards.FormatError: missing, unreadable or malformed file (its
+      subclass for the format; the message names the file).
     clip.EmptySkeletonError: no usable joint in any frame (no body
       tracked, or every joint NaN): as in preparation, an error, never an
       all-zero pose tensor.
@@ -285,13 +286,13 @@ def predict_clip(model_dir: str | os.PathLike,
     overwrite: Replace an existing ``attention_png``.
     loaded: The loaded SavedModel of ``model_dir`` when already loaded (to
       predict many clips without reloading; the caller verified it, e.g.
-      with ``saved_model.load_export``).
+      with ``export_dir.load_export``).
 
   Returns:
     A :class:`Prediction`.
 
   Raises:
-    saved_model.ExportVerificationError: ``model_dir`` is not an intact
+    export_dir.ExportVerificationError: ``model_dir`` is not an intact
       export (README, "Trust model"); nothing of it is loaded.
     atomic.OutputExistsError: ``attention_png`` exists (without
       ``overwrite``); other bad output paths raise their OSError. Both
@@ -301,8 +302,8 @@ def predict_clip(model_dir: str | os.PathLike,
   started = time.perf_counter()
   if attention_png is not None:
     atomic.check_output_file(attention_png, overwrite)
-  info = saved_model.read_export_info(model_dir)
-  precision_lib.check_precision(precision)
+  info = export_dir_lib.read_export_info(model_dir)
+  serving_copy.check_precision(precision)
   if precision not in info.get("precisions", ["float32"]):
     raise ValueError(
         f"{model_dir} serves no {precision} signature (precisions"
@@ -311,7 +312,7 @@ def predict_clip(model_dir: str | os.PathLike,
   seconds: dict[str, float] = {}
   if loaded is None:
     start = time.perf_counter()
-    saved_model.verify_export(model_dir, info)
+    export_dir_lib.verify_export(model_dir, info)
     seconds["load_model"] = time.perf_counter() - start
   inputs = clip_inputs(info, skeleton_path, video_path, skeleton_image_size,
                        stage_seconds=seconds)

@@ -21,7 +21,7 @@ Serving signatures (``N`` sub-sequences of ``T`` = 20 steps, 4 hands):
 
 * ``from_features_bfloat16``, ``from_crops_bfloat16`` (``export_model``'s
   default ``precisions``): the same with the fused model's weights and
-  computation in bfloat16 (:mod:`posedriven.export.precision`; inputs and
+  computation in bfloat16 (:mod:`posedriven.export.serving_copy`; inputs and
   outputs stay float32, the sensor float32);
 * ``glimpse_features``: ``crops`` -> ``glimpse_features``, the sensor part
   of ``from_crops`` alone (prediction times the stages with it).
@@ -41,21 +41,13 @@ fusing the two streams' averaged logits as evaluation does.
 The directory is written under a temporary name beside ``export_dir`` and
 renamed when complete, so ``export_dir`` is either absent or whole.
 
-Trust (README, "Trust model"): a SavedModel's graph is code (its ops can
-read and write files), so :func:`load_export` loads a directory only after
-checking that it is an export of this project: ``export_info.json`` of
-format :data:`EXPORT_FORMAT` whose ``fingerprint`` (SHA-256 over
-``saved_model.pb``, ``variables/`` and ``assets/``, written by
-:func:`write_saved_model`) matches the files. The check catches a directory
-that is not an export, and one whose graph or weights were changed or
-swapped after export; it is no signature: whoever can write the directory
-can rewrite ``export_info.json`` too, so a model directory must still come
-from a trusted source.
+Trust (README, "Trust model"): ``export_info.json`` records a fingerprint
+of the SavedModel files, which :func:`export_dir.load_export` checks before
+loading anything (:mod:`.export_dir`).
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -70,19 +62,30 @@ import tensorflow as tf
 
 from posedriven import atomic
 from posedriven import config
-from posedriven.data import datasets
+from posedriven.data import prepared_data
 from posedriven.data import pose_tensor
 from posedriven.data import skeletons
 from posedriven.data.formats import registry
-from posedriven.export import precision as precision_lib
+from posedriven.export import export_dir as export_dir_lib
+from posedriven.export import serving_copy
 from posedriven.models import fusion
 from posedriven.models import glimpse
 from posedriven.models import streams
-from posedriven.training import common
+from posedriven.training import best_model
 from posedriven.training import run_dir
 
-EXPORT_INFO = "export_info.json"
-EXPORT_FORMAT = "posedriven-export/1"
+# The names this module held before the export directory had its own
+# module, importable from here as before.
+# pylint: disable=unused-import,g-importing-member,g-bad-import-order
+from posedriven.export.export_dir import EXPORT_FORMAT
+from posedriven.export.export_dir import EXPORT_INFO
+from posedriven.export.export_dir import ExportVerificationError
+from posedriven.export.export_dir import fingerprint
+from posedriven.export.export_dir import load_export
+from posedriven.export.export_dir import read_export_info
+from posedriven.export.export_dir import verify_export
+# pylint: enable=unused-import,g-importing-member,g-bad-import-order
+
 FROM_FEATURES = "from_features"
 FROM_CROPS = "from_crops"
 # crops -> the glimpse features from_crops computes (float16-rounded), so
@@ -90,73 +93,6 @@ FROM_CROPS = "from_crops"
 GLIMPSE_FEATURES = "glimpse_features"
 OUTPUT_KEYS = ("probabilities", "logits", "pose_logits", "rgb_logits",
                "spatial_attention", "temporal_attention")
-
-
-# What the fingerprint covers: everything tf.saved_model.load reads.
-_FINGERPRINTED = ("saved_model.pb", "variables", "assets")
-
-
-class ExportVerificationError(ValueError):
-  """A model directory is not an intact export of this project."""
-
-
-def fingerprint(saved_model_dir: str | os.PathLike) -> str:
-  """SHA-256 (hex) over the SavedModel's graph, variables and assets.
-
-  Each file contributes its relative path, its size and its bytes, in path
-  order, so renaming, swapping or editing any of them changes the digest.
-  """
-  root = Path(saved_model_dir)
-  files = []
-  for name in _FINGERPRINTED:
-    path = root / name
-    if path.is_file():
-      files.append(path)
-    elif path.is_dir():
-      files.extend(sorted(f for f in path.rglob("*") if f.is_file()))
-  digest = hashlib.sha256()
-  for f in files:
-    digest.update(f.relative_to(root).as_posix().encode() + b"\0")
-    digest.update(f.stat().st_size.to_bytes(8, "little"))
-    with open(f, "rb") as data:
-      for chunk in iter(lambda: data.read(1 << 20), b""):
-        digest.update(chunk)
-  return digest.hexdigest()
-
-
-def verify_export(export_dir: str | os.PathLike,
-                  info: dict[str, Any]) -> None:
-  """Checks the files against ``info["fingerprint"]`` before any loading.
-
-  Raises:
-    ExportVerificationError: no fingerprint recorded, or the files differ.
-  """
-  recorded = (info.get("fingerprint") or {}).get("sha256")
-  if not recorded:
-    raise ExportVerificationError(
-        f"{export_dir}/{EXPORT_INFO} records no fingerprint: not an export"
-        " of this version of posedriven; re-export it with tools/export.py")
-  actual = fingerprint(export_dir)
-  if actual != recorded:
-    raise ExportVerificationError(
-        f"{export_dir}: saved_model.pb, variables/ or assets/ differ from"
-        f" what export recorded (SHA-256 {actual[:12]}..., recorded"
-        f" {recorded[:12]}...); not loading it: a SavedModel is code. Re-export"
-        " it with tools/export.py or get it again from a trusted source")
-
-
-def load_export(export_dir: str | os.PathLike
-                ) -> tuple[dict[str, Any], Any]:
-  """``(export_info, tf.saved_model.load(export_dir))`` after verifying it.
-
-  Raises:
-    FileNotFoundError: not an export directory.
-    ValueError: another export format version.
-    ExportVerificationError: fingerprint missing or mismatched.
-  """
-  info = read_export_info(export_dir)
-  verify_export(export_dir, info)
-  return info, tf.saved_model.load(os.fspath(export_dir))
 
 
 def _serving_outputs(model: keras.Model, pose, glimpses) -> dict[str, Any]:
@@ -169,7 +105,7 @@ def _serving_outputs(model: keras.Model, pose, glimpses) -> dict[str, Any]:
 def signature_name(base: str, precision: str = "float32") -> str:
   """``from_features`` / ``from_crops`` of a precision: float32 keeps the
   plain name, others get a suffix (``from_features_bfloat16``)."""
-  precision_lib.check_precision(precision)
+  serving_copy.check_precision(precision)
   return base if precision == "float32" else f"{base}_{precision}"
 
 
@@ -186,7 +122,7 @@ class TwoStreamModule(tf.Module):
     sensor: Built glimpse sensor for ``from_crops``, or None (then only
       ``from_features``).
     crop_size: Side ``S`` of the crops ``from_crops`` takes.
-    precisions: Weight precisions served (:data:`precision.PRECISIONS`);
+    precisions: Weight precisions served (:data:`serving_copy.PRECISIONS`);
       each gets its ``from_features`` (and ``from_crops``) signature, named
       by :func:`signature_name`, and its own copy of the model's weights. The
       sensor is shared and stays float32 (its features are rounded to
@@ -202,7 +138,7 @@ class TwoStreamModule(tf.Module):
     if "float32" not in precisions:
       raise ValueError(f"precisions {precisions!r} must include float32"
                        " (serving_default)")
-    models = {p: precision_lib.serving_model(model, p) for p in precisions}
+    models = {p: serving_copy.serving_model(model, p) for p in precisions}
     self.model_variables = [v.value for v in models["float32"].variables]
     self.reduced_precision_variables = [
         v.value for p in precisions if p != "float32"
@@ -262,8 +198,8 @@ def load_two_stream(pose_dir: str | os.PathLike, rgb_dir: str | os.PathLike,
                     pose_weight: float = fusion.PAPER_POSE_WEIGHT
                     ) -> keras.Model:
   """The fused Keras model of two finished runs (what gets exported)."""
-  pose_model = common.load_best_model(pose_dir)
-  rgb_model = common.load_best_model(rgb_dir)
+  pose_model = best_model.load_best_model(pose_dir)
+  rgb_model = best_model.load_best_model(rgb_dir)
   return streams.build_two_stream(pose_model, rgb_model,
                                   pose_weight=pose_weight)
 
@@ -272,7 +208,8 @@ def _check_target(export_dir: str | os.PathLike, overwrite: bool) -> Path:
   export_dir = Path(export_dir)
   if export_dir.exists() and not overwrite:
     raise atomic.OutputExistsError(
-        export_dir, "an export" if (export_dir / EXPORT_INFO).is_file()
+        export_dir,
+        "an export" if (export_dir / export_dir_lib.EXPORT_INFO).is_file()
         else "other files")
   return export_dir
 
@@ -314,8 +251,10 @@ def write_saved_model(export_dir: str | os.PathLike, model: keras.Model,
     os.chmod(tmp, 0o755)  # mkdtemp's directory is owner-only
     tf.saved_model.save(module, str(tmp), signatures=signatures)
     info = {**info, "fingerprint": {
-        "sha256": fingerprint(tmp), "covers": list(_FINGERPRINTED)}}
-    (tmp / EXPORT_INFO).write_text(json.dumps(info, indent=2, sort_keys=True))
+        "sha256": export_dir_lib.fingerprint(tmp),
+        "covers": list(export_dir_lib.FINGERPRINTED)}}
+    (tmp / export_dir_lib.EXPORT_INFO).write_text(
+        json.dumps(info, indent=2, sort_keys=True))
     config.save_operative_config(tmp)
     if export_dir.exists():
       old = export_dir.with_name(f".{export_dir.name}.old-{os.getpid()}")
@@ -332,7 +271,7 @@ def write_saved_model(export_dir: str | os.PathLike, model: keras.Model,
 
 def _preparation_settings(data_dir: str | os.PathLike) -> dict[str, Any]:
   try:
-    settings = datasets.load_prepared(data_dir).manifest.get("settings")
+    settings = prepared_data.load_prepared(data_dir).manifest.get("settings")
   except (FileNotFoundError, ValueError) as e:
     raise FileNotFoundError(
         f"cannot read the preparation settings (crop size, glimpse sensor"
@@ -357,7 +296,7 @@ def export_model(export_dir: str | os.PathLike, *,
                  glimpse_input_size: int | None = None,
                  pose_weight: float = fusion.PAPER_POSE_WEIGHT,
                  data_dir: str | os.PathLike | None = None,
-                 precisions: Sequence[str] = precision_lib.PRECISIONS,
+                 precisions: Sequence[str] = serving_copy.PRECISIONS,
                  overwrite: bool = False) -> Path:
   """Exports the fused pose + RGB model of two finished runs.
 
@@ -382,7 +321,7 @@ def export_model(export_dir: str | os.PathLike, *,
     ``export_dir`` as a Path.
   """
   _check_target(export_dir, overwrite)  # fail before loading anything
-  precisions = tuple(precision_lib.check_precision(p) for p in precisions)
+  precisions = tuple(serving_copy.check_precision(p) for p in precisions)
   pose_info = run_dir.read_stage_info(pose_dir)
   rgb_info = run_dir.read_stage_info(rgb_dir)
   if pose_info.get("stage") != "pose" or rgb_info.get("stage") != "rgb":
@@ -432,7 +371,7 @@ def export_model(export_dir: str | os.PathLike, *,
   ablation = rgb_info.get("ablation", "G")
   ablation_kwargs = streams.ABLATIONS.get(ablation, {})
   info = {
-      "format": EXPORT_FORMAT,
+      "format": export_dir_lib.EXPORT_FORMAT,
       "dataset": pose_info["dataset"],
       "class_names": list(registry.class_names(pose_info["dataset"])),
       "num_classes": int(pose_info["num_classes"]),
@@ -480,34 +419,3 @@ def export_model(export_dir: str | os.PathLike, *,
                            crop_size=crop_size, precisions=precisions,
                            overwrite=overwrite)
 
-
-def read_export_info(export_dir: str | os.PathLike) -> dict[str, Any]:
-  """``export_info.json`` of an export directory.
-
-  Raises:
-    FileNotFoundError: ``export_dir`` does not exist, or is a directory
-      without ``export_info.json`` (not an export).
-    NotADirectoryError: ``export_dir`` is a file.
-    ValueError: ``export_info.json`` is not a JSON object, or was written by
-      another format version.
-  """
-  export_dir = Path(export_dir)
-  if not export_dir.exists():
-    raise FileNotFoundError(f"export directory {export_dir} does not exist")
-  if not export_dir.is_dir():
-    raise NotADirectoryError(f"{export_dir} is not a directory: an export"
-                             " is the directory tools/export.py writes")
-  path = export_dir / EXPORT_INFO
-  if not path.is_file():
-    raise FileNotFoundError(f"{export_dir} is not a posedriven export"
-                            f" ({EXPORT_INFO} missing); run tools/export.py")
-  try:
-    info = json.loads(path.read_text())
-  except ValueError as e:
-    raise ValueError(f"{path}: not JSON ({e})") from None
-  if not isinstance(info, dict):
-    raise ValueError(f"{path}: not a JSON object")
-  if info.get("format") != EXPORT_FORMAT:
-    raise ValueError(f"{path}: format {info.get('format')!r}, expected"
-                     f" {EXPORT_FORMAT!r}")
-  return info

@@ -3,7 +3,7 @@
 At batch 1 the fused model is bound by reading its weights: the attention
 LSTM's 50 MB kernel at each of the 20 steps and the pose network's 98 MB
 last kernel (once per pose network). The serving copy
-(:func:`posedriven.export.precision.serving_model`) stores and computes
+(:func:`posedriven.export.serving_copy.serving_model`) stores and computes
 them differently (``BUILD_NOTES.md``, "Serving speed", has the figures):
 
 * :class:`FusedLSTMCell`: the LSTM's input and recurrent kernels as one

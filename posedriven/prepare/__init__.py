@@ -2,10 +2,13 @@
 
 A stage above the data layer and the glimpse sensor: :mod:`.sharding`
 (which clips go in which file, the manifest), :mod:`.sensor_pass` (hand
-patches -> crops -> features in full batches), :mod:`.progress` and
-:mod:`.preparer` (:func:`prepare_dataset`, the threaded decode + sensor
-pipeline that writes the files; with ``runner=`` an Apache Beam pipeline,
-:mod:`.beam_pipeline`, writes them with the same code on many workers).
+patches -> crops -> features in full batches), :mod:`.progress`,
+:mod:`.clip_quality` (degraded clips, labels outside the classes),
+:mod:`.output_dir` (the directory's checks and claim), :mod:`.file_writer`
+(the threaded decode + sensor pipeline that writes one file) and
+:mod:`.preparer` (:func:`prepare_dataset`, which plans the files and writes
+them; with ``runner=`` an Apache Beam pipeline, :mod:`.beam_pipeline`,
+writes them with the same code on many workers).
 """
 
 from posedriven.prepare.preparer import prepare_dataset

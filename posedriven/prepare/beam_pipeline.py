@@ -10,7 +10,7 @@ The driver (:func:`posedriven.prepare.prepare_dataset` with ``runner=``)
 plans the files exactly as the threaded path does (``sharding``), leaves out
 complete ones (resume), runs this pipeline and merges the manifest. Each
 worker builds the glimpse sensor once, in ``DoFn.setup``, and writes a file
-with :func:`preparer.write_assignment`, the function the threaded path
+with :func:`file_writer.write_assignment`, the function the threaded path
 calls, so the files are byte-identical.
 
 Why a file and not a clip is the element: the sensor's batches span the
@@ -39,7 +39,7 @@ from apache_beam.options import pipeline_options
 
 from posedriven.data import tfrecords
 from posedriven.models import glimpse
-from posedriven.prepare import preparer as preparer_lib
+from posedriven.prepare import file_writer
 from posedriven.prepare import sharding
 
 METRICS_NAMESPACE = "posedriven.prepare"
@@ -49,7 +49,7 @@ METRICS_NAMESPACE = "posedriven.prepare"
 _SENSORS: dict[tuple[Any, ...], glimpse.GlimpseSensor] = {}
 
 
-def _sensor(config: preparer_lib.WriterConfig):
+def _sensor(config: file_writer.WriterConfig):
   if config.store != tfrecords.STORE_FEATURES:
     return None
   key = (config.glimpse_weights, config.glimpse_input_size,
@@ -65,7 +65,7 @@ class WriteFileFn(beam.DoFn):
   """Writes one :class:`sharding.FileAssignment`; emits its entries."""
 
   def __init__(self, output_dir: str, settings: dict[str, Any],
-               config: preparer_lib.WriterConfig, total_clips: int):
+               config: file_writer.WriterConfig, total_clips: int):
     self._output_dir = output_dir
     self._settings = settings
     self._config = config
@@ -74,7 +74,7 @@ class WriteFileFn(beam.DoFn):
 
   def setup(self):
     self._label = f"prepare {self._config.dataset} beam worker {os.getpid()}"
-    self._preparer = preparer_lib.make_preparer(
+    self._preparer = file_writer.make_preparer(
         self._config, _sensor(self._config), self._total_clips, self._label)
     self._preparer.warm_up()
 
@@ -85,8 +85,8 @@ class WriteFileFn(beam.DoFn):
     if not sharding.is_complete(output_dir, assignment, key):
       start_ms = int(time.time() * 1e3)
       cpu = time.process_time()
-      preparer_lib.write_assignment(self._preparer, output_dir,
-                                    self._settings, assignment, self._label)
+      file_writer.write_assignment(self._preparer, output_dir,
+                                   self._settings, assignment, self._label)
       # CPU of the whole worker process (decode and sensor threads).
       metrics.Metrics.counter(METRICS_NAMESPACE, "cpu_ms").inc(
           int((time.process_time() - cpu) * 1e3))
@@ -105,7 +105,7 @@ class WriteFileFn(beam.DoFn):
 
 def write_files(todo: Sequence[sharding.FileAssignment],
                 output_dir: str | os.PathLike, settings: dict[str, Any],
-                config: preparer_lib.WriterConfig, *, runner: str,
+                config: file_writer.WriterConfig, *, runner: str,
                 options: Sequence[str] = ()) -> dict[str, float | None]:
   """Runs the pipeline that writes ``todo`` (and their manifest parts).
 

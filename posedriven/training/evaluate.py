@@ -24,11 +24,12 @@ import tensorflow as tf
 
 from posedriven import config
 from posedriven import visualization
-from posedriven.data import datasets
 from posedriven.data import pipeline
+from posedriven.data import prepared_data
 from posedriven.data import protocols
 from posedriven.models import fusion
-from posedriven.training import common
+from posedriven.training import best_model
+from posedriven.training import classifier
 from posedriven.training import metrics
 from posedriven.training import run_dir
 from posedriven.training import summaries
@@ -44,7 +45,7 @@ def _stream_logits(model, data_pattern: str, *, features: str,
                              joint_order=joint_order,
                              skeleton_layout=skeleton_layout,
                              features=features, with_names=True)
-  return common.predict_dataset(model, ds, input_keys, keys)
+  return classifier.predict_dataset(model, ds, input_keys, keys)
 
 
 def _clip_level(rows: np.ndarray, k: int) -> np.ndarray:
@@ -92,7 +93,7 @@ def evaluate(output_dir: str | os.PathLike,
   if num_subsequences < 1:
     raise ValueError(f"num_subsequences must be >= 1, got {num_subsequences}")
   output_dir = run_dir.prepare_eval_dir(output_dir, overwrite)
-  data = datasets.load_prepared(data_dir)
+  data = prepared_data.load_prepared(data_dir)
   pattern = data.pattern(split)
   k = num_subsequences
   clip_logits: dict[str, np.ndarray] = {}
@@ -103,7 +104,7 @@ def evaluate(output_dir: str | os.PathLike,
   if pose_dir is not None:
     info = run_dir.read_stage_info(pose_dir)
     run_params.update(info["params"], pose_dir=str(pose_dir))
-    model = common.load_best_model(pose_dir)
+    model = best_model.load_best_model(pose_dir)
     out, row_labels, row_names = _stream_logits(
         model, pattern, features="none", joint_order=info["joint_order"],
         skeleton_layout=info.get("skeleton_layout", "native"),
@@ -114,7 +115,7 @@ def evaluate(output_dir: str | os.PathLike,
     info = run_dir.read_stage_info(rgb_dir)
     run_params.update(info["params"], rgb_dir=str(rgb_dir),
                       joint_order=info["joint_order"])
-    model = common.load_best_model(rgb_dir)
+    model = best_model.load_best_model(rgb_dir)
     out, row_labels, row_names = _stream_logits(
         model, pattern, features="glimpses", joint_order=info["joint_order"],
         skeleton_layout=info.get("skeleton_layout", "native"),

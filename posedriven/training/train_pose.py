@@ -10,16 +10,18 @@ import gin
 import keras
 
 from posedriven import config
-from posedriven.data import datasets
 from posedriven.data import pipeline
 from posedriven.data import pose_tensor
+from posedriven.data import prepared_data
 from posedriven.data import skeleton_layouts
 from posedriven.data import skeletons
 from posedriven.models import streams
-from posedriven.training import common
+from posedriven.training import classifier
 from posedriven.training import distribute
+from posedriven.training import dtype_policy
 from posedriven.training import loop
 from posedriven.training import run_dir
+from posedriven.training import transfer
 
 
 @gin.configurable(denylist=["output_dir", "data_dir"])
@@ -99,13 +101,13 @@ def train_pose(output_dir: str | os.PathLike,
   params = {k: v for k, v in locals().items() if k != "output_dir"}
   # Bad names fail before the run directory is made or data is read.
   distribute.check_strategy(strategy)
-  common.check_precision(mixed_precision)
+  dtype_policy.check_precision(mixed_precision)
   # Before any other TensorFlow op (multi-worker collectives need it).
   dist = distribute.get_strategy(strategy)
   chief = distribute.is_chief(dist)
   output_dir = run_dir.prepare_run_dir(output_dir, overwrite, chief)
   distribute.barrier(dist)
-  data = datasets.load_prepared(data_dir)
+  data = prepared_data.load_prepared(data_dir)
   train_pattern = data.pattern("train")
   info = pipeline.dataset_info(pipeline.list_files(train_pattern))
   skeleton = skeletons.get_skeleton(info["skeleton"])
@@ -137,14 +139,14 @@ def train_pose(output_dir: str | os.PathLike,
                                       filters=filters, features=features,
                                       dropout=dropout)
     if init_from:
-      stage["transfer"] = common.transfer_from_run(
+      stage["transfer"] = transfer.transfer_from_run(
           init_from, model, dataset=data.dataset, class_layer="pose_logits",
           reinitialise=reinitialise)
       if chief:
         run_dir.write_stage_info(output_dir, stage)
     if freeze_pose_network:
       model.pose_network.trainable = False
-    return common.compile_classifier(model, learning_rate, jit_compile)
+    return classifier.compile_classifier(model, learning_rate, jit_compile)
 
   def train_ds(epoch):
     ds = pipeline.train_dataset(train_pattern, batch_size=batch_size,
@@ -157,17 +159,17 @@ def train_pose(output_dir: str | os.PathLike,
                                 num_clips=num_train_clips,
                                 rotation_augment_deg=rotation_augment_deg,
                                 scale_augment=scale_augment)
-    return common.with_targets(ds, ["logits"])
+    return classifier.with_targets(ds, ["logits"])
 
   val_ds = None
   if has_val:
-    val_ds = common.with_targets(pipeline.eval_dataset(
+    val_ds = classifier.with_targets(pipeline.eval_dataset(
         train_pattern, batch_size=batch_size, num_subsequences=1,
         joint_order=joint_order, skeleton_layout=skeleton_layout,
         validation=True,
         validation_fraction=validation_fraction, features="none",
         num_clips=num_val_clips), ["logits"])
-  with common.precision(mixed_precision):
+  with dtype_policy.precision(mixed_precision):
     if chief:
       run_dir.write_stage_info(output_dir, stage)
       config.save_operative_config(output_dir)

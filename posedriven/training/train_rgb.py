@@ -11,23 +11,27 @@ import keras
 import numpy as np
 
 from posedriven import config
-from posedriven.data import datasets
 from posedriven.data import glimpse_crops
 from posedriven.data import pipeline
 from posedriven.data import pose_tensor
+from posedriven.data import prepared_data
 from posedriven.data.formats import registry
 from posedriven.models import streams
+from posedriven.training import best_model
 from posedriven.training import callbacks as callbacks_lib
-from posedriven.training import common
+from posedriven.training import classifier
 from posedriven.training import distribute
+from posedriven.training import dtype_policy
 from posedriven.training import loop
 from posedriven.training import run_dir
+from posedriven.training import transfer
 
 # Table 6 rows of the RGB stream; conditioning is Table 2's switch.
 ABLATIONS = ("B", "C", "E", "G")
 
 
-def _probe_crops(data: datasets.PreparedData, dataset_root: str | os.PathLike,
+def _probe_crops(data: prepared_data.PreparedData,
+                 dataset_root: str | os.PathLike,
                  names: list[str]) -> np.ndarray:
   """uint8 ``[N, L, 4, S, S, 3]`` hand crops of the probe sub-sequences."""
   fmt = registry.get_format(data.dataset)
@@ -127,13 +131,13 @@ def train_rgb(output_dir: str | os.PathLike,
   params = {k: v for k, v in locals().items() if k != "output_dir"}
   # Bad names fail before the run directory is made or data is read.
   distribute.check_strategy(strategy)
-  common.check_precision(mixed_precision)
+  dtype_policy.check_precision(mixed_precision)
   # Before any other TensorFlow op (multi-worker collectives need it).
   dist = distribute.get_strategy(strategy)
   chief = distribute.is_chief(dist)
   output_dir = run_dir.prepare_run_dir(output_dir, overwrite, chief)
   distribute.barrier(dist)
-  data = datasets.load_prepared(data_dir)
+  data = prepared_data.load_prepared(data_dir)
   pose_info = run_dir.read_stage_info(pose_dir)
   joint_order = pose_info["joint_order"]
   skeleton_layout = pose_info.get("skeleton_layout", "native")
@@ -150,7 +154,7 @@ def train_rgb(output_dir: str | os.PathLike,
   output_names = ("logits", "spatial_attention", "temporal_attention")
 
   def build():
-    pose_model = common.load_best_model(pose_dir)
+    pose_model = best_model.load_best_model(pose_dir)
     model = streams.build_rgb_stream(
         data.num_classes, pose_network=pose_model.pose_network,
         conditioning=conditioning, dropout=dropout, lstm_units=lstm_units,
@@ -159,7 +163,7 @@ def train_rgb(output_dir: str | os.PathLike,
         temporal_attention_units=temporal_attention_units,
         feature_units=feature_units, **streams.ABLATIONS[ablation])
     if init_from:
-      stage["transfer"] = common.transfer_from_run(
+      stage["transfer"] = transfer.transfer_from_run(
           init_from, model, dataset=data.dataset,
           class_layer=streams.RGB_CLASS_LAYER,
           reinitialise=reinitialise, keep=("pose_cnn",))
@@ -169,8 +173,8 @@ def train_rgb(output_dir: str | os.PathLike,
       for layer in model.layers:
         if layer.name != streams.RGB_CLASS_LAYER:
           layer.trainable = False
-    return common.compile_classifier(model, learning_rate, jit_compile,
-                                     output_names)
+    return classifier.compile_classifier(model, learning_rate, jit_compile,
+                                         output_names)
 
   def train_ds(epoch):
     ds = pipeline.train_dataset(train_pattern, batch_size=batch_size,
@@ -182,16 +186,17 @@ def train_rgb(output_dir: str | os.PathLike,
                                 features="glimpses",
                                 data_service=data_service,
                                 num_clips=num_train_clips)
-    return common.with_targets(ds, output_names)
+    return classifier.with_targets(ds, output_names)
 
   val_ds, extra_callbacks = None, []
   if has_val:
-    val_ds = common.with_targets(common.strip_names(pipeline.eval_dataset(
-        train_pattern, batch_size=batch_size, num_subsequences=1,
-        joint_order=joint_order, skeleton_layout=skeleton_layout,
-        validation=True,
-        validation_fraction=validation_fraction, features="glimpses",
-        num_clips=num_val_clips)), output_names)
+    val_ds = classifier.with_targets(
+        classifier.strip_names(pipeline.eval_dataset(
+            train_pattern, batch_size=batch_size, num_subsequences=1,
+            joint_order=joint_order, skeleton_layout=skeleton_layout,
+            validation=True,
+            validation_fraction=validation_fraction, features="glimpses",
+            num_clips=num_val_clips)), output_names)
   else:
     logging.warning("%s: no validation clips; selecting on training loss",
                     data_dir)
@@ -214,7 +219,7 @@ def train_rgb(output_dir: str | os.PathLike,
            "pose_dir": str(pose_dir),
            "dataset": data.dataset, "num_classes": data.num_classes,
            "glimpse_dim": info["glimpse_dim"], "data_dir": str(data_dir)}
-  with common.precision(mixed_precision):
+  with dtype_policy.precision(mixed_precision):
     if chief:
       run_dir.write_stage_info(output_dir, {**stage, "params": params})
       config.save_operative_config(output_dir)

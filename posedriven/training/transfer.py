@@ -14,15 +14,22 @@ layer's variables all at once: a bias is never paired with a fresh kernel):
   silently copies 0.4% of the weights is not the paper's fine-tuning.
 
 Every layer's fate (copied or re-initialised, shapes, source run) is returned
-for the run's ``stage.json`` and logged.
+for the run's ``stage.json`` and logged. :func:`transfer_from_run` is what
+the stages call: it reads the source run's dataset to decide whether the
+class layer is copied.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 from typing import Any, Sequence
 
 import keras
+
+from posedriven.data.formats import registry
+from posedriven.training import best_model
+from posedriven.training import run_dir
 
 
 class TransferError(ValueError):
@@ -106,3 +113,21 @@ def transfer_weights(source: keras.Model, target: keras.Model, *,
                  record["shapes"], record["status"],
                  f" ({record['reason']})" if "reason" in record else "")
   return records
+
+
+def transfer_from_run(init_from: str | os.PathLike, model: keras.Model, *,
+                      dataset: str, class_layer: str,
+                      reinitialise: Sequence[str] = (),
+                      keep: Sequence[str] = ()) -> list[dict[str, Any]]:
+  """Starts ``model`` from the best model of the run ``init_from``.
+
+  The class layer is copied too when the source run's dataset has the same
+  class list as ``dataset`` (:func:`transfer_weights` for the rest).
+  """
+  source_dataset = run_dir.read_stage_info(init_from)["dataset"]
+  return transfer_weights(
+      best_model.load_best_model(init_from), model,
+      source_run=str(init_from), class_layer=class_layer,
+      copy_class_layer=(registry.class_names(source_dataset) ==
+                        registry.class_names(dataset)),
+      reinitialise=reinitialise, keep=keep)

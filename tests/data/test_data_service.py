@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from posedriven.data import datasets
 from posedriven.data import pipeline
+from posedriven.data import prepared_data
 from posedriven.training import train_pose
 
 
@@ -35,7 +35,7 @@ def _epoch(ds):
 
 @pytest.mark.slow
 def test_served_stream_equals_the_local_one(tiny_prepared, data_service):
-  pattern = datasets.load_prepared(tiny_prepared).pattern("train")
+  pattern = prepared_data.load_prepared(tiny_prepared).pattern("train")
   kwargs = dict(batch_size=3, seed=5, validation=None, features="none")
   local = _epoch(pipeline.train_dataset(pattern, **kwargs))
   served = _epoch(pipeline.train_dataset(pattern, data_service=data_service,

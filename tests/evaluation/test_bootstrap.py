@@ -103,3 +103,23 @@ def test_bad_shapes_are_refused():
   with pytest.raises(ValueError, match="row names"):
     bootstrap.summarize(["A"], bootstrap.Seeds.single(np.ones((2, 3), bool),
                                                       np.arange(3)))
+
+
+def test_claims_carry_a_p_value_and_a_family_wise_verdict():
+  correct = np.array([[1] * 40 + [0] * 10, [0] * 10 + [1] * 40,
+                      [1] * 25 + [0] * 25], bool)
+  seeds = bootstrap.Seeds((correct,), (np.arange(50),))
+  result = bootstrap.summarize(["a", "b", "c"], seeds,
+                               [("a", "c"), ("b", "a"), ("a", "b")])
+  by_claim = {c["claim"]: c for c in result["claims"]}
+  # a beats c by 30 points on 50 independent clips: clear either way.
+  assert by_claim["a > c"]["verdict"] == "holds"
+  assert by_claim["a > c"]["holm_verdict"] == "holds"
+  assert by_claim["a > c"]["p_value"] < 0.01
+  # a and b: 80% each, 30 discordant clips: nothing to decide.
+  assert by_claim["b > a"]["holm_verdict"] == "not significant"
+  assert by_claim["b > a"]["p_value"] > 0.5
+  for c in result["claims"]:
+    # Holm never decides what the claim's own interval leaves open.
+    if c["verdict"] == "not significant":
+      assert c["holm_verdict"] == "not significant"

@@ -55,5 +55,5 @@ def exported(runs, sensor_weights, tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def loaded(exported):
-  from posedriven.export import saved_model
-  return saved_model.load_export(exported)[1]
+  from posedriven.export import export_dir as export_dir_lib
+  return export_dir_lib.load_export(exported)[1]

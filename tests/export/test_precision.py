@@ -1,120 +1,22 @@
-"""Serving copies: the CPU layout computes the same, bfloat16 nearly so."""
+"""The deprecated name posedriven.export.precision (remove with it)."""
 
 from __future__ import annotations
 
-import keras
-import numpy as np
 import pytest
 
-from posedriven.export import precision
-from posedriven.export import serving_layout
-from posedriven.models import pose_cnn
-from posedriven.models import streams
-
-# bfloat16 keeps 8 significant bits: each rounding is off by up to 2^-9
-# (0.2%) of the value. Weights, inputs and every layer's output are
-# rounded, and the LSTM carries its state through 20 steps, so a few percent
-# of the logits' scale is what bfloat16 inference gives (measured here: 1-2%
-# at these sizes); float32 accumulation in the matmuls keeps it from growing
-# with the sums' lengths.
-BFLOAT16_RELATIVE = 0.05
+from posedriven.export import serving_copy
+from tests import helpers
 
 
-def _model(conditioning="pose", **ablation):
-  keras.utils.set_random_seed(3)
-  pose = streams.build_pose_stream(5, 60, filters=(4, 4), features=16)
-  rgb = streams.build_rgb_stream(
-      5, pose_network=pose.pose_network, lstm_units=12, glimpse_dim=24,
-      pose_width=60, feature_units=8, spatial_attention_units=8,
-      temporal_attention_units=8, conditioning=conditioning, **ablation)
-  return streams.build_two_stream(pose, rgb)
-
-
-def _inputs(batch=6, seed=0):
-  rng = np.random.default_rng(seed)
-  glimpses = rng.uniform(0, 2, size=(batch, 20, 4, 24)).astype(np.float32)
-  glimpses[0, :, 3] = 0  # an absent hand
-  return {"pose": rng.normal(size=(batch, 20, 60, 3)).astype(np.float32),
-          "glimpses": glimpses}
-
-
-def _outputs(model, inputs):
-  return {k: np.asarray(keras.ops.cast(v, "float32"))
-          for k, v in model(inputs, training=False).items()}
-
-
-@pytest.mark.parametrize("conditioning", ["pose", "hidden"])
-def test_float32_serving_layout_computes_the_same(conditioning):
-  model = _model(conditioning)
-  served = precision.serving_model(model, "float32")
-  cells = [w.path for w in served.weights if w.path.endswith("gate_kernel")]
-  assert len(cells) == 1  # the fused layout is really in use
-  heads = _pose_heads(served)
-  assert len(heads) == (2 if conditioning == "pose" else 1)
-  for head in heads:
-    assert isinstance(head, serving_layout.WholeMapConv2D)
-  x = _inputs()
-  expected, actual = _outputs(model, x), _outputs(served, x)
-  for key, value in expected.items():
-    np.testing.assert_allclose(actual[key], value, rtol=1e-5, atol=1e-6,
-                               err_msg=key)
-
-
-def test_bfloat16_copy_is_close_and_keeps_the_classes():
-  model = _model()
-  served = precision.serving_model(model, "bfloat16")
-  dtypes = {w.path: w.dtype for w in served.weights}
-  assert dtypes["spatial_attention_lstm/rnn/cell/lstm/gate_kernel"] == (
-      "bfloat16")
-  assert dtypes["pose_stream/pose_cnn/conv3/kernel"] == "bfloat16"
-  assert dtypes["rgb_logits/kernel"] == "float32"
-  x = _inputs(batch=16, seed=1)
-  expected, actual = _outputs(model, x), _outputs(served, x)
-  for key, value in expected.items():
-    scale = float(np.abs(value).max())
-    np.testing.assert_allclose(actual[key], value, rtol=BFLOAT16_RELATIVE,
-                               atol=BFLOAT16_RELATIVE * scale, err_msg=key)
-  # Outputs that must stay exact distributions do.
-  np.testing.assert_allclose(actual["spatial_attention"].sum(-1), 1,
-                             atol=1e-5)
-  assert np.all(actual["spatial_attention"][0, :, 3] == 0)
-  # Same top-1 wherever float32's margin exceeds bfloat16's error.
-  logits = expected["logits"]
-  top2 = np.sort(logits, axis=-1)[:, -2:]
-  clear = top2[:, 1] - top2[:, 0] > 2 * BFLOAT16_RELATIVE * np.abs(
-      logits).max()
-  assert clear.sum() >= 4
-  np.testing.assert_array_equal(actual["logits"][clear].argmax(-1),
-                                logits[clear].argmax(-1))
-
-
-def test_ablation_without_attention_cell_is_copied():
-  model = _model(integration="sum", temporal="mean")
-  for name in precision.PRECISIONS:
-    served = precision.serving_model(model, name)
-    assert len(served.weights) == len(model.weights)
-
-
-def test_training_model_is_left_in_the_training_layout():
-  model = _model()
-  before = [w.path for w in model.weights]
-  config = keras.saving.serialize_keras_object(model)
-  precision.serving_model(model, "bfloat16")
-  assert [w.path for w in model.weights] == before
-  assert keras.saving.serialize_keras_object(model) == config
-  assert [type(h) for h in _pose_heads(model)] == [keras.layers.Conv2D] * 2
-  lstm = model.get_layer("rgb_stream").get_layer("spatial_attention_lstm")
-  assert type(lstm.cell.lstm) is keras.layers.LSTMCell
-
-
-def test_unknown_precision_is_refused():
-  with pytest.raises(ValueError, match="precision"):
-    precision.serving_model(_model(), "int4")
-
-
-def _pose_heads(model):
-  """The last convolution of the pose stream's f_sk and of its RGB copy."""
-  copies = [l for l in model.get_layer("rgb_stream").layers
-            if isinstance(l, pose_cnn.PoseConvNet)]
-  return [model.get_layer("pose_stream").pose_network.conv3] + [
-      copy.conv3 for copy in copies]
+def test_old_name_warns_and_gives_the_same_objects(monkeypatch):
+  helpers.forget_module(monkeypatch, "posedriven.export.precision")
+  with pytest.warns(DeprecationWarning) as record:
+    from posedriven.export import precision
+  ours = [w for w in record if "posedriven.export.precision" in str(w.message)]
+  assert [str(w.message) for w in ours] == [
+      "posedriven.export.precision is deprecated; use"
+      " posedriven.export.serving_copy"]
+  assert ours[0].filename == __file__  # stacklevel: the importing line
+  for name in ("PRECISIONS", "FLOAT32_LAYERS", "check_precision",
+               "serving_model"):
+    assert getattr(precision, name) is getattr(serving_copy, name)

@@ -21,8 +21,8 @@ from posedriven.data.formats import sbu
 from posedriven.data import synthetic
 from posedriven.data.synthetic import render as synthetic_render
 from posedriven.data import video
+from posedriven.export import export_dir as export_dir_lib
 from posedriven.export import predict
-from posedriven.export import saved_model
 from tests.conftest import NTU_SAMPLES
 from tests.conftest import REPO_ROOT
 from tests import helpers
@@ -50,7 +50,7 @@ def test_predict_synthetic_clip(exported, loaded, tiny_synthetic, tmp_path):
   png = tmp_path / "attention.png"
   result = predict.predict_clip(exported, skeleton, video_path,
                                 attention_png=png, loaded=loaded)
-  info = saved_model.read_export_info(exported)
+  info = export_dir_lib.read_export_info(exported)
   assert result.clip_name == name
   assert len(result.top_k) == 5
   names = [n for n, _ in result.top_k]
@@ -83,7 +83,7 @@ def test_predict_times_each_stage_and_serves_bfloat16(exported, loaded,
     covered = sum(seconds[stage] for stage in stages)
     assert 0.8 * seconds["total"] <= covered <= seconds["total"], seconds
   scale = float(np.abs(results["float32"].logits).max())
-  # bfloat16: see test_precision.BFLOAT16_RELATIVE.
+  # bfloat16: see test_serving_copy.BFLOAT16_RELATIVE.
   np.testing.assert_allclose(results["bfloat16"].logits,
                              results["float32"].logits,
                              atol=0.05 * scale, rtol=0.05)
@@ -91,9 +91,9 @@ def test_predict_times_each_stage_and_serves_bfloat16(exported, loaded,
 
 def test_bfloat16_on_an_export_without_it_says_so(exported, tiny_synthetic,
                                                   tmp_path):
-  info = saved_model.read_export_info(exported)
+  info = export_dir_lib.read_export_info(exported)
   info["precisions"] = ["float32"]  # as exports before the option
-  (tmp_path / saved_model.EXPORT_INFO).write_text(json.dumps(info))
+  (tmp_path / export_dir_lib.EXPORT_INFO).write_text(json.dumps(info))
   _, skeleton, video_path = _clip_files(tiny_synthetic)
   with pytest.raises(ValueError, match="no bfloat16 signature.*re-export"):
     predict.predict_clip(tmp_path, skeleton, video_path,
@@ -102,7 +102,7 @@ def test_bfloat16_on_an_export_without_it_says_so(exported, tiny_synthetic,
 
 def test_inputs_are_those_of_preparation(exported, tiny_synthetic, tmp_path):
   """Pose tensors and crops equal the ones prepared TFRecords give."""
-  info = saved_model.read_export_info(exported)
+  info = export_dir_lib.read_export_info(exported)
   prepare.prepare_dataset(tiny_synthetic, tmp_path, dataset="synthetic",
                           protocol="synthetic_cs", store="crops",
                           max_clips=1, clips_per_file=1, log_every_s=1e9)
@@ -166,7 +166,7 @@ def test_sbu_and_msr_inputs_are_those_of_preparation(dataset, protocol, make,
 
 def test_ntu_skeleton_needs_its_video(exported, tiny_synthetic, tmp_path):
   _, skeleton, video_path = _clip_files(tiny_synthetic)
-  info = saved_model.read_export_info(exported)
+  info = export_dir_lib.read_export_info(exported)
   # Outside its synthetic dataset the file is an NTU skeleton, whose video
   # lives in another folder.
   alone = tmp_path / skeleton.name
@@ -186,7 +186,7 @@ def test_short_video_uses_the_frames_it_has(exported, tiny_synthetic,
   capture.release()
   short = tmp_path / "short_rgb.avi"
   synthetic_render.write_video(short, frames, frames[0].shape[1::-1])
-  info = saved_model.read_export_info(exported)
+  info = export_dir_lib.read_export_info(exported)
   with caplog.at_level(logging.WARNING):
     inputs = predict.clip_inputs(info, skeleton, short)
   assert inputs.clip.num_frames == 12 and inputs.frame_indices.max() == 11
@@ -243,8 +243,9 @@ def test_predict_binary_on_real_ntu_sample(exported, tmp_path):
 
 
 def test_export_records_the_fingerprint_of_its_files(exported):
-  info = saved_model.read_export_info(exported)
-  assert info["fingerprint"]["sha256"] == saved_model.fingerprint(exported)
+  info = export_dir_lib.read_export_info(exported)
+  assert info["fingerprint"]["sha256"] == export_dir_lib.fingerprint(
+      exported)
   assert info["fingerprint"]["covers"] == ["saved_model.pb", "variables",
                                            "assets"]
 
@@ -268,17 +269,17 @@ def test_tampered_export_is_refused_before_loading(exported, tiny_synthetic,
     with open(copy / "saved_model.pb", "ab") as f:
       f.write(b"\0")
   else:
-    info = saved_model.read_export_info(copy)
+    info = export_dir_lib.read_export_info(copy)
     del info["fingerprint"]
-    (copy / saved_model.EXPORT_INFO).write_text(json.dumps(info))
+    (copy / export_dir_lib.EXPORT_INFO).write_text(json.dumps(info))
   loads = []
   monkeypatch.setattr(tf.saved_model, "load",
                       lambda *a, **k: loads.append(a))
   _, skeleton, video_path = _clip_files(tiny_synthetic)
-  with pytest.raises(saved_model.ExportVerificationError, match=words):
+  with pytest.raises(export_dir_lib.ExportVerificationError, match=words):
     predict.predict_clip(copy, skeleton, video_path)
-  with pytest.raises(saved_model.ExportVerificationError, match=words):
-    saved_model.load_export(copy)
+  with pytest.raises(export_dir_lib.ExportVerificationError, match=words):
+    export_dir_lib.load_export(copy)
   assert not loads
 
 

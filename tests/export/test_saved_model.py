@@ -11,9 +11,10 @@ import pytest
 import tensorflow as tf
 
 from posedriven import atomic
-from posedriven.data import datasets
 from posedriven.data import pipeline
+from posedriven.data import prepared_data
 from posedriven.data.formats import registry
+from posedriven.export import export_dir as export_dir_lib
 from posedriven.export import saved_model
 from posedriven.models import fusion
 from posedriven.models import glimpse
@@ -22,7 +23,7 @@ from posedriven.training import evaluate
 from posedriven.training import run_dir
 from tests import numerics
 from tests.export.conftest import GLIMPSE_INPUT_SIZE
-from tests.export.test_precision import BFLOAT16_RELATIVE
+from tests.export.test_serving_copy import BFLOAT16_RELATIVE
 
 
 # Slow: exports through tools/export.py and reloads in a fresh process.
@@ -62,7 +63,7 @@ _FRESH_PROCESS = textwrap.dedent("""
 
 def _eval_rows(data_dir):
   """The 10 evaluation sub-sequences of the first test clip."""
-  pattern = datasets.load_prepared(data_dir).pattern("test")
+  pattern = prepared_data.load_prepared(data_dir).pattern("test")
   inputs, _ = next(iter(pipeline.eval_dataset(pattern, batch_size=1)))
   return {k: v.numpy() for k, v in inputs.items()}
 
@@ -80,7 +81,7 @@ def _assert_close(actual, expected, relative: float, what: str) -> None:
 
 
 def test_export_info_describes_the_model(exported, runs, sensor_weights):
-  info = saved_model.read_export_info(exported)
+  info = export_dir_lib.read_export_info(exported)
   assert info["class_names"] == list(registry.class_names("synthetic"))
   assert "export_model.pose_weight = 0.5" in (
       exported / "operative_config.gin").read_text()
@@ -108,7 +109,7 @@ def test_export_info_describes_the_model(exported, runs, sensor_weights):
 def test_fresh_process_matches_keras_model(exported, runs, sensor_weights,
                                            tiny_prepared, tmp_path):
   rows = _eval_rows(tiny_prepared)
-  info = saved_model.read_export_info(exported)
+  info = export_dir_lib.read_export_info(exported)
   s = info["crop_output_size"]
   rng = np.random.default_rng(0)
   # One sub-sequence: the sensor is the slow part of the crops path.
@@ -162,7 +163,7 @@ def test_fresh_process_matches_keras_model(exported, runs, sensor_weights,
         served[f"crops/{key}"], reference,
         numerics.FLOAT32_RELATIVE * float(np.abs(reference).max()) +
         step_bounds[key], f"crops {key}")
-    # bfloat16 weights and arithmetic: see test_precision.BFLOAT16_RELATIVE.
+    # bfloat16 weights and arithmetic: see test_serving_copy.BFLOAT16_RELATIVE.
     _assert_close(served[f"bf16/{key}"], _np(expected[key]),
                   BFLOAT16_RELATIVE, f"bfloat16 {key}")
   # The crops path saw other inputs than the features path: its outputs
@@ -192,9 +193,9 @@ def test_evaluation_and_export_fuse_alike(runs, sensor_weights, tiny_prepared,
   export_dir = saved_model.export_model(
       tmp_path / "export", pose_dir=runs[0], rgb_dir=runs[1],
       glimpse_weights=str(sensor_weights), pose_weight=0.3)
-  assert saved_model.read_export_info(export_dir)["pose_weight"] == 0.3
+  assert export_dir_lib.read_export_info(export_dir)["pose_weight"] == 0.3
   loaded = tf.saved_model.load(str(export_dir))
-  pattern = datasets.load_prepared(tiny_prepared).pattern("test")
+  pattern = prepared_data.load_prepared(tiny_prepared).pattern("test")
   served, names = [], []
   for inputs, _ in pipeline.eval_dataset(pattern, batch_size=2,
                                          with_names=True):

@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 
 from posedriven.export import predict
-from posedriven.export import saved_model
+from posedriven.export import export_dir as export_dir_lib
 
 
 def _model(tmp_path, kind: str):
@@ -20,7 +20,7 @@ def _model(tmp_path, kind: str):
   elif kind != "missing":
     path.mkdir()
     if kind != "empty_dir":
-      (path / saved_model.EXPORT_INFO).write_text(
+      (path / export_dir_lib.EXPORT_INFO).write_text(
           {"not_json": '{"format": ', "json_list": "[1, 2]\n"}[kind])
   return path
 
@@ -41,4 +41,4 @@ def test_model_that_is_not_an_export_says_what_it_is(tmp_path, kind, error,
   assert str(model) in message and words in message, message
   if kind == "missing":
     # Not "has no export_info.json": there is no directory to look in.
-    assert saved_model.EXPORT_INFO not in message, message
+    assert export_dir_lib.EXPORT_INFO not in message, message

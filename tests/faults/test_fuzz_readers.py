@@ -4,10 +4,10 @@ Mutants of the real NTU sample skeletons and of the SBU / MSR corpus files
 (bytes truncated, flipped and inserted; numbers scaled by huge factors or
 replaced by counts and IDs that overflow; lines duplicated and dropped; the
 text re-encoded) must each give either finite, in-range arrays or the
-format's own error naming the file: a ``text.FormatError`` subclass, or the
-documented ``EmptySkeletonError``. Nothing else may escape (no
-``OverflowError``, ``IndexError``, ``MemoryError``), and every mutant is read
-within :data:`TIME_LIMIT_S` seconds and :func:`memory_limit` bytes.
+format's own error naming the file: a ``file_guards.FormatError``
+subclass, or the documented ``EmptySkeletonError``. Nothing else may escape
+(no ``OverflowError``, ``IndexError``, ``MemoryError``), and every mutant is
+read within :data:`TIME_LIMIT_S` seconds and :func:`memory_limit` bytes.
 
 The examples are derandomized (a fixed seed per test, no example database),
 so CI runs the same fixed set each time: :data:`EXAMPLES` per format.
@@ -29,10 +29,10 @@ import numpy as np
 import pytest
 
 from posedriven.data import clip as clip_lib
+from posedriven.data.formats import file_guards
 from posedriven.data.formats import msr
 from posedriven.data.formats import ntu
 from posedriven.data.formats import sbu
-from posedriven.data.formats import text
 from tests.faults import corpus
 
 EXAMPLES = {"ntu": 150, "sbu": 300, "msr": 300}
@@ -42,8 +42,8 @@ TIME_LIMIT_S = 10.0  # typical mutant: < 0.2 s; generous for shared CPUs
 def memory_limit(file_bytes: int) -> int:
   """Peak bytes a reader may take for a file: the dense-array budget plus
   the parsed lines (Python strings cost ~10x their text)."""
-  return (text.DENSE_FLOOR_BYTES +
-          (text.DENSE_BYTES_PER_FILE_BYTE + 64) * file_bytes)
+  return (file_guards.DENSE_FLOOR_BYTES +
+          (file_guards.DENSE_BYTES_PER_FILE_BYTE + 64) * file_bytes)
 
 
 # -- mutations: pure functions of bytes -------------------------------------
@@ -178,7 +178,7 @@ def _check_mutant(path: Path, data: bytes, read: Callable[[Path], None]
   outcome = "read"
   try:
     read(path)
-  except text.FormatError as e:
+  except file_guards.FormatError as e:
     assert e.path == str(path) and str(path) in str(e)
     outcome = "refused"
   except ntu.EmptySkeletonError as e:  # documented: no tracked body

@@ -13,10 +13,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from posedriven.data.formats import file_guards
 from posedriven.data.formats import msr
 from posedriven.data.formats import ntu
 from posedriven.data.formats import sbu
-from posedriven.data.formats import text
+from posedriven.data.formats import tokenizer
 from tests.faults import corpus
 
 
@@ -185,13 +186,14 @@ def test_msr_frame_count_beyond_the_file_is_refused_before_allocating(
 
 def test_dense_budget_grows_with_the_file():
   path = Path("x.skeleton")
-  text.check_dense_budget(path, text.DENSE_FLOOR_BYTES, 0, "arrays",
-                          ntu.SkeletonFormatError)
-  text.check_dense_budget(path, text.DENSE_FLOOR_BYTES + 16 * 10**6,
-                          10**6, "arrays", ntu.SkeletonFormatError)
+  floor = file_guards.DENSE_FLOOR_BYTES
+  file_guards.check_dense_budget(path, floor, 0, "arrays",
+                                 ntu.SkeletonFormatError)
+  file_guards.check_dense_budget(path, floor + 16 * 10**6, 10**6, "arrays",
+                                 ntu.SkeletonFormatError)
   with pytest.raises(ntu.SkeletonFormatError, match="x.skeleton: arrays"):
-    text.check_dense_budget(path, text.DENSE_FLOOR_BYTES + 1, 0, "arrays",
-                            ntu.SkeletonFormatError)
+    file_guards.check_dense_budget(path, floor + 1, 0, "arrays",
+                                   ntu.SkeletonFormatError)
 
 
 # -- only regular files -------------------------------------------------------
@@ -299,8 +301,8 @@ def test_wrong_encoding_is_named_as_the_problem(tmp_path, encoding):
 
 def test_binary_garbage_is_not_taken_for_utf16():
   garbage = corpus.binary_garbage("").encode("latin-1")
-  assert text.encoding_problem(garbage) is None
-  assert text.encoding_problem(b"3\n1\n") is None
+  assert file_guards.encoding_problem(garbage) is None
+  assert file_guards.encoding_problem(b"3\n1\n") is None
 
 
 # -- integers spelt only as plain decimal digits (issue 25) -------------------
@@ -403,8 +405,9 @@ def test_msr_coordinate_refuses_digit_separators(tmp_path):
 
 
 def test_plain_spellings_still_parse():
-  assert [text.parse_int(t) for t in ("0", "-7", "0042")] == [0, -7, 42]
-  assert [text.parse_float(t) for t in ("1.5", "-2e-3", ".5", "5.", "+1E3")
+  assert [tokenizer.parse_int(t) for t in ("0", "-7", "0042")] == [0, -7, 42]
+  assert [tokenizer.parse_float(t)
+          for t in ("1.5", "-2e-3", ".5", "5.", "+1E3")
           ] == [1.5, -2e-3, 0.5, 5.0, 1000.0]
-  assert np.isnan(text.parse_float("NaN"))
-  assert text.parse_float("-inf") == -np.inf
+  assert np.isnan(tokenizer.parse_float("NaN"))
+  assert tokenizer.parse_float("-inf") == -np.inf

@@ -19,7 +19,6 @@ import pytest
 import tensorflow as tf
 
 from posedriven import atomic
-from posedriven import demo
 from posedriven import prepare
 from posedriven.data import clip as clip_lib
 from posedriven.data import pipeline
@@ -152,20 +151,6 @@ def test_skeleton_without_a_usable_joint_is_an_error(tmp_path, dataset):
       n for n, e in entries.items() if e["status"] == "ok")
 
 
-def test_check_usable_refuses_only_a_clip_without_any_joint(tmp_path):
-  clip = ntu.load_clip(corpus.write_valid_skeleton(tmp_path))
-  clip_lib.check_usable(clip, "x")
-  one_joint = dataclasses.replace(clip, xyz=np.zeros_like(clip.xyz))
-  one_joint.xyz[2, 0, 5] = (0.1, 0.0, 0.0)
-  clip_lib.check_usable(one_joint, "x")  # one joint in one frame suffices
-  absent = dataclasses.replace(one_joint, present=np.zeros_like(clip.present))
-  with pytest.raises(clip_lib.EmptySkeletonError, match="x: no usable joint"):
-    clip_lib.check_usable(absent, "x")
-  nan = dataclasses.replace(clip, xyz=np.full_like(clip.xyz, np.nan))
-  with pytest.raises(ntu.EmptySkeletonError):  # one error for every reader
-    clip_lib.check_usable(nan, "x")
-
-
 def test_prediction_refuses_a_skeleton_without_a_usable_joint(tmp_path):
   """Prediction reads a skeleton as preparation does: all joints NaN is an
   error naming the file, not logits from an all-zero pose tensor."""
@@ -195,17 +180,6 @@ def test_video_with_too_few_frames_is_degraded(tmp_path, video_kind):
   assert entries[bad]["frames"] == 1
   assert "only 1 of the skeleton's 27 frames decode" in entries[bad]["reason"]
   assert summary["manifest"]["counts"]["degraded"] == 1
-
-
-def test_degradation_thresholds(tmp_path):
-  clip = ntu.load_clip(corpus.write_valid_skeleton(tmp_path))
-  assert preparer.degradation(clip, 20, 20) is None
-  assert preparer.degradation(clip, 20, 10) is None  # 50%: still ok
-  assert "only 9 of the skeleton's 20" in preparer.degradation(clip, 20, 9)
-  assert preparer.degradation(clip, 20, -1) is None  # video not read
-  blind = dataclasses.replace(clip,
-                              hand_valid=np.zeros_like(clip.hand_valid))
-  assert "no hand" in preparer.degradation(blind, 20, 20)
 
 
 # -- what a run is given -------------------------------------------------------
@@ -284,16 +258,6 @@ def test_protocol_with_an_empty_split_is_refused_before_the_sensor(
   assert summary["clips"]["ok"] == 1
 
 
-def test_demo_uses_the_same_split_check(tmp_path):
-  with pytest.raises(sharding.EmptySplitError,
-                     match=r"cameras=\(1,\).*'synthetic_cv' leaves the train"
-                     r" split empty.*run_demo.cameras = \(1, 2, 3\)"):
-    demo.run_demo(str(tmp_path), protocol="synthetic_cv", cameras=(1,))
-  with pytest.raises(sharding.EmptySplitError, match="test split empty"):
-    demo.run_demo(str(tmp_path), protocol="synthetic_cs", num_subjects=1)
-  assert not (tmp_path / "synthetic_ntu").exists()
-
-
 @pytest.mark.parametrize("under_a_file", [False, True])
 def test_output_dir_that_is_a_file_is_named_as_such(tmp_path, under_a_file):
   root = _ntu_root(tmp_path, {GOOD: None})
@@ -366,20 +330,6 @@ def test_one_pixel_video_is_too_small_to_crop_from(tmp_path):
 # -- output paths -------------------------------------------------------------
 
 
-def test_output_file_checks(tmp_path):
-  existing = tmp_path / "a.png"
-  existing.write_bytes(b"x")
-  with pytest.raises(atomic.OutputExistsError, match="a.png already holds a"
-                     " file.*--overwrite"):
-    atomic.check_output_file(existing)
-  assert atomic.check_output_file(existing, overwrite=True) == existing
-  with pytest.raises(IsADirectoryError, match="is a directory"):
-    atomic.check_output_file(tmp_path, overwrite=True)
-  with pytest.raises(NotADirectoryError, match="a.png is not a directory"):
-    atomic.check_output_file(existing / "sub" / "b.png")
-  assert atomic.check_output_file(tmp_path / "new" / "b.png")
-
-
 def test_predict_refuses_a_bad_figure_path_before_any_work(tmp_path):
   # No model, no skeleton: the path check must come first.
   with pytest.raises(IsADirectoryError, match=str(tmp_path)):
@@ -391,16 +341,6 @@ def test_predict_refuses_a_bad_figure_path_before_any_work(tmp_path):
     predict.predict_clip(tmp_path / "no_model", tmp_path / "x.skeleton",
                          attention_png=figure)
   assert sorted(p.name for p in tmp_path.iterdir()) == ["fig.png"]
-
-
-def test_failed_write_leaves_no_temporary_file(tmp_path):
-  target = tmp_path / "fig.png"
-  with pytest.raises(OSError):
-    with atomic.replacing(target, keep_suffix=True,
-                          discard_on_error=True) as tmp:
-      tmp.write_bytes(b"half")
-      raise OSError("disk full")
-  assert list(tmp_path.iterdir()) == []
 
 
 def test_finished_training_run_uses_the_one_wording(tmp_path):

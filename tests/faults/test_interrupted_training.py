@@ -1,5 +1,5 @@
 """A training run killed by SIGKILL and resumed ends with the weights of an
-uninterrupted run (tests/training/test_stages.py stops runs with exceptions;
+uninterrupted run (tests/training/test_train_pose.py stops runs with exceptions;
 here the process really dies)."""
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from posedriven.training import common
+from posedriven.training import best_model
 from posedriven.training import train_pose
 from posedriven.training import train_rgb
 
@@ -31,7 +31,7 @@ _RGB = dict(batch_size=4, learning_rate=1e-3, epochs=2, patience=None,
 
 
 def _weights(run) -> list[np.ndarray]:
-  return [np.asarray(w) for w in common.load_best_model(run).get_weights()]
+  return [np.asarray(w) for w in best_model.load_best_model(run).get_weights()]
 
 
 def _assert_same(a, b):

@@ -23,7 +23,7 @@ import numpy as np
 import pytest
 
 # Registers the custom layers the saved models reference.
-from posedriven.training import common  # pylint: disable=unused-import
+from posedriven.models import streams  # pylint: disable=unused-import
 from tests import helpers
 
 

@@ -6,6 +6,7 @@ import pytest
 from posedriven.data import pose_tensor
 from posedriven.data import skeletons
 from posedriven.models import streams
+from posedriven.training import run_dir
 from posedriven.training import transfer
 
 SMALL = dict(filters=(4, 4), features=16)
@@ -86,3 +87,38 @@ def test_rgb_stream_keeps_its_pose_network():
   for path, value in _values(target).items():
     if path in pose_before:
       np.testing.assert_array_equal(value, pose_before[path])
+
+
+@pytest.fixture
+def sbu_run(tmp_path):
+  """A finished pose run on SBU: ``stage.json`` and ``best.keras``."""
+  run = tmp_path / "sbu_run"
+  run.mkdir()
+  run_dir.write_stage_info(run, {"stage": "pose", "dataset": "sbu"})
+  source = _pose_model(8, NTU_WIDTH)
+  source.save(run / run_dir.BEST_MODEL)
+  return run, _values(source)
+
+
+@pytest.mark.parametrize("dataset,class_layer_copied", [
+    ("sbu", True),
+    # Same number of classes, other names: the class layer starts afresh.
+    ("synthetic", False)])
+def test_transfer_from_run_copies_the_class_layer_of_the_same_classes(
+    sbu_run, dataset, class_layer_copied):
+  run, source = sbu_run
+  target = _pose_model(8, NTU_WIDTH)
+  before = _values(target)
+  records = transfer.transfer_from_run(run, target, dataset=dataset,
+                                       class_layer="pose_logits")
+  assert {r["source_run"] for r in records} == {str(run)}
+  for path, value in _values(target).items():
+    copied = class_layer_copied or "pose_logits" not in path
+    np.testing.assert_array_equal(value, source[path] if copied else
+                                  before[path])
+
+
+def test_transfer_from_an_unfinished_run_names_it(tmp_path):
+  with pytest.raises(FileNotFoundError, match="not a finished training run"):
+    transfer.transfer_from_run(tmp_path, _pose_model(8, NTU_WIDTH),
+                               dataset="sbu", class_layer="pose_logits")

@@ -33,7 +33,8 @@ import numpy as np
 from posedriven.data import clip as clip_lib
 from posedriven.data import protocols
 from posedriven.data import skeletons
-from posedriven.data.formats import text
+from posedriven.data.formats import file_guards
+from posedriven.data.formats import tokenizer
 
 NUM_JOINTS = 20
 RGB_SIZE = (640, 480)  # (width, height) of MSR RGB videos.
@@ -70,7 +71,7 @@ _NAME_RE = re.compile(r"^a(\d{2})_s(\d{2})_e(\d{2})(?:_skeleton\.txt)?$",
                       re.ASCII)
 
 
-class MsrFormatError(text.FormatError):
+class MsrFormatError(file_guards.FormatError):
   """A skeleton file does not follow the format; names file and line."""
 
 
@@ -155,8 +156,8 @@ def load_skeleton_file(path: str | os.PathLike) -> MsrSkeletons:
       row without 4 values, a non-numeric value. Names the file and line.
   """
   path = Path(path)
-  lines = text.Lines(path, text.read_text(path, MsrFormatError),
-                     MsrFormatError)
+  lines = tokenizer.Lines(path, file_guards.read_text(path, MsrFormatError),
+                          MsrFormatError)
   num_frames, second = lines.integers("header <num_frames> <num_joints>", 2)
   if not 0 <= num_frames <= MAX_FRAMES:
     raise lines.error(f"frame count {num_frames} is outside 0-{MAX_FRAMES}")
@@ -191,12 +192,12 @@ def load_skeleton_file(path: str | os.PathLike) -> MsrSkeletons:
     logging.warning("%s: ignoring data after the last of %d frames",
                     path.name, num_frames)
   # Checked in float32, the dtype they are kept in: 1e39 is inf there.
-  world, bad = text.cast_finite(raw[..., 0, :3], np.float32)
+  world, bad = tokenizer.cast_finite(raw[..., 0, :3], np.float32)
   if bad.any():
     logging.warning("%s: %d world coordinates are NaN/inf (in float32); set"
                     " to 0", path.name, int(bad.sum()))
     world[bad] = 0.0
-  screen, _ = text.cast_finite(raw[..., 1, :3], np.float32)
+  screen, _ = tokenizer.cast_finite(raw[..., 1, :3], np.float32)
   return MsrSkeletons(present=present, xyz=world, screen_uvd=screen)
 
 

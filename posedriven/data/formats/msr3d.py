@@ -60,7 +60,8 @@ import numpy as np
 from posedriven.data import clip as clip_lib
 from posedriven.data import protocols
 from posedriven.data import skeletons
-from posedriven.data.formats import text
+from posedriven.data.formats import file_guards
+from posedriven.data.formats import tokenizer
 
 NUM_JOINTS = 20
 ROW_FIELDS = 4  # x y z c / u v d c
@@ -120,7 +121,7 @@ _NAME_RE = re.compile(
     r"^a(\d{2})_s(\d{2})_e(\d{2})(?:_skeleton3D\.txt|_skeleton\.txt)?$")
 
 
-class Msr3dFormatError(text.FormatError):
+class Msr3dFormatError(file_guards.FormatError):
   """A skeleton file does not follow the format; names file and line."""
 
 
@@ -174,8 +175,8 @@ def load_rows(path: str | os.PathLike) -> np.ndarray:
       multiple of 20 (a truncated last frame). Names the file and line.
   """
   path = Path(path)
-  lines = text.Lines(path, text.read_text(path, Msr3dFormatError),
-                     Msr3dFormatError)
+  lines = tokenizer.Lines(
+      path, file_guards.read_text(path, Msr3dFormatError), Msr3dFormatError)
   rows, line_of_row = [], []
   while lines.has_more():
     rows.append(lines.numbers(f"row {len(rows) + 1} (x y z c)", ROW_FIELDS))
@@ -189,7 +190,7 @@ def load_rows(path: str | os.PathLike) -> np.ndarray:
         f"{len(rows)} rows is not a multiple of {NUM_JOINTS} (one row per"
         f" joint): the last frame, from this line, has only"
         f" {len(rows) - first} of its {NUM_JOINTS} rows (truncated file?)")
-  values, bad = text.cast_finite(np.asarray(rows), np.float32)
+  values, bad = tokenizer.cast_finite(np.asarray(rows), np.float32)
   if bad.any():
     row = int(np.argwhere(bad)[0, 0])
     raise Msr3dFormatError(

@@ -1,4 +1,4 @@
-"""NTU RGB+D ``.skeleton`` files: reader, writer, sample names, body selection.
+"""NTU RGB+D ``.skeleton`` files: reader, writer, body selection, clips.
 
 File format (one value group per line, whitespace separated)::
 
@@ -16,25 +16,34 @@ File format (one value group per line, whitespace separated)::
 
 ``colorX/colorY`` are pixels in the 1920x1080 RGB frame; ``depthX/depthY``
 pixels in the 512x424 depth frame; ``x y z`` metres in camera space.
+
+Sample names, the official missing-skeleton lists, directory listing and
+the official splits are :mod:`posedriven.data.formats.ntu_dataset`.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import importlib.resources
 import logging
 import os
-import re
 from pathlib import Path
-from typing import Any, Iterable
 
 import numpy as np
 
 from posedriven import atomic
 from posedriven.data import clip as clip_lib
-from posedriven.data import protocols
 from posedriven.data import skeletons
-from posedriven.data.formats import text
+from posedriven.data.formats import file_guards
+from posedriven.data.formats import ntu_dataset
+from posedriven.data.formats import tokenizer
+# Re-exported: callers and tests use ``ntu.<name>`` for the dataset helpers.
+# pylint: disable=unused-import
+from posedriven.data.formats.ntu_dataset import (
+    NTU60_CS_TRAIN_SUBJECTS, NTU60_PROTOCOLS, NTU120_CSUB_TRAIN_SUBJECTS,
+    NTU120_PROTOCOLS, NTU_CAMERAS, NTU_CV_TRAIN_CAMERAS, SampleName,
+    cross_view_split, list_skeleton_files, missing_skeleton_samples,
+    parse_sample_name)
+# pylint: enable=unused-import
 
 NUM_JOINTS = 25
 RGB_SIZE = (1920, 1080)  # (width, height) of NTU RGB videos.
@@ -46,11 +55,9 @@ MAX_BODIES_PER_FRAME = 64
 
 _BODY_FIELDS = 10
 _JOINT_FIELDS = 12
-# ASCII: Python's \d and int() also take other scripts' digits.
-_NAME_RE = re.compile(r"S(\d{3})C(\d{3})P(\d{3})R(\d{3})A(\d{3})", re.ASCII)
 
 
-class SkeletonFormatError(text.FormatError):
+class SkeletonFormatError(file_guards.FormatError):
   """A ``.skeleton`` file does not follow the format; names file and line."""
 
 
@@ -102,48 +109,13 @@ class SkeletonSequence:
     return int(self.present.shape[1])
 
 
-@dataclasses.dataclass(frozen=True)
-class SampleName:
-  """Fields of an ``SsssCcccPpppRrrrAaaa`` sample name (all 1-based)."""
-
-  setup: int
-  camera: int
-  subject: int
-  replication: int
-  action: int
-
-  @property
-  def label(self) -> int:
-    """0-based class index."""
-    return self.action - 1
-
-  def __str__(self) -> str:
-    return (f"S{self.setup:03d}C{self.camera:03d}P{self.subject:03d}"
-            f"R{self.replication:03d}A{self.action:03d}")
-
-
-def parse_sample_name(name: str | os.PathLike) -> SampleName:
-  """Parses ``S001C002P003R002A013`` out of a file name or path.
-
-  Raises:
-    ValueError: the name has no ``SsssCcccPpppRrrrAaaa`` part.
-  """
-  stem = Path(name).name
-  match = _NAME_RE.search(stem)
-  if not match:
-    raise ValueError(
-        f"{stem!r} is not an NTU sample name (expected SsssCcccPpppRrrrAaaa,"
-        " e.g. S001C002P003R002A013)")
-  return SampleName(*(int(g) for g in match.groups()))
-
-
 def load_skeleton(path: str | os.PathLike) -> SkeletonSequence:
   """Reads an NTU RGB+D ``.skeleton`` file completely.
 
   Values are checked in the dtype they are stored in (float32 coordinates,
   int8 states, uint64 bodyIDs), and the dense ``[T, B, ...]`` arrays must fit
-  the file's memory budget (``text.Lines.zeros``): a file that starts a new
-  bodyID in every frame is refused instead of allocating ``T^2`` cells.
+  the file's memory budget (``tokenizer.Lines.zeros``): a file that starts a
+  new bodyID in every frame is refused instead of allocating ``T^2`` cells.
 
   Documented fallbacks (each logged with the sample name):
     * NaN/inf joint values, including finite text that overflows float32
@@ -159,8 +131,9 @@ def load_skeleton(path: str | os.PathLike) -> SkeletonSequence:
       file's size. The message names file and line.
   """
   path = Path(path)
-  lines = text.Lines(path, text.read_text(path, SkeletonFormatError),
-                     SkeletonFormatError)
+  lines = tokenizer.Lines(
+      path, file_guards.read_text(path, SkeletonFormatError),
+      SkeletonFormatError)
   name = path.name.split(".")[0]
 
   num_frames = lines.count("frame count", MAX_FRAMES)
@@ -185,7 +158,7 @@ def load_skeleton(path: str | os.PathLike) -> SkeletonSequence:
         # NaN is the documented untracked-joint fallback; a number must be a
         # state spelt as an integer, not wrap around in int8 (300 -> 44).
         if (np.isfinite(joints[j, -1]) and
-            text.parse_int(tokens[-1]) not in TRACKING_STATES):
+            tokenizer.parse_int(tokens[-1]) not in TRACKING_STATES):
           raise lines.error(f"joint {j + 1} trackingState {tokens[-1]!r} is"
                             f" not one of {TRACKING_STATES}")
       if body_id in seen_ids:
@@ -213,12 +186,12 @@ _HEADER_INTS = (("clipedEdges", np.int32), ("handLeftConfidence", np.int8),
 _MAX_BODY_ID = 2**64 - 1  # body_ids are uint64 (Kinect's 64-bit tracking ids)
 
 
-def _body_header(lines: text.Lines) -> tuple[int, list[float]]:
+def _body_header(lines: tokenizer.Lines) -> tuple[int, list[float]]:
   """``(bodyID, the 9 other fields)`` of a body header line, validated."""
   header = lines.values("body header", _BODY_FIELDS)
   body_id = lines.int_value(header[0], "bodyID", 0, _MAX_BODY_ID)
   fields: list[float] = [
-      lines.int_value(token, field, *text.dtype_range(dtype))
+      lines.int_value(token, field, *tokenizer.dtype_range(dtype))
       for token, (field, dtype) in zip(header[1:7], _HEADER_INTS)]
   fields += lines.floats(header[7:9], "body header lean")
   fields.append(lines.int_value(header[9], "body trackingState",
@@ -226,7 +199,7 @@ def _body_header(lines: text.Lines) -> tuple[int, list[float]]:
   return body_id, fields
 
 
-def _to_arrays(name, frames, lines: text.Lines) -> SkeletonSequence:
+def _to_arrays(name, frames, lines: tokenizer.Lines) -> SkeletonSequence:
   index: dict[int, int] = {}
   for bodies in frames:
     for body_id, _, _ in bodies:
@@ -245,14 +218,14 @@ def _to_arrays(name, frames, lines: text.Lines) -> SkeletonSequence:
       present[ti, bi] = True
   del frames
   # Checked in float32, the dtype the values are kept in: 1e39 is inf there.
-  values, overflow = text.cast_finite(raw[..., :11], np.float32)
+  values, overflow = tokenizer.cast_finite(raw[..., :11], np.float32)
   bad = overflow.any(axis=-1) | ~np.isfinite(raw[..., 11])
   if bad.any():
     logging.warning("%s: %d joint entries hold NaN/inf (in float32); marked"
                     " not tracked", name, int(bad.sum()))
     values[bad] = 0.0
   tracking = np.where(bad, 0, raw[..., 11]).astype(np.int8)
-  lean, bad_lean = text.cast_finite(info[..., 6:8], np.float32)
+  lean, bad_lean = tokenizer.cast_finite(info[..., 6:8], np.float32)
   if bad_lean.any():
     logging.warning("%s: %d lean values hold NaN/inf (in float32); set to 0",
                     name, int(bad_lean.sum()))
@@ -403,7 +376,7 @@ def to_clip(seq: SkeletonSequence, label: int | None = None) -> clip_lib.Clip:
       color, present, skeletons.KINECT_V2, tracked)
   metadata = {}
   try:
-    sample = parse_sample_name(seq.name)
+    sample = ntu_dataset.parse_sample_name(seq.name)
     metadata = dataclasses.asdict(sample)
     if label is None:
       label = sample.label
@@ -434,107 +407,3 @@ def load_clip(path: str | os.PathLike, label: int | None = None
     raise EmptySkeletonError(
         f"{path}: no body is tracked in any frame ({seq.num_frames} frames)"
     ) from None
-
-
-# The official lists of samples whose skeletons are missing or empty, by the
-# number of actions of the release (NTU RGB+D: 60, NTU RGB+D 120: 120).
-_MISSING_SKELETON_LISTS = {
-    60: "NTU_RGBD_samples_with_missing_skeletons.txt",
-    120: "NTU_RGBD120_samples_with_missing_skeletons.txt",
-}
-
-
-def missing_skeleton_samples(num_actions: int = 60) -> frozenset[str]:
-  """The official list of samples whose skeletons are missing or empty.
-
-  Args:
-    num_actions: The release: 60 (NTU RGB+D) or 120 (NTU RGB+D 120).
-  """
-  if num_actions not in _MISSING_SKELETON_LISTS:
-    raise ValueError(f"num_actions must be one of"
-                     f" {sorted(_MISSING_SKELETON_LISTS)}, got {num_actions!r}")
-  listing = (importlib.resources.files("posedriven.data.formats") /
-             "resources" / _MISSING_SKELETON_LISTS[num_actions]).read_text()
-  return frozenset(
-      line.strip() for line in listing.splitlines() if line.strip())
-
-
-def list_skeleton_files(skeleton_dir: str | os.PathLike,
-                        num_actions: int = 60,
-                        skip_missing: bool = True,
-                        actions: Iterable[int] | None = None) -> list[Path]:
-  """Sorted ``*.skeleton`` files of a dataset directory.
-
-  Args:
-    skeleton_dir: e.g. ``.../nturgb+d_skeletons``.
-    num_actions: The release: 60 keeps A001-A060 only, 120 keeps all.
-    skip_missing: drop the official samples with missing skeletons.
-    actions: optional 1-based action ids to keep.
-  """
-  skeleton_dir = Path(skeleton_dir)
-  if not skeleton_dir.is_dir():
-    raise FileNotFoundError(f"skeleton directory {skeleton_dir} does not exist")
-  files = sorted(skeleton_dir.glob("*.skeleton"))
-  wanted = set(actions) if actions is not None else None
-  kept, skipped = [], 0
-  missing = (missing_skeleton_samples(num_actions) if skip_missing
-             else frozenset())
-  for f in files:
-    stem = f.name.split(".")[0]
-    try:
-      action = parse_sample_name(stem).action
-    except ValueError:
-      # Not "skipped": that word is the official missing lists' (README).
-      logging.warning("%s: not an NTU sample name; left out, no clip",
-                      f.name)
-      continue
-    if action > num_actions or (wanted is not None and action not in wanted):
-      continue
-    if stem in missing:
-      skipped += 1
-      continue
-    kept.append(f)
-  if skip_missing:
-    logging.info("%s: %d samples listed, %d skipped as missing skeletons",
-                 skeleton_dir, len(kept) + skipped, skipped)
-  return kept
-
-
-# Official splits (Shahroudy et al. 2016; Liu et al. 2019).
-NTU60_CS_TRAIN_SUBJECTS = frozenset(
-    (1, 2, 4, 5, 8, 9, 13, 14, 15, 16, 17, 18, 19, 25, 27, 28, 31, 34, 35, 38))
-NTU_CV_TRAIN_CAMERAS = frozenset((2, 3))
-NTU_CAMERAS = frozenset((1, 2, 3))
-NTU120_CSUB_TRAIN_SUBJECTS = frozenset((
-    1, 2, 4, 5, 8, 9, 13, 14, 15, 16, 17, 18, 19, 25, 27, 28, 31, 34, 35, 38,
-    45, 46, 47, 49, 50, 52, 53, 54, 55, 56, 57, 58, 59, 70, 74, 78, 80, 81, 82,
-    83, 84, 85, 86, 89, 91, 92, 93, 94, 95, 97, 98, 100, 103))
-
-
-def cross_view_split(camera: Any) -> str:
-  camera = int(camera)
-  if camera not in NTU_CAMERAS:
-    raise ValueError(f"NTU camera must be 1, 2 or 3, got {camera}")
-  return protocols.split(camera in NTU_CV_TRAIN_CAMERAS)
-
-
-NTU60_PROTOCOLS = (
-    protocols.Protocol(
-        "ntu60_cs", "subject",
-        "NTU RGB+D cross-subject: 20 official training subjects",
-        lambda s: protocols.split(int(s) in NTU60_CS_TRAIN_SUBJECTS)),
-    protocols.Protocol(
-        "ntu60_cv", "camera",
-        "NTU RGB+D cross-view: cameras 2, 3 train, camera 1 test",
-        cross_view_split),
-)
-NTU120_PROTOCOLS = (
-    protocols.Protocol(
-        "ntu120_csub", "subject",
-        "NTU RGB+D 120 cross-subject: 53 official training subjects",
-        lambda s: protocols.split(int(s) in NTU120_CSUB_TRAIN_SUBJECTS)),
-    protocols.Protocol(
-        "ntu120_cset", "setup",
-        "NTU RGB+D 120 cross-setup: even setup ids train",
-        lambda s: protocols.split(int(s) % 2 == 0)),
-)

@@ -2,10 +2,11 @@
 
 Preparation (which clips a dataset directory holds and how to read them),
 prepared data (class names), prediction (which reader a skeleton path
-needs, where its video is), the protocols and every ``--dataset`` flag read
-this registry and nothing else. Adding a dataset is one module in
-``posedriven/data/formats/`` (reader, class names, protocols) plus one
-:class:`DatasetFormat` entry in :data:`FORMATS` (README, "Adding a dataset").
+needs, where its video is), the protocols and the gin binding
+``prepare_dataset.dataset = '<name>'`` read this registry and nothing else.
+Adding a dataset is one module in ``posedriven/data/formats/`` (reader,
+class names, protocols) plus one :class:`DatasetFormat` entry in
+:data:`FORMATS` (README, "Adding a dataset").
 
 Entries call their module's functions through the module at call time, so
 that fault-injection tests can patch a reader.
@@ -25,6 +26,7 @@ from posedriven.data.formats import msr
 from posedriven.data.formats import msr3d
 from posedriven.data.formats import ntu
 from posedriven.data.formats import ntu_classes
+from posedriven.data.formats import ntu_dataset
 from posedriven.data.formats import sbu
 from posedriven.data.synthetic import dataset as synthetic_dataset
 from posedriven.data.synthetic import motion as synthetic_motion
@@ -62,7 +64,7 @@ class DatasetFormat:
   """One dataset: its files, reader, classes and protocols.
 
   Attributes:
-    name: The ``--dataset`` value.
+    name: Its ``prepare_dataset.dataset`` value (``"ntu60"``).
     description: One line for ``--help`` texts.
     class_names: One name per label.
     protocols: Its train / test rules.
@@ -95,15 +97,15 @@ class DatasetFormat:
 
 def _ntu_sources(root: Path, num_actions: int) -> list[ClipSource]:
   rgb_dir = root / "nturgb+d_rgb"
-  files = ntu.list_skeleton_files(root / "nturgb+d_skeletons", num_actions,
-                                  skip_missing=False)
-  missing = ntu.missing_skeleton_samples(num_actions)
+  files = ntu_dataset.list_skeleton_files(
+      root / "nturgb+d_skeletons", num_actions, skip_missing=False)
+  missing = ntu_dataset.missing_skeleton_samples(num_actions)
   sources = []
   for path in files:
     name = path.name.split(".")[0]
     sources.append(ClipSource(
         name=name, skeleton_path=path, video_path=rgb_dir / f"{name}_rgb.avi",
-        metadata=dataclasses.asdict(ntu.parse_sample_name(name)),
+        metadata=dataclasses.asdict(ntu_dataset.parse_sample_name(name)),
         skip_reason=("on the official list of samples with missing skeletons"
                      if name in missing else None)))
   return sources
@@ -116,15 +118,15 @@ def _synthetic_root(skeleton_path: Path) -> Path:
 def _synthetic_sources(root: Path) -> list[ClipSource]:
   # The NTU listing: a file that is not a sample name is logged and left out
   # instead of stopping the run. Synthetic actions stay below 120.
-  files = ntu.list_skeleton_files(root / synthetic_dataset.SKELETON_DIR,
-                                  120, skip_missing=False)
+  files = ntu_dataset.list_skeleton_files(
+      root / synthetic_dataset.SKELETON_DIR, 120, skip_missing=False)
   sources = []
   for path in files:
     name = path.name.split(".")[0]
     sources.append(ClipSource(
         name=name, skeleton_path=path,
         video_path=synthetic_dataset.video_path(root, name),
-        metadata=dataclasses.asdict(ntu.parse_sample_name(name))))
+        metadata=dataclasses.asdict(ntu_dataset.parse_sample_name(name))))
   return sources
 
 
@@ -223,13 +225,14 @@ FORMATS: Mapping[str, DatasetFormat] = types.MappingProxyType({
         is_skeleton=msr3d.is_skeleton,
         frames_beside=lambda path, clip: None),
     "ntu60": _ntu_format("ntu60", "NTU RGB+D (60 classes)",
-                         ntu_classes.NTU60_CLASS_NAMES, ntu.NTU60_PROTOCOLS),
+                         ntu_classes.NTU60_CLASS_NAMES,
+                         ntu_dataset.NTU60_PROTOCOLS),
     "ntu120": _ntu_format("ntu120", "NTU RGB+D 120",
                           ntu_classes.NTU120_CLASS_NAMES,
-                          ntu.NTU120_PROTOCOLS),
+                          ntu_dataset.NTU120_PROTOCOLS),
 })
 
-# The ``--dataset`` values.
+# The ``prepare_dataset.dataset`` values.
 DATASETS: tuple[str, ...] = tuple(sorted(FORMATS))
 
 PROTOCOLS: Mapping[str, protocols_lib.Protocol] = types.MappingProxyType(

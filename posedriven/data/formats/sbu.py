@@ -44,7 +44,8 @@ import numpy as np
 from posedriven.data import clip as clip_lib
 from posedriven.data import protocols
 from posedriven.data import skeletons
-from posedriven.data.formats import text
+from posedriven.data.formats import file_guards
+from posedriven.data.formats import tokenizer
 
 NUM_JOINTS = 15
 RGB_SIZE = (640, 480)  # (width, height) of SBU RGB frames.
@@ -85,7 +86,7 @@ _ACTION_RE = re.compile(r"^(\d{2})$", re.ASCII)
 _SEQUENCE_RE = re.compile(r"^(\d{3})$", re.ASCII)
 
 
-class SbuFormatError(text.FormatError):
+class SbuFormatError(file_guards.FormatError):
   """A ``skeleton_pos.txt`` does not follow the format; names file and line."""
 
 
@@ -149,7 +150,7 @@ def load_skeleton_file(path: str | os.PathLike) -> SbuSkeletons:
       The message names the file and the 1-based line.
   """
   path = Path(path)
-  content = text.read_text(path, SbuFormatError)
+  content = file_guards.read_text(path, SbuFormatError)
   frames: list[int] = []
   rows: list[list[float]] = []
   line_numbers: list[int] = []
@@ -165,7 +166,7 @@ def load_skeleton_file(path: str | os.PathLike) -> SbuSkeletons:
           f"row has {len(tokens)} comma-separated values, expected"
           f" {_NUM_COLUMNS} (frame number + 2 people x {NUM_JOINTS} joints"
           f" x 3) or {_ONE_PERSON_COLUMNS} (person B not tracked)")
-    frame = text.parse_int(tokens[0])
+    frame = tokenizer.parse_int(tokens[0])
     if frame is None:
       raise SbuFormatError(path, line_no,
                            f"frame number {tokens[0]!r} is not an integer"
@@ -174,7 +175,7 @@ def load_skeleton_file(path: str | os.PathLike) -> SbuSkeletons:
       raise SbuFormatError(
           path, line_no, f"frame number {tokens[0]!r} is outside"
           f" 0..{MAX_FRAME_NUMBER} (it names rgb_NNNNNN.png)")
-    values = [text.parse_float(t) for t in tokens[1:]]
+    values = [tokenizer.parse_float(t) for t in tokens[1:]]
     if None in values:
       raise SbuFormatError(path, line_no, "non-numeric value"
                            f" {tokens[1 + values.index(None)]!r}")
@@ -183,7 +184,7 @@ def load_skeleton_file(path: str | os.PathLike) -> SbuSkeletons:
     line_numbers.append(line_no)
   if not rows:
     raise SbuFormatError(path, None, "file has no frames (no data rows)")
-  normalized, bad = text.cast_finite(
+  normalized, bad = tokenizer.cast_finite(
       np.array(rows, np.float64).reshape(len(rows), 2, NUM_JOINTS, 3),
       np.float32)
   if bad.any():

@@ -18,6 +18,7 @@ from posedriven import config
 from posedriven import atomic
 from posedriven.data import clip as clip_lib
 from posedriven.data.formats import ntu
+from posedriven.data.formats import ntu_dataset
 from posedriven.data import protocols
 from posedriven.data import skeletons
 from posedriven.data.synthetic import motion
@@ -50,7 +51,7 @@ PROTOCOLS = (
     protocols.Protocol(
         "synthetic_cv", "camera",
         "synthetic cross-view: cameras 2, 3 train, every other test",
-        lambda c: protocols.split(int(c) in ntu.NTU_CV_TRAIN_CAMERAS)),
+        lambda c: protocols.split(int(c) in ntu_dataset.NTU_CV_TRAIN_CAMERAS)),
 )
 
 # ----------------------------------------------------------------------------
@@ -59,7 +60,8 @@ PROTOCOLS = (
 
 def sample_name(setup: int, camera: int, subject: int, replication: int,
                 action: int) -> str:
-  return str(ntu.SampleName(setup, camera, subject, replication, action))
+  return str(ntu_dataset.SampleName(setup, camera, subject, replication,
+                                     action))
 
 
 def skeleton_path(root: str | os.PathLike, name: str) -> Path:

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from posedriven.data.formats import ntu
-from posedriven.data.formats import ntu_classes
+from posedriven.data.formats import ntu_dataset
 
 
 def _joint_line(x=0.1, y=0.2, z=3.0, cx=900.0, cy=500.0, state=2):
@@ -217,42 +217,20 @@ def test_main_body_selection(tmp_path):
   assert clip.present.all()
 
 
-def test_sample_name_metadata():
-  s = ntu.parse_sample_name("/x/S017C003P020R002A060.skeleton")
-  assert (s.setup, s.camera, s.subject, s.replication, s.action) == (
-      17, 3, 20, 2, 60)
-  assert s.label == 59
-  assert str(s) == "S017C003P020R002A060"
-  with pytest.raises(ValueError, match="not an NTU sample name"):
-    ntu.parse_sample_name("clip_01.skeleton")
-
-
 def test_unnamed_file_loads_with_unknown_label(tmp_path):
   path = _write(tmp_path, [[_body(1)]], name="my_recording.skeleton")
   clip = ntu.load_clip(path)
   assert clip.label == -1 and clip.name == "my_recording"
 
 
-def test_class_names():
-  assert len(ntu_classes.NTU60_CLASS_NAMES) == 60
-  assert len(ntu_classes.NTU120_CLASS_NAMES) == 120
-  assert len(set(ntu_classes.NTU120_CLASS_NAMES)) == 120
-  assert ntu_classes.NTU60_CLASS_NAMES[0] == "drink water"
-  assert ntu_classes.NTU60_CLASS_NAMES[59] == "walking apart from each other"
-  assert ntu_classes.NTU120_CLASS_NAMES[119].startswith("finger-guessing")
+# Every name that moved to ntu_dataset in issue 23, still read as ntu.<name>.
+_MOVED_NAMES = (
+    "SampleName", "parse_sample_name", "missing_skeleton_samples",
+    "list_skeleton_files", "NTU60_CS_TRAIN_SUBJECTS", "NTU_CV_TRAIN_CAMERAS",
+    "NTU_CAMERAS", "NTU120_CSUB_TRAIN_SUBJECTS", "cross_view_split",
+    "NTU60_PROTOCOLS", "NTU120_PROTOCOLS")
 
 
-def test_missing_lists_shipped_and_applied(tmp_path):
-  missing60 = ntu.missing_skeleton_samples(60)
-  missing120 = ntu.missing_skeleton_samples(120)
-  assert len(missing60) == 302 and len(missing120) == 535
-  assert "S001C002P005R002A008" in missing60
-  assert missing60 <= missing120
-  for name in ["S001C002P005R002A008", "S001C001P001R001A001",
-               "S001C001P001R001A061"]:
-    (tmp_path / f"{name}.skeleton").write_text("0\n")
-  kept = ntu.list_skeleton_files(tmp_path)
-  assert [p.stem for p in kept] == ["S001C001P001R001A001"]
-  kept120 = ntu.list_skeleton_files(tmp_path, num_actions=120,
-                                    skip_missing=False)
-  assert len(kept120) == 3
+@pytest.mark.parametrize("name", _MOVED_NAMES)
+def test_moved_names_are_the_same_objects(name):
+  assert getattr(ntu, name) is getattr(ntu_dataset, name)

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from posedriven import prepare
-from posedriven.data import datasets
+from posedriven.data import prepared_data
 from posedriven.data import protocols
 from posedriven.data.formats import msr
 from posedriven.data.formats import registry
@@ -95,7 +95,7 @@ def test_a_new_format_is_one_registry_entry(tmp_path, monkeypatch):
                                     protocol="toy_all_train", store="none",
                                     log_every_s=1e9, allow_empty_split=True)
   assert summary["clips"]["ok"] == 1
-  data = datasets.load_prepared(out)
+  data = prepared_data.load_prepared(out)
   assert data.dataset == "toy" and data.class_names == toy.class_names
   assert [c["split"] for c in data.clips("train")] == ["train"]
 

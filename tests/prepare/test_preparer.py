@@ -1,55 +1,29 @@
-"""Tests for posedriven.prepare and tools/prepare_data.py."""
+"""prepare_dataset end to end (posedriven.prepare.preparer) and
+tools/prepare_data.py."""
 
 from __future__ import annotations
 
 import json
 import logging
-import os
 import shutil
 
-import cv2
 import numpy as np
 import pytest
-import tensorflow as tf
 
-from posedriven.data import glimpse_crops
 from posedriven import prepare
-from posedriven.prepare import sensor_pass
-from posedriven.data.formats import registry
+from posedriven.data import glimpse_crops
 from posedriven.data import synthetic
-from posedriven.data.synthetic import dataset as synthetic_dataset
 from posedriven.data import video
-from posedriven.models import glimpse
+from posedriven.data.formats import registry
+from posedriven.data.synthetic import dataset as synthetic_dataset
+from posedriven.prepare import clip_quality
+from posedriven.prepare import file_writer
+from posedriven.prepare import output_dir
+from posedriven.prepare import preparer
 from tests import helpers
 from tests import numerics
-
-# 2 subjects x 3 actions: subject 1 -> train, subject 2 -> test
-# (synthetic_cs), 2 clips per file -> 2 train files + 2 test files.
-CLIPS_PER_FILE = 2
-
-
-@pytest.fixture(scope="module")
-def dataset_root(tmp_path_factory):
-  root = tmp_path_factory.mktemp("synthetic")
-  synthetic.generate_dataset(root, num_subjects=2, cameras=(1,),
-                             actions=(1, 2, 3), image_size=(160, 96),
-                             num_frames_range=(10, 13),
-                             second_person_probability=0.5, seed=1)
-  return root
-
-
-@pytest.fixture(scope="module")
-def sensor(calibrated_sensor_weights):
-  # Calibrated: features of order 1, so the comparisons below can fail.
-  return glimpse.GlimpseSensor(weights=str(calibrated_sensor_weights),
-                               input_size=75)
-
-
-def _prepare(root, out, sensor, **kwargs):
-  kwargs.setdefault("store", "features")
-  return prepare.prepare_dataset(
-      root, out, dataset="synthetic", protocol="synthetic_cs",
-      clips_per_file=CLIPS_PER_FILE, batch_size=32, sensor=sensor, **kwargs)
+from tests.prepare.conftest import CLIPS_PER_FILE
+from tests.prepare.conftest import prepare_synthetic
 
 
 def _decoded_crops(root, name, size):
@@ -62,7 +36,7 @@ def _decoded_crops(root, name, size):
 
 def test_features_are_the_sensor_on_the_hand_crops(dataset_root, sensor,
                                                   tmp_path):
-  summary = _prepare(dataset_root, tmp_path, sensor)
+  summary = prepare_synthetic(dataset_root, tmp_path, sensor)
   assert summary["clips"] == {"ok": 6, "error": 0, "skipped": 0,
                               "degraded": 0}
   assert sorted(helpers.tfrecord_bytes(tmp_path)) == [
@@ -105,7 +79,7 @@ def test_features_are_the_sensor_on_the_hand_crops(dataset_root, sensor,
 
 
 def test_crops_store_keeps_the_decoded_hand_crops(dataset_root, tmp_path):
-  summary = _prepare(dataset_root, tmp_path, None, store="crops")
+  summary = prepare_synthetic(dataset_root, tmp_path, None, store="crops")
   assert summary["clips"]["ok"] == 6
   size = synthetic.load_meta(dataset_root)["crop_size_px"]
   for path in sorted(tmp_path.glob("*.tfrecord")):
@@ -115,126 +89,6 @@ def test_crops_store_keeps_the_decoded_hand_crops(dataset_root, tmp_path):
       assert record["glimpse_features"].shape[-1] == 0
 
 
-def test_parallel_decoding_writes_the_same_bytes(dataset_root, sensor,
-                                                 tmp_path):
-  one = _prepare(dataset_root, tmp_path / "one", sensor, decode_workers=1)
-  four = _prepare(dataset_root, tmp_path / "four", sensor, decode_workers=4)
-  assert one["clips"] == four["clips"] == {"ok": 6, "error": 0, "skipped": 0,
-                                          "degraded": 0}
-  assert (helpers.tfrecord_bytes(tmp_path / "one") ==
-          helpers.tfrecord_bytes(tmp_path / "four"))
-  with pytest.raises(ValueError, match="decode_workers"):
-    _prepare(dataset_root, tmp_path / "zero", sensor, decode_workers=0)
-  assert not (tmp_path / "zero").exists()
-
-
-def test_rebatch_fills_batches_across_chunks_in_order():
-  def chunk(start, n, side=2):
-    return {"row": np.arange(start, start + n),
-            "patch": np.zeros((n, side, side), np.uint8)}
-
-  out = list(sensor_pass.rebatch([chunk(0, 5), chunk(5, 7), chunk(12, 3)], 4))
-  assert [len(c["row"]) for c in out] == [4, 4, 4, 3]
-  np.testing.assert_array_equal(np.concatenate([c["row"] for c in out]),
-                                np.arange(15))
-  assert all(c["patch"].shape[1:] == (2, 2) for c in out)
-  # Patches of another size cannot share a batch: the rows before flush.
-  out = list(sensor_pass.rebatch([chunk(0, 3), chunk(3, 3, side=5)], 4))
-  assert [(len(c["row"]), c["patch"].shape[1]) for c in out] == [(3, 2),
-                                                                  (3, 5)]
-  assert not list(sensor_pass.rebatch([], 4))
-  with pytest.raises(ValueError, match="size"):
-    list(sensor_pass.rebatch([chunk(0, 1)], 0))
-
-
-def test_decode_defaults_follow_the_device(dataset_root, tmp_path,
-                                          monkeypatch):
-  threads = []
-  reader = video.VideoReader
-
-  def recording_reader(path, *, decode_threads=None):
-    threads.append(decode_threads)
-    return reader(path, decode_threads=decode_threads)
-
-  def devices(gpus):
-    return lambda kind=None: list(gpus) if kind == "GPU" else []
-
-  monkeypatch.setattr(video, "VideoReader", recording_reader)
-  # No GPU: decoding shares the cores with the sensor, one thread.
-  monkeypatch.setattr(tf.config, "list_physical_devices", devices([]))
-  _prepare(dataset_root, tmp_path / "cpu", None, store="crops", max_clips=2)
-  assert threads == [1, 1]
-  # A GPU and one decode worker (2 cores): FFmpeg's own thread count.
-  monkeypatch.setattr(tf.config, "list_physical_devices", devices(["GPU:0"]))
-  monkeypatch.setattr(os, "cpu_count", lambda: 2)
-  _prepare(dataset_root, tmp_path / "gpu", None, store="crops", max_clips=2)
-  assert threads[2:] == [0, 0]
-  # A GPU and 8 cores: 4 workers decoding one thread each.
-  monkeypatch.setattr(os, "cpu_count", lambda: 8)
-  _prepare(dataset_root, tmp_path / "gpu8", None, store="crops", max_clips=2)
-  assert threads[4:] == [1, 1]
-  _prepare(dataset_root, tmp_path / "set", None, store="crops", max_clips=2,
-           decode_threads=3)
-  assert threads[6:] == [3, 3]
-
-
-@pytest.mark.parametrize("decode_workers", [1, 3])
-def test_bad_clips_are_reported_and_skipped(dataset_root, sensor, tmp_path,
-                                            decode_workers):
-  root = tmp_path / "data"
-  shutil.copytree(dataset_root, root)
-  names = sorted(p.name.split(".")[0]
-                 for p in (root / "nturgb+d_skeletons").glob("*.skeleton"))
-  corrupt, bad_skeleton, missing = names[0], names[3], names[4]
-  synthetic.video_path(root, corrupt).write_bytes(
-      np.random.default_rng(0).integers(0, 256, 30_000,
-                                        dtype=np.uint8).tobytes())
-  synthetic.skeleton_path(root, bad_skeleton).write_text("12\n1\nnot numbers\n")
-  synthetic.video_path(root, missing).unlink()
-  out = tmp_path / "out"
-  summary = _prepare(root, out, sensor, decode_workers=decode_workers)
-  assert summary["clips"] == {"ok": 3, "error": 3, "skipped": 0,
-                              "degraded": 0}
-  entries = {e["name"]: e for e in
-             json.loads((out / "manifest.json").read_text())["clips"]}
-  assert entries[corrupt]["status"] == "error"
-  assert "not a decodable video" in entries[corrupt]["reason"]
-  assert entries[bad_skeleton]["status"] == "error"
-  assert "SkeletonFormatError" in entries[bad_skeleton]["reason"]
-  assert "does not exist" in entries[missing]["reason"]
-  written = [r["name"].decode() for path in sorted(out.glob("*.tfrecord"))
-             for r in helpers.read_records(str(path))]
-  assert sorted(written) == sorted(set(names) - {corrupt, bad_skeleton,
-                                                 missing})
-
-
-def test_shorter_video_is_aligned_and_logged(dataset_root, sensor, tmp_path,
-                                             caplog):
-  root = tmp_path / "data"
-  shutil.copytree(dataset_root, root)
-  name = sorted(p.name.split(".")[0]
-                for p in (root / "nturgb+d_skeletons").glob("*.skeleton"))[0]
-  path = synthetic.video_path(root, name)
-  with video.VideoReader(path) as reader:
-    frames = list(reader)
-    size = reader.size
-  writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 30,
-                           size)
-  for frame in frames[:-3]:
-    writer.write(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
-  writer.release()
-  out = tmp_path / "out"
-  with caplog.at_level(logging.WARNING):
-    _prepare(root, out, sensor, max_clips=1)
-  (record,) = helpers.read_records(
-      str(out / "train-00000-of-00001.tfrecord"))
-  assert int(record["num_frames"]) == len(frames) - 3
-  assert record["xyz"].shape[0] == len(frames) - 3
-  assert int(record["skeleton_frames"]) == len(frames)
-  assert any(name in r.getMessage() and "keeping the first" in r.getMessage()
-             for r in caplog.records)
-
-
 class _Killed(BaseException):
   """Stands for SIGKILL: not an Exception, so nothing may swallow it."""
 
@@ -242,7 +96,7 @@ class _Killed(BaseException):
 def test_killed_run_resumes_to_identical_files(dataset_root, sensor, tmp_path,
                                                monkeypatch):
   reference = tmp_path / "reference"
-  _prepare(dataset_root, reference, sensor)
+  prepare_synthetic(dataset_root, reference, sensor)
 
   out = tmp_path / "resumed"
   real_load = synthetic_dataset.load_clip
@@ -256,7 +110,7 @@ def test_killed_run_resumes_to_identical_files(dataset_root, sensor, tmp_path,
 
   monkeypatch.setattr(synthetic_dataset, "load_clip", dying_load)
   with pytest.raises(BaseException) as info:
-    _prepare(dataset_root, out, sensor)
+    prepare_synthetic(dataset_root, out, sensor)
   # tf.data re-raises what the decode thread hit as a tf.errors.UnknownError.
   assert "_Killed" in str(info.value) or isinstance(info.value, _Killed)
   # The train files are complete; the interrupted one is a temp file.
@@ -270,7 +124,7 @@ def test_killed_run_resumes_to_identical_files(dataset_root, sensor, tmp_path,
   monkeypatch.setattr(synthetic_dataset, "load_clip", real_load)
   # A stale temp file of a later shard must not survive either.
   (out / "test-00001-of-00002.tfrecord.tmp").write_bytes(b"half a file")
-  summary = _prepare(dataset_root, out, sensor)
+  summary = prepare_synthetic(dataset_root, out, sensor)
   assert summary["files_skipped"] == 2 and summary["files_written"] == 2
   assert first_file.stat().st_mtime_ns == first_mtime
   assert helpers.tfrecord_bytes(out) == helpers.tfrecord_bytes(reference)
@@ -279,7 +133,7 @@ def test_killed_run_resumes_to_identical_files(dataset_root, sensor, tmp_path,
   assert manifest["complete"] and manifest["counts"]["ok"] == 6
 
   # Everything done: a third run writes nothing.
-  assert _prepare(dataset_root, out, sensor)["files_written"] == 0
+  assert prepare_synthetic(dataset_root, out, sensor)["files_written"] == 0
 
 
 def test_workers_share_files_without_coordination(dataset_root, tmp_path):
@@ -360,3 +214,14 @@ def test_tool_main_parses_gin_and_writes_operative_config(dataset_root,
   # camera 1 only -> every clip is in the cross-view test split.
   assert sorted(p.name for p in out.glob("*.tfrecord")) == [
       "test-00000-of-00002.tfrecord", "test-00001-of-00002.tfrecord"]
+
+
+def test_preparer_keeps_the_names_it_held():
+  for module, names in [
+      (clip_quality, ("MIN_VIDEO_FRAME_FRACTION", "degradation",
+                      "label_problem")),
+      (file_writer, ("WriterConfig", "decode_defaults", "make_preparer",
+                     "write_assignment")),
+      (output_dir, ("output_dir_problem",))]:
+    for name in names:
+      assert getattr(preparer, name) is getattr(module, name), name

@@ -1,4 +1,5 @@
-"""Train/test protocols and the validation hold-out."""
+"""Train/test protocols (each dataset's, through the registry, and the
+:class:`Protocol` rule itself) and the validation hold-out."""
 
 from __future__ import annotations
 
@@ -6,9 +7,10 @@ import dataclasses
 import random
 
 import pytest
+import tensorflow as tf
 
-from posedriven.data.formats import ntu
 from posedriven.data import protocols
+from posedriven.data.formats import ntu
 from posedriven.data.formats import registry
 
 
@@ -155,3 +157,40 @@ def test_views_of_a_performance_share_the_validation_side():
   for name in chosen:
     for camera in (1, 2, 3):
       assert name[:4] + f"C00{camera}" + name[8:] in chosen
+
+
+def test_protocol_reads_its_key_and_names_what_is_wrong():
+  by_subject = protocols.Protocol(
+      "toy", "subject", "odd subjects train",
+      lambda s: protocols.split(int(s) % 2 == 1))
+  assert protocols.split(True) == protocols.TRAIN == "train"
+  assert protocols.split(False) == protocols.TEST == "test"
+  assert by_subject.split({"subject": 3, "camera": 1}) == "train"
+  assert by_subject.split({"subject": "4"}) == "test"
+  with pytest.raises(ValueError, match=r"'toy' needs metadata key 'subject';"
+                     r" the clip metadata has \['camera'\]"):
+    by_subject.split({"camera": 1})
+  with pytest.raises(ValueError, match=r"'toy': bad metadata subject='x'"):
+    by_subject.split({"subject": "x"})
+
+
+def test_protocol_with_several_keys_gets_their_values_in_order():
+  seen = []
+  subset = protocols.Protocol(
+      "toy_as", ("action", "subject"), "one subset",
+      lambda v: seen.append(v) or protocols.OUTSIDE)
+  assert subset.split({"subject": 2, "action": 7}) == protocols.OUTSIDE
+  assert seen == [(7, 2)]
+  with pytest.raises(ValueError, match=r"needs metadata key \['action'\]"):
+    subset.split({"subject": 2})
+
+
+def test_validation_mask_is_is_validation_per_name():
+  names = [f"S001C00{c}P{p:03d}R001A001" for c in (1, 2) for p in range(1, 41)]
+  mask = protocols.validation_mask(tf.constant(names), 0.3, seed=2).numpy()
+  assert mask.dtype == bool and 0 < mask.sum() < len(names)
+  assert mask.tolist() == [protocols.is_validation(n, 0.3, seed=2)
+                           for n in names]
+  keys = protocols.performance_keys(tf.constant(names[:1] + ["a01_s02_e01"]))
+  assert [k.decode() for k in keys.numpy()] == ["S001P001R001A001",
+                                                "a01_s02_e01"]
