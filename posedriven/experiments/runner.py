@@ -200,12 +200,28 @@ class _Stopwatch:
                                + time.time() - self._start)
 
 
+class _Progress:
+  """Training runs done out of the experiment's, with a time estimate."""
+
+  def __init__(self, total: int):
+    self.total, self.done, self.start = total, 0, time.monotonic()
+
+  def run_finished(self, name: str, seed: int) -> None:
+    self.done += 1
+    elapsed = time.monotonic() - self.start
+    logging.info("[%d/%d runs] %s (seed %d) finished; %.0f s elapsed, ~%.0f s"
+                 " left", self.done, self.total, name, seed, elapsed,
+                 elapsed / self.done * (self.total - self.done))
+
+
 class _SeedRun:
   """One seed of an experiment: its runs, evaluations and records."""
 
   def __init__(self, experiment, layout, seed, roots, prepare_bindings,
-               user_files, user_bindings, action_groups, clock):
+               user_files, user_bindings, action_groups, clock,
+               progress=None):
     self.x, self.layout, self.seed = experiment, layout, seed
+    self.progress = progress
     self.roots, self.prepare_bindings = roots, prepare_bindings
     self.user_files, self.user_bindings = user_files, user_bindings
     self.action_groups, self.clock = action_groups, clock
@@ -264,6 +280,8 @@ class _SeedRun:
           kwargs["probe_dataset_root"] = str(self.root(run.data))
         train_rgb.train_rgb(directory, data, self.run_dirs[run.pose],
                             **kwargs)
+    if self.progress is not None:
+      self.progress.run_finished(directory.name, self.seed)
     return directory
 
   def evaluate(self, pose: str, rgb: str | None
@@ -417,6 +435,8 @@ def run(experiment: spec_lib.Experiment, output_dir: str | Path, *,
   stage_bindings = [b for b in gin_bindings
                     if not b.lstrip().startswith("experiment.")]
   per_seed = []
+  progress = _Progress(len(experiment.seeds) * sum(
+      len(experiment.grid.get(name, ())) or 1 for name in experiment.runs))
   for seed in experiment.seeds:
     clock = _Stopwatch()
     if before_seed is not None:
@@ -424,7 +444,7 @@ def run(experiment: spec_lib.Experiment, output_dir: str | Path, *,
         before_seed(seed, layout.seed_dir(seed))
     seed_run = _SeedRun(experiment, layout, seed, dataset_roots,
                         prepare_bindings or {}, gin_files, stage_bindings,
-                        action_groups, clock)
+                        action_groups, clock, progress)
     seed_run.run_all()
     tables = seed_run.tables()
     export_dir = seed_run.export()

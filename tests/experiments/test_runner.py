@@ -191,3 +191,16 @@ def test_dataset_roots_are_named_when_there_are_several():
     runner.parse_dataset_roots(["/d/n"], ["ntu", "target"])
   with pytest.raises(ValueError, match="no dataset 'sbu'"):
     runner.parse_dataset_roots(["sbu=/d/s"], ["ntu", "target"])
+
+
+def test_progress_says_runs_done_and_time_left(caplog, monkeypatch):
+  clock = iter([100.0, 110.0, 130.0])
+  monkeypatch.setattr(runner.time, "monotonic", lambda: next(clock))
+  progress = runner._Progress(4)
+  with caplog.at_level("INFO"):
+    progress.run_finished("pose", 0)
+    progress.run_finished("rgb_G", 0)
+  assert "[1/4 runs] pose (seed 0) finished; 10 s elapsed, ~30 s left" in (
+      caplog.text)
+  assert "[2/4 runs] rgb_G (seed 0) finished; 30 s elapsed, ~30 s left" in (
+      caplog.text)
