@@ -121,9 +121,24 @@ def is_finished(output_dir: str | os.PathLike) -> bool:
 
 
 def write_stage_info(output_dir: str | os.PathLike,
-                     info: dict[str, Any]) -> None:
+                     info: dict[str, Any], keep: tuple[str, ...] = ()
+                     ) -> None:
+  """Writes ``stage.json``.
+
+  Args:
+    output_dir: The run directory.
+    info: What the run is.
+    keep: Keys of an existing ``stage.json`` kept when ``info`` lacks them:
+      a resumed run loads its backup and never rebuilds its model, so what
+      the first build recorded (the layers a transfer copied) must survive
+      the rewrite.
+  """
+  path = Path(output_dir) / STAGE_FILE
+  if keep and path.is_file():
+    previous = json.loads(path.read_text())
+    info = {**{k: previous[k] for k in keep if k in previous}, **info}
   # default=str: arguments JSON has no type for (paths) as text.
-  write_json(Path(output_dir) / STAGE_FILE, info, default=str)
+  write_json(path, info, default=str)
 
 
 def read_stage_info(run: str | os.PathLike) -> dict[str, Any]:

@@ -171,7 +171,8 @@ def train_pose(output_dir: str | os.PathLike,
         num_clips=num_val_clips), ["logits"])
   with dtype_policy.precision(mixed_precision):
     if chief:
-      run_dir.write_stage_info(output_dir, stage)
+      run_dir.write_stage_info(output_dir, stage,
+                               keep=("transfer",) if init_from else ())
       config.save_operative_config(output_dir)
     _, state = loop.fit_resumable(
         build_model=build, train_dataset_fn=train_ds, val_dataset=val_ds,

@@ -221,7 +221,8 @@ def train_rgb(output_dir: str | os.PathLike,
            "glimpse_dim": info["glimpse_dim"], "data_dir": str(data_dir)}
   with dtype_policy.precision(mixed_precision):
     if chief:
-      run_dir.write_stage_info(output_dir, {**stage, "params": params})
+      run_dir.write_stage_info(output_dir, {**stage, "params": params},
+                               keep=("transfer",) if init_from else ())
       config.save_operative_config(output_dir)
     _, state = loop.fit_resumable(
         build_model=build, train_dataset_fn=train_ds, val_dataset=val_ds,

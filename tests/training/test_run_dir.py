@@ -102,3 +102,16 @@ def test_marker_and_stage_info_keep_their_names_and_bytes(tmp_path):
                                                     "stage.json"]
   with pytest.raises(FileNotFoundError, match="other.*stage.json missing"):
     run_dir.read_stage_info(tmp_path / "other")
+
+
+def test_stage_info_keeps_what_a_resumed_run_cannot_record_again(tmp_path):
+  run_dir.write_stage_info(tmp_path, {"stage": "pose", "transfer": [1, 2],
+                                      "params": {"epochs": 1}})
+  run_dir.write_stage_info(tmp_path, {"stage": "pose",
+                                      "params": {"epochs": 2}},
+                           keep=("transfer",))
+  assert run_dir.read_stage_info(tmp_path) == {
+      "stage": "pose", "transfer": [1, 2], "params": {"epochs": 2}}
+  # Without keep (a run that transfers nothing) nothing old survives.
+  run_dir.write_stage_info(tmp_path, {"stage": "pose"})
+  assert run_dir.read_stage_info(tmp_path) == {"stage": "pose"}

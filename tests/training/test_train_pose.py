@@ -166,6 +166,16 @@ def test_fine_tuning_copies_every_layer_or_fails(tiny_prepared, pose_run,
   assert {r["source_run"] for r in records} == {str(pose_run)}
   assert records[0]["shapes"] == [list(source[0].shape), list(source[1].shape)]
 
+  # Resumed (here: one more epoch after the finished one), the run loads its
+  # backup and never rebuilds: the record of what was copied must survive.
+  (tuned_dir / "FINISHED.json").unlink()
+  train_pose.train_pose(tuned_dir, tiny_prepared,
+                        **dict(small, learning_rate=0.0, epochs=2,
+                               reinitialise=["conv3"]))
+  resumed = json.loads((tuned_dir / "stage.json").read_text())
+  assert resumed["params"]["epochs"] == 2
+  assert resumed["transfer"] == records
+
 
 @pytest.mark.slow
 def test_sbu_on_the_ntu_layout_starts_every_layer_but_the_class_from_ntu(
