@@ -48,9 +48,12 @@ _OVERWRITE = flags.DEFINE_boolean(
 def main(argv: Sequence[str]) -> None:
   del argv
   logging.set_verbosity(logging.INFO)
+  # --overwrite is the binding of the writer this --format runs.
+  writer = registry.SYNTHETIC_WRITERS[_FORMAT.value]
   config.parse_gin(_GIN_FILES.value, binary.with_shorthands(
-      _GIN_BINDINGS.value, {"generate_dataset.overwrite": _OVERWRITE.value}))
-  registry.SYNTHETIC_WRITERS[_FORMAT.value](_OUTPUT_DIR.value)
+      _GIN_BINDINGS.value,
+      {f"{writer.__name__}.overwrite": _OVERWRITE.value}))
+  writer(_OUTPUT_DIR.value)
 
 
 def run() -> None:

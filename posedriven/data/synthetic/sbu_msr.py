@@ -37,6 +37,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
+import shutil
 from pathlib import Path
 from typing import Sequence
 
@@ -133,7 +134,8 @@ def generate_sbu(root: str | os.PathLike, *,
                  sets: Sequence[str] = ("s01s02", "s01s03", "s02s03",
                                         "s02s01", "s04s02"),
                  sequences: int = 1, seed: int = 0, first_frame: int = 1,
-                 write_frames: bool = True) -> list[Path]:
+                 write_frames: bool = True,
+                 overwrite: bool = False) -> list[Path]:
   """Writes a synthetic SBU Kinect Interaction tree under ``root``.
 
   Sequences already written (their ``skeleton_pos.txt`` exists; it is
@@ -149,6 +151,8 @@ def generate_sbu(root: str | os.PathLike, *,
       at 1).
     write_frames: Also write the ``rgb_*.png`` frames (False: skeletons
       only, for pose-only runs).
+    overwrite: Delete the ``sXXsYY`` set folders already in ``root`` first,
+      so that no sequence of other settings is kept.
 
   Returns:
     The sequence directories, sorted.
@@ -158,6 +162,10 @@ def generate_sbu(root: str | os.PathLike, *,
   if unknown:
     raise ValueError(f"unknown SBU sets {unknown}; expected some of"
                      f" {list(sbu.SBU_SETS)}")
+  if overwrite:
+    for old_set in sorted(root.glob("s[0-9][0-9]s[0-9][0-9]")):
+      logging.warning("overwrite: deleting %s", old_set)
+      shutil.rmtree(old_set)
   root.mkdir(parents=True, exist_ok=True)
   joints = _joint_indices(skeletons.SBU, _SBU_FROM_V2)
   out = []
@@ -199,7 +207,8 @@ def generate_sbu(root: str | os.PathLike, *,
 @gin.configurable(denylist=["root"])
 def generate_msr(root: str | os.PathLike, *, num_subjects: int = 4,
                  environments: Sequence[int] = (1, 2), seed: int = 0,
-                 write_videos: bool = True) -> list[Path]:
+                 write_videos: bool = True,
+                 overwrite: bool = False) -> list[Path]:
   """Writes a synthetic MSR Daily Activity 3D folder under ``root``.
 
   Samples whose skeleton file exists (written after the video) are skipped.
@@ -210,11 +219,17 @@ def generate_msr(root: str | os.PathLike, *, num_subjects: int = 4,
     environments: ``e01`` / ``e02``: the two cameras of :data:`MSR_VIEWS`.
     seed: Dataset seed.
     write_videos: Also write the ``_rgb.avi`` videos.
+    overwrite: Delete the samples (skeletons and videos) already in
+      ``root`` first, so that no sample of other settings is kept.
 
   Returns:
     The skeleton files, sorted.
   """
   root = Path(root)
+  if overwrite:
+    for old in sorted(root.glob(f"a[0-9][0-9]_s[0-9][0-9]_e[0-9][0-9]_*")):
+      logging.warning("overwrite: deleting %s", old)
+      old.unlink()
   if not 1 <= num_subjects <= msr.NUM_SUBJECTS:
     raise ValueError(f"num_subjects must be 1-{msr.NUM_SUBJECTS}")
   if any(e not in MSR_VIEWS for e in environments):

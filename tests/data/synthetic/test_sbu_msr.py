@@ -86,3 +86,27 @@ def test_msr_video_has_one_frame_per_skeleton_frame(tmp_path):
     shapes.append(frame.shape)
   capture.release()
   assert shapes == [(480, 640, 3)] * clip.num_frames
+
+
+def test_overwrite_replaces_what_other_settings_wrote(tmp_path):
+  sbu_root, msr_root = tmp_path / "sbu", tmp_path / "msr"
+  sbu_msr.generate_sbu(sbu_root, sets=("s01s02", "s01s03"), seed=0,
+                       write_frames=False)
+  sbu_file = sbu_root / "s01s02" / "01" / "001" / sbu.SKELETON_FILE
+  first = sbu_file.read_bytes()
+  # Without overwrite a finished sequence is kept (resumption), whatever
+  # the settings: the old seed's file stays.
+  sbu_msr.generate_sbu(sbu_root, sets=("s01s02",), seed=1,
+                       write_frames=False)
+  assert sbu_file.read_bytes() == first
+  sbu_msr.generate_sbu(sbu_root, sets=("s01s02",), seed=1,
+                       write_frames=False, overwrite=True)
+  assert sbu_file.read_bytes() != first
+  assert not (sbu_root / "s01s03").exists()  # a set of the old settings
+  sbu_msr.generate_msr(msr_root, num_subjects=2, seed=0, write_videos=False)
+  msr_file = msr_root / f"a01_s01_e01{msr.SKELETON_SUFFIX}"
+  first = msr_file.read_bytes()
+  sbu_msr.generate_msr(msr_root, num_subjects=1, seed=1, write_videos=False,
+                       overwrite=True)
+  assert msr_file.read_bytes() != first
+  assert not (msr_root / f"a01_s02_e01{msr.SKELETON_SUFFIX}").exists()
