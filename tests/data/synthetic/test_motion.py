@@ -121,10 +121,14 @@ def test_paired_actions_share_their_motion():
 def test_rotate_y_turns_x_towards_z_and_keeps_height():
   xyz = np.array([[1.0, 0.7, 0.0], [0.0, -0.2, 2.0]])
   turned = synthetic_motion.rotate_y(xyz, 90.0)
+  # float64: cos(90 deg) comes out as 6.1e-17, not 0, and each output is a
+  # sum of two products of values <= 2 (each rounded by <= eps/2): the error
+  # is a few eps x 2. Two rotations (there and back) double it.
+  atol = 8 * np.finfo(np.float64).eps * 2.0
   np.testing.assert_allclose(turned, [[0.0, 0.7, 1.0], [-2.0, -0.2, 0.0]],
-                             atol=1e-12)
+                             atol=atol)
   np.testing.assert_allclose(synthetic_motion.rotate_y(turned, -90.0), xyz,
-                             atol=1e-12)
+                             atol=atol)
   assert xyz[0, 0] == 1.0  # the input is not changed
 
 
