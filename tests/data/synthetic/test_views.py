@@ -83,7 +83,10 @@ def test_world_to_camera_puts_the_scene_centre_on_the_axis():
   view = synthetic_views.View(yaw_deg=45.0, distance_m=3.0, height_m=1.0)
   world = np.array([[0.0, 1.0, 0.0], [1.0, 1.0, 0.0]])
   camera = synthetic_views.world_to_camera(world, view)
-  np.testing.assert_allclose(camera[0], [0.0, 0.0, 3.0], atol=1e-12)
+  # float64: cos/sin(45 deg) rounded (<= eps/2 each) times coordinates of
+  # at most 3 m, summed over three terms: a few eps x 3.
+  np.testing.assert_allclose(camera[0], [0.0, 0.0, 3.0],
+                             atol=8 * np.finfo(np.float64).eps * 3.0)
   # The yaw turns the scene about the vertical axis: distances to it stay.
   assert np.hypot(camera[1, 0], camera[1, 2] - 3.0) == pytest.approx(1.0)
   assert camera[1, 1] == pytest.approx(0.0)
