@@ -34,6 +34,7 @@ them from the train files, ``validation=True`` keeps only them and
 
 from __future__ import annotations
 
+import functools
 from typing import Any, Sequence
 
 import numpy as np
@@ -175,13 +176,20 @@ class _Sampler:
           xyz, present, self.skeleton, tf.range(tf.size(indices)), self.path)
 
 
+@functools.lru_cache(maxsize=None)
 def _parser(features: str):
-  """Parses only what the pipelines read (``features`` adds its array)."""
+  """Parses only what the pipelines read (``features`` adds its array).
+
+  One ``tf.function`` per ``features`` for the process: training builds a
+  new dataset every epoch, and tracing the map functions again each time
+  cost about as much as a small network's epoch (BUILD_NOTES, "Real data").
+  """
   keys = [tfrecords.NAME, tfrecords.LABEL, tfrecords.NUM_FRAMES,
           tfrecords.XYZ, tfrecords.PRESENT]
   keys += {"glimpses": [tfrecords.GLIMPSE_FEATURES],
            "crops": [tfrecords.CROPS]}.get(features, [])
-  return lambda serialized: tfrecords.parse_clip(serialized, keys)
+  return tf.function(lambda serialized: tfrecords.parse_clip(serialized,
+                                                             keys))
 
 def _gather_inputs(clip: dict[str, tf.Tensor], pose: tf.Tensor,
                    indices: tf.Tensor, features: str) -> dict[str, tf.Tensor]:
@@ -216,6 +224,35 @@ def _with_cardinality(ds: tf.data.Dataset, num_clips: int | None,
              else -(-num_clips // batch_size))
   # Checked while iterating: a wrong count fails loudly, never truncates.
   return ds.apply(tf.data.experimental.assert_cardinality(batches))
+
+
+@functools.lru_cache(maxsize=None)
+def _train_sampler(skeleton: str, glimpse_dim: int, crop_size: int,
+                   joint_order: str, num_steps: int, subsequence_mode: str,
+                   skeleton_layout: str, features: str,
+                   rotation_augment_deg: float, scale_augment: float):
+  """``(clip, element_seed) -> (inputs, label)``, traced once per process.
+
+  Cached for the same reason as :func:`_parser`; every argument that shapes
+  the graph is part of the key.
+  """
+  sampler = _Sampler(skeleton, joint_order, num_steps, subsequence_mode,
+                     skeleton_layout)
+  info = {"glimpse_dim": glimpse_dim, "crop_size": crop_size}
+
+  @tf.function
+  def sample(clip, element_seed):
+    indices = tf.ensure_shape(
+        sampler.train_indices(clip[tfrecords.NUM_FRAMES], element_seed),
+        [num_steps])
+    augment = (sampler.augmentation(element_seed, rotation_augment_deg,
+                                    scale_augment)
+               if rotation_augment_deg or scale_augment else None)
+    pose = sampler.pose(clip, indices, rotation_scale=augment)
+    inputs = _gather_inputs(clip, pose, indices, features)
+    return _static_shapes(inputs, [], sampler, info), clip[tfrecords.LABEL]
+
+  return sample
 
 
 def train_dataset(file_pattern: str | Sequence[str], *,
@@ -274,8 +311,6 @@ def train_dataset(file_pattern: str | Sequence[str], *,
   files = list_files(file_pattern)
   info = dataset_info(files)
   _check_features(features, info, files)
-  sampler = _Sampler(info["skeleton"], joint_order, num_steps,
-                     subsequence_mode, skeleton_layout)
   deterministic = seed is not None
   ds = _records(files, shuffle_files=True, seed=seed,
                 cycle_length=cycle_length, deterministic=deterministic)
@@ -284,18 +319,10 @@ def train_dataset(file_pattern: str | Sequence[str], *,
   ds = _filter_validation(ds, validation, validation_fraction, 0)
   ds = tf.data.Dataset.zip(
       ds, tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True))
-
-  def sample(clip, element_seed):
-    indices = tf.ensure_shape(
-        sampler.train_indices(clip[tfrecords.NUM_FRAMES], element_seed),
-        [num_steps])
-    augment = (sampler.augmentation(element_seed, rotation_augment_deg,
-                                    scale_augment)
-               if rotation_augment_deg or scale_augment else None)
-    pose = sampler.pose(clip, indices, rotation_scale=augment)
-    inputs = _gather_inputs(clip, pose, indices, features)
-    return _static_shapes(inputs, [], sampler, info), clip[tfrecords.LABEL]
-
+  sample = _train_sampler(
+      info["skeleton"], info["glimpse_dim"], info["crop_size"], joint_order,
+      num_steps, subsequence_mode, skeleton_layout, features,
+      float(rotation_augment_deg), float(scale_augment))
   ds = ds.map(sample, num_parallel_calls=tf.data.AUTOTUNE,
               deterministic=deterministic)
   ds = ds.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)

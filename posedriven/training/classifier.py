@@ -15,12 +15,39 @@ import numpy as np
 import tensorflow as tf
 
 
-def compile_classifier(model: keras.Model, learning_rate: float,
+LR_SCHEDULES = ("constant", "cosine")
+
+
+def check_schedule(schedule: str) -> None:
+  if schedule not in LR_SCHEDULES:
+    raise ValueError(f"lr_schedule must be one of {LR_SCHEDULES}, got"
+                     f" {schedule!r}")
+
+
+def learning_rate_schedule(learning_rate: float, schedule: str,
+                           total_steps: int | None = None):
+  """Adam's learning rate: a constant or a cosine decay to 0.
+
+  ``cosine`` decays over ``total_steps`` optimizer steps (the run's epochs
+  times its steps per epoch). The optimizer's step count is part of the
+  backup, so a resumed run continues the curve where it stopped.
+  """
+  check_schedule(schedule)
+  if schedule == "constant":
+    return learning_rate
+  if not total_steps or total_steps < 1:
+    raise ValueError(f"a {schedule} schedule needs the run's total steps,"
+                     f" got {total_steps!r}")
+  return keras.optimizers.schedules.CosineDecay(learning_rate, total_steps)
+
+
+def compile_classifier(model: keras.Model, learning_rate,
                        jit_compile: bool | str = False,
                        output_names: Sequence[str] = ("logits",)
                        ) -> keras.Model:
   """Adam + cross-entropy on the ``logits`` output (the only one with a loss).
 
+  ``learning_rate`` is a float or a schedule (:func:`learning_rate_schedule`).
   The other outputs (attention maps) get no loss; Keras 3 still wants a
   target per output, which :func:`with_targets` supplies.
   """

@@ -29,10 +29,12 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import json
 import logging
 import math
 import os
+import shutil
 import time
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
@@ -289,18 +291,22 @@ def _train(model: keras.Model, state: LoopState, out: Path, *,
                      ckpt_dir / f"epoch-{epoch + 1:03d}.weights.h5")
         _prune_checkpoints(ckpt_dir, keep_checkpoints)
       value = logs[monitor]
-      if sign * value < sign * state.best_value:
+      improved = sign * value < sign * state.best_value
+      if improved:
         state.best_value, state.best_epoch = value, epoch
         state.epochs_since_best = 0
-        _save_atomic(model.save, best_path)
       else:
         state.epochs_since_best += 1
       state.epochs_done = epoch + 1
       state.history.append(logs)
-      # The backup goes last: a kill before the state is saved replays the
-      # epoch from the previous backup, which is only deleted afterwards.
+      # The state goes last: a kill before it is saved replays the epoch
+      # from the previous backup, which is only deleted afterwards.
       state.model = f"model-{epoch + 1:03d}.keras"
       _save_atomic(model.save, backup_dir / state.model)
+      if improved:
+        # The model just written: a copy costs far less than a second save.
+        _save_atomic(functools.partial(shutil.copyfile,
+                                       backup_dir / state.model), best_path)
       state.save(state_path)
       for stale in backup_dir.glob("model*.keras"):
         if stale.name != state.model:

@@ -116,6 +116,30 @@ def test_seed_makes_stream_reproducible_and_epochs_differ(records):
   assert not np.array_equal(first_a[2], first_c[2])
 
 
+def test_a_rebuilt_training_stream_is_not_traced_again(records):
+  # Training builds a new dataset every epoch (its seed is seed + epoch);
+  # the sampler is traced once per configuration and still gives each
+  # seed its own stream.
+  pipeline._train_sampler.cache_clear()
+  first = _collect(pipeline.train_dataset(records, batch_size=5, seed=7,
+                                          validation=None))
+  again = _collect(pipeline.train_dataset(records, batch_size=5, seed=7,
+                                          validation=None))
+  other = _collect(pipeline.train_dataset(records, batch_size=5, seed=8,
+                                          validation=None))
+  assert pipeline._train_sampler.cache_info().misses == 1
+  info = pipeline.dataset_info(pipeline.list_files(records))
+  sample = pipeline._train_sampler(
+      info["skeleton"], info["glimpse_dim"], info["crop_size"],
+      "topological", pose_tensor.SUBSEQUENCE_LENGTH, "segments", "native",
+      "glimpses", 0.0, 0.0)
+  assert pipeline._train_sampler.cache_info().misses == 1
+  assert sample.experimental_get_tracing_count() == 1
+  for x, y in zip(first, again):
+    np.testing.assert_array_equal(x, y)
+  assert not np.array_equal(first[2], other[2])
+
+
 def test_augmentation_rotates_and_scales_each_clip_about_its_body(
     records, clips):
   """Each training sub-sequence is the clip's tensor of its own rotated and

@@ -89,3 +89,17 @@ def test_compiled_loss_is_the_cross_entropy_of_the_logits_alone():
   assert results["loss"] == pytest.approx(expected.mean(), rel=1e-5)
   assert results["logits_accuracy"] == pytest.approx(
       np.mean(logits.argmax(-1) == labels))
+
+
+def test_learning_rate_schedules():
+  assert classifier.learning_rate_schedule(1e-3, "constant") == 1e-3
+  cosine = classifier.learning_rate_schedule(1e-3, "cosine", 100)
+  # float32 arithmetic of a few operations: relative error ~1e-7, bounded
+  # by 1e-6 (and 1e-5 where cos(pi/2) rounds to ~4e-8, not 0).
+  np.testing.assert_allclose(float(cosine(0)), 1e-3, rtol=1e-6)
+  np.testing.assert_allclose(float(cosine(50)), 5e-4, rtol=1e-5)
+  assert float(cosine(100)) == 0.0
+  with pytest.raises(ValueError, match="lr_schedule must be one of"):
+    classifier.learning_rate_schedule(1e-3, "step", 100)
+  with pytest.raises(ValueError, match="needs the run's total steps"):
+    classifier.learning_rate_schedule(1e-3, "cosine", 0)
