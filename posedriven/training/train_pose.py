@@ -29,7 +29,8 @@ def train_pose(output_dir: str | os.PathLike,
                data_dir: str | os.PathLike,
                *,
                batch_size: int = 64,
-               learning_rate: float = 1e-4,
+               learning_rate: float | None = 1e-4,
+               lr_schedule: str = "constant",
                epochs: int = 200,
                patience: int | None = 20,
                validation_fraction: float = 0.05,
@@ -58,7 +59,11 @@ def train_pose(output_dir: str | os.PathLike,
     output_dir: Run directory (resumed if it holds an unfinished run).
     data_dir: Output of ``tools/prepare_data.py``.
     batch_size: Global batch (paper: 64).
-    learning_rate: Adam (paper: 1e-4; 10x smaller when fine-tuning).
+    learning_rate: Adam (paper: 1e-4; 10x smaller when fine-tuning). None:
+      the ``init_from`` run's rate / 10 (``transfer.resolve_learning_rate``).
+      ``stage.json`` records the rate used and its origin.
+    lr_schedule: ``constant`` (paper) or ``cosine`` (decays to 0 over
+      ``epochs``; for small sets, ``pose/msr3d.gin``).
     epochs: Maximum epochs.
     patience: Early stopping on the validation clips.
     validation_fraction: Training clips held out for validation (paper: 5%),
@@ -77,7 +82,10 @@ def train_pose(output_dir: str | os.PathLike,
     filters, features: ``PoseConvNet`` sizes.
     init_from: A pose run (e.g. trained on NTU) to start from: every layer
       is copied from it, the class layer only when the class lists match
-      (``transfer.transfer_weights``; recorded in ``stage.json``).
+      (``transfer.transfer_weights``; recorded in ``stage.json``). It must
+      share this run's joint order and tensor layout (``stage.json``;
+      ``transfer.check_source``), the layout unless ``reinitialise`` names
+      conv3.
     reinitialise: Layers (``conv3``) that may keep a fresh initialisation
       when ``init_from`` has no layer of their shape; any other mismatch
       is an error.
@@ -102,6 +110,7 @@ def train_pose(output_dir: str | os.PathLike,
   # Bad names fail before the run directory is made or data is read.
   distribute.check_strategy(strategy)
   dtype_policy.check_precision(mixed_precision)
+  classifier.check_schedule(lr_schedule)
   # Before any other TensorFlow op (multi-worker collectives need it).
   dist = distribute.get_strategy(strategy)
   chief = distribute.is_chief(dist)
@@ -115,8 +124,15 @@ def train_pose(output_dir: str | os.PathLike,
   tensor_skeleton = skeleton_layouts.tensor_skeleton(skeleton,
                                                      skeleton_layout)
   width = pose_tensor.pose_tensor_width(tensor_skeleton, joint_order)
-  if init_from:
-    run_dir.read_stage_info(init_from)  # not a finished run: fail before work
+  target = {"stage": "pose", "joint_order": joint_order,
+            "tensor_skeleton": tensor_skeleton.name, "pose_width": width}
+  allow_layout_change = transfer.layout_change_allowed(reinitialise)
+  source_info = None
+  if init_from:  # A run of other inputs, or unfinished: fail before work.
+    source_info = transfer.check_source(
+        init_from, target, allow_layout_change=allow_layout_change)
+  learning_rate, learning_rate_origin = transfer.resolve_learning_rate(
+      learning_rate, init_from)
   if freeze_pose_network and not init_from:
     raise ValueError("freeze_pose_network needs init_from (a trained pose"
                      " network to keep)")
@@ -132,7 +148,13 @@ def train_pose(output_dir: str | os.PathLike,
       "skeleton": skeleton.name, "skeleton_layout": skeleton_layout,
       "tensor_skeleton": tensor_skeleton.name, "dataset": data.dataset,
       "num_classes": data.num_classes, "data_dir": str(data_dir),
-      "params": params}
+      "learning_rate": learning_rate,
+      "learning_rate_origin": learning_rate_origin, "params": params}
+  if source_info is not None:
+    stage["init_from"] = {
+        "run": str(init_from), **transfer.identity(source_info),
+        "dataset": source_info.get("dataset"),
+        "learning_rate": transfer.source_learning_rate(source_info)}
 
   def build():
     model = streams.build_pose_stream(data.num_classes, width,
@@ -141,12 +163,16 @@ def train_pose(output_dir: str | os.PathLike,
     if init_from:
       stage["transfer"] = transfer.transfer_from_run(
           init_from, model, dataset=data.dataset, class_layer="pose_logits",
+          target=target, allow_layout_change=allow_layout_change,
           reinitialise=reinitialise)
       if chief:
         run_dir.write_stage_info(output_dir, stage)
     if freeze_pose_network:
       model.pose_network.trainable = False
-    return classifier.compile_classifier(model, learning_rate, jit_compile)
+    steps = steps_per_epoch or -(-num_train_clips // batch_size)
+    return classifier.compile_classifier(
+        model, classifier.learning_rate_schedule(
+            learning_rate, lr_schedule, epochs * steps), jit_compile)
 
   def train_ds(epoch):
     ds = pipeline.train_dataset(train_pattern, batch_size=batch_size,
@@ -180,7 +206,8 @@ def train_pose(output_dir: str | os.PathLike,
         monitor="val_loss" if has_val else "loss",
         steps_per_epoch=steps_per_epoch, keep_checkpoints=keep_checkpoints,
         strategy=dist, chief=chief,
-        hparams={"stage": "pose", "dataset": data.dataset, **params},
+        hparams={"stage": "pose", "dataset": data.dataset, **params,
+                 "learning_rate": learning_rate},
         verbose=verbose)
   summary = {"stage": "pose", "epochs": state.epochs_done,
              "best_epoch": state.best_epoch + 1,

@@ -64,7 +64,7 @@ def train_rgb(output_dir: str | os.PathLike,
               ablation: str = "G",
               conditioning: str = "pose",
               batch_size: int = 64,
-              learning_rate: float = 1e-4,
+              learning_rate: float | None = 1e-4,
               epochs: int = 200,
               patience: int | None = 20,
               validation_fraction: float = 0.05,
@@ -98,6 +98,8 @@ def train_rgb(output_dir: str | os.PathLike,
       model), ``E`` (spatial only), ``B`` (sum of hands), ``C`` (concat).
     conditioning: ``pose`` (attention sees s) or ``hidden`` (Table 2).
     batch_size, learning_rate, epochs, patience, dropout: as in the paper.
+      ``learning_rate`` None: the ``init_from`` run's rate / 10, as in
+      ``train_pose``.
     validation_fraction: Training clips held out for validation (paper: 5%).
     lstm_units, spatial_attention_units, temporal_attention_units,
       feature_units: architecture sizes (paper defaults).
@@ -111,7 +113,10 @@ def train_rgb(output_dir: str | os.PathLike,
     init_from: An RGB run (e.g. trained on NTU) to start from: every layer
       but the frozen pose network (which comes from ``pose_dir``) is copied
       from it, the class layer only when the class lists match
-      (``transfer.transfer_weights``; recorded in ``stage.json``).
+      (``transfer.transfer_weights``; recorded in ``stage.json``). Its pose
+      run must share ``pose_dir``'s joint order and tensor layout
+      (``transfer.check_source``), the layout unless ``pose_dir`` is a run
+      that re-initialised conv3 on purpose (the native-layout ablation).
     reinitialise: Layers that may keep a fresh initialisation when
       ``init_from`` has no layer of their shape; any other mismatch is an
       error.
@@ -141,8 +146,19 @@ def train_rgb(output_dir: str | os.PathLike,
   pose_info = run_dir.read_stage_info(pose_dir)
   joint_order = pose_info["joint_order"]
   skeleton_layout = pose_info.get("skeleton_layout", "native")
-  if init_from:
-    run_dir.read_stage_info(init_from)  # not a finished run: fail before work
+  target = {"stage": "rgb", "joint_order": joint_order,
+            "tensor_skeleton": pose_info.get("tensor_skeleton"),
+            "pose_width": pose_info.get("pose_width")}
+  # The RGB layers read s, not the tensor: the layout is the pose run's
+  # business, accepted where that run changed it on purpose.
+  allow_layout_change = transfer.layout_change_allowed(
+      pose_info.get("params", {}).get("reinitialise", ()))
+  source_info = None
+  if init_from:  # A run of other inputs, or unfinished: fail before work.
+    source_info = transfer.check_source(
+        init_from, target, allow_layout_change=allow_layout_change)
+  learning_rate, learning_rate_origin = transfer.resolve_learning_rate(
+      learning_rate, init_from)
   if freeze_rgb_network and not init_from:
     raise ValueError("freeze_rgb_network needs init_from (a trained RGB"
                      " stream to keep)")
@@ -165,7 +181,8 @@ def train_rgb(output_dir: str | os.PathLike,
     if init_from:
       stage["transfer"] = transfer.transfer_from_run(
           init_from, model, dataset=data.dataset,
-          class_layer=streams.RGB_CLASS_LAYER,
+          class_layer=streams.RGB_CLASS_LAYER, target=target,
+          allow_layout_change=allow_layout_change,
           reinitialise=reinitialise, keep=("pose_cnn",))
       if chief:
         run_dir.write_stage_info(output_dir, {**stage, "params": params})
@@ -216,9 +233,17 @@ def train_rgb(output_dir: str | os.PathLike,
         {k: v.numpy() for k, v in inputs.items()}, names, crops))
   stage = {"stage": "rgb", "ablation": ablation, "conditioning": conditioning,
            "joint_order": joint_order, "skeleton_layout": skeleton_layout,
-           "pose_dir": str(pose_dir),
+           "tensor_skeleton": target["tensor_skeleton"],
+           "pose_width": target["pose_width"], "pose_dir": str(pose_dir),
            "dataset": data.dataset, "num_classes": data.num_classes,
-           "glimpse_dim": info["glimpse_dim"], "data_dir": str(data_dir)}
+           "glimpse_dim": info["glimpse_dim"], "data_dir": str(data_dir),
+           "learning_rate": learning_rate,
+           "learning_rate_origin": learning_rate_origin}
+  if source_info is not None:
+    stage["init_from"] = {
+        "run": str(init_from), **transfer.identity(source_info),
+        "dataset": source_info.get("dataset"),
+        "learning_rate": transfer.source_learning_rate(source_info)}
   with dtype_policy.precision(mixed_precision):
     if chief:
       run_dir.write_stage_info(output_dir, {**stage, "params": params},

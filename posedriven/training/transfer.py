@@ -17,13 +17,27 @@ Every layer's fate (copied or re-initialised, shapes, source run) is returned
 for the run's ``stage.json`` and logged. :func:`transfer_from_run` is what
 the stages call: it reads the source run's dataset to decide whether the
 class layer is copied.
+
+Shapes alone do not tell whether a layer reads the same input: the
+``random`` and ``topological_no_double`` joint orders are both 150 wide on
+NTU, so conv3 of one would be copied into a network reading the other.
+:func:`check_source` therefore compares what the two runs' ``stage.json``
+say their layers were trained on (:data:`IDENTITY_KEYS`: stage, joint
+order, tensor layout) and refuses a source that differs, naming both
+values. A tensor layout change is accepted only when the layers bound to
+the layout are re-initialised by name (:data:`POSE_LAYOUT_LAYERS`: the
+native-layout ablation, ``pose/sbu_finetune_native.gin``).
+
+Fine-tuning trains "with a 10 times smaller learning rate" (paper,
+section 4): :func:`resolve_learning_rate` turns ``learning_rate=None`` into
+the source run's rate (its ``stage.json``) / 10.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 import keras
 
@@ -34,6 +48,112 @@ from posedriven.training import run_dir
 
 class TransferError(ValueError):
   """A target layer has no counterpart of the same shapes in the source."""
+
+
+class SourceMismatchError(TransferError):
+  """The source run's layers were trained on other inputs than this run's."""
+
+
+# stage.json keys naming what a run's layers read: a pose or RGB stage, the
+# joint order (``random:<seed>`` once resolved) and the pose tensor layout.
+IDENTITY_KEYS = ("stage", "joint_order", "tensor_skeleton", "pose_width")
+_LAYOUT_KEYS = ("tensor_skeleton", "pose_width")
+# The pose layers that read the whole tensor width (pose_cnn's 5 x W/4
+# convolution): a run re-initialising them may change the tensor layout.
+POSE_LAYOUT_LAYERS = ("conv3",)
+# Paper, section 4: fine-tuning at a "10 times smaller" learning rate.
+FINE_TUNING_LR_FACTOR = 0.1
+
+
+def identity(info: Mapping[str, Any]) -> dict[str, Any]:
+  """The :data:`IDENTITY_KEYS` of a ``stage.json`` (None where missing)."""
+  return {key: info.get(key) for key in IDENTITY_KEYS}
+
+
+def layout_change_allowed(reinitialise: Sequence[str]) -> bool:
+  """Whether ``reinitialise`` names every layer bound to the tensor layout."""
+  return set(POSE_LAYOUT_LAYERS) <= set(reinitialise)
+
+
+def check_source(init_from: str | os.PathLike,
+                 target: Mapping[str, Any], *,
+                 allow_layout_change: bool = False) -> dict[str, Any]:
+  """Refuses a source run whose layers read other inputs than ``target``'s.
+
+  Args:
+    init_from: The source run.
+    target: This run's :func:`identity`.
+    allow_layout_change: Accept another ``tensor_skeleton`` / ``pose_width``
+      (the layers bound to them are re-initialised by name).
+
+  Returns:
+    The source run's ``stage.json``.
+
+  Raises:
+    FileNotFoundError: ``init_from`` is not a finished run.
+    SourceMismatchError: stage, joint order or (unless allowed) tensor
+      layout differ; the message names both values of each. A key the
+      source's ``stage.json`` lacks (a run older than the key) is logged,
+      not checked.
+  """
+  info = run_dir.read_stage_info(init_from)
+  source = identity(info)
+  problems = []
+  for key in IDENTITY_KEYS:
+    if allow_layout_change and key in _LAYOUT_KEYS:
+      continue
+    if source[key] is None or target.get(key) is None:
+      logging.warning("init_from %s: %s not recorded (source %r, this run"
+                      " %r); not checked", init_from, key, source[key],
+                      target.get(key))
+      continue
+    if source[key] != target[key]:
+      problems.append(f"{key} {source[key]!r} in the source, {target[key]!r}"
+                      " here")
+  if problems:
+    raise SourceMismatchError(
+        f"init_from {init_from} was trained on other inputs: " +
+        "; ".join(problems) + ". Start from a run of the same stage, joint"
+        " order and tensor layout (its stage.json); a layout change needs"
+        f" the layers bound to it re-initialised ({list(POSE_LAYOUT_LAYERS)}"
+        " in reinitialise).")
+  return info
+
+
+def source_learning_rate(info: Mapping[str, Any]) -> float | None:
+  """The learning rate a run trained at (``stage.json``), None if unknown."""
+  if info.get("learning_rate") is not None:
+    return float(info["learning_rate"])
+  bound = info.get("params", {}).get("learning_rate")
+  return None if bound is None else float(bound)
+
+
+def resolve_learning_rate(learning_rate: float | None,
+                          init_from: str | os.PathLike | None
+                          ) -> tuple[float, str]:
+  """The rate to train at and where it came from, for ``stage.json``.
+
+  Args:
+    learning_rate: A bound rate, or None: the source run's / 10.
+    init_from: The source run (needed when ``learning_rate`` is None).
+
+  Returns:
+    ``(rate, origin)``, origin ``"bound"`` or ``"init_from / 10"``.
+
+  Raises:
+    ValueError: None without ``init_from``, or a source whose ``stage.json``
+      records no learning rate.
+  """
+  if learning_rate is not None:
+    return float(learning_rate), "bound"
+  if not init_from:
+    raise ValueError("learning_rate None means the init_from run's rate / 10;"
+                     " bind init_from, or a learning_rate")
+  source = source_learning_rate(run_dir.read_stage_info(init_from))
+  if source is None:
+    raise ValueError(f"init_from {init_from}: its stage.json records no"
+                     " learning rate; bind learning_rate")
+  return source * FINE_TUNING_LR_FACTOR, "init_from / 10"
 
 
 def _layer_of(path: str) -> str:
@@ -117,14 +237,23 @@ def transfer_weights(source: keras.Model, target: keras.Model, *,
 
 def transfer_from_run(init_from: str | os.PathLike, model: keras.Model, *,
                       dataset: str, class_layer: str,
+                      target: Mapping[str, Any],
+                      allow_layout_change: bool = False,
                       reinitialise: Sequence[str] = (),
                       keep: Sequence[str] = ()) -> list[dict[str, Any]]:
   """Starts ``model`` from the best model of the run ``init_from``.
 
-  The class layer is copied too when the source run's dataset has the same
-  class list as ``dataset`` (:func:`transfer_weights` for the rest).
+  The source must have been trained on the inputs ``target`` (this run's
+  :func:`identity`) describes (:func:`check_source`). The class layer is
+  copied too when the source run's dataset has the same class list as
+  ``dataset`` (:func:`transfer_weights` for the rest).
+
+  Raises:
+    SourceMismatchError: see :func:`check_source`.
+    TransferError: see :func:`transfer_weights`.
   """
-  source_dataset = run_dir.read_stage_info(init_from)["dataset"]
+  source_dataset = check_source(
+      init_from, target, allow_layout_change=allow_layout_change)["dataset"]
   return transfer_weights(
       best_model.load_best_model(init_from), model,
       source_run=str(init_from), class_layer=class_layer,

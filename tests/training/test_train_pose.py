@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from posedriven.training import evaluate
+from posedriven.training import loop
 from posedriven.training import run_dir
 from posedriven.training import train_pose
 from posedriven.training import transfer
@@ -51,6 +52,7 @@ def test_pose_run_outputs(pose_run):
 @pytest.mark.parametrize("bad,words", [
     (dict(strategy="horovod"), "strategy must be one of"),
     (dict(mixed_precision="float8"), "mixed_precision must be one of"),
+    (dict(lr_schedule="step"), "lr_schedule must be one of"),
 ])
 def test_bad_names_fail_before_the_run_directory_is_made(tmp_path, bad,
                                                           words):
@@ -74,6 +76,37 @@ def test_resume_after_interrupt_gives_same_weights(tiny_prepared, tmp_path):
   (tmp_path / "b" / run_dir.FINISHED).unlink()
   summary = train_pose.train_pose(tmp_path / "b", tiny_prepared, **config)
   assert summary["epochs"] == 3
+  for wa, wb in zip(_weights(helpers.backup_model_path(tmp_path / "a")),
+                    _weights(helpers.backup_model_path(tmp_path / "b"))):
+    np.testing.assert_array_equal(wa, wb)
+
+
+@pytest.mark.slow
+def test_cosine_schedule_decays_and_resumes_on_its_curve(
+    tiny_prepared, tmp_path, monkeypatch):
+  config = dict(SMALL_POSE, epochs=3, lr_schedule="cosine",
+                learning_rate=1e-3)
+  train_pose.train_pose(tmp_path / "a", tiny_prepared, **config)
+  state = json.loads((tmp_path / "a" / run_dir.BACKUP_DIR /
+                      run_dir.STATE_FILE).read_text())
+  rates = [epoch["learning_rate"] for epoch in state["history"]]
+  # Logged after each epoch: cos decay from 1e-3 reaches 0 at the end.
+  assert 1e-3 > rates[0] > rates[1] > rates[2] == 0.0
+
+  # Killed right after epoch 1's state was saved, then rerun.
+  saves = []
+  real_save = loop.LoopState.save
+
+  def save_then_die(self, path):
+    real_save(self, path)
+    saves.append(path)
+    raise KeyboardInterrupt
+  monkeypatch.setattr(loop.LoopState, "save", save_then_die)
+  with pytest.raises(KeyboardInterrupt):
+    train_pose.train_pose(tmp_path / "b", tiny_prepared, **config)
+  monkeypatch.setattr(loop.LoopState, "save", real_save)
+  assert len(saves) == 1
+  train_pose.train_pose(tmp_path / "b", tiny_prepared, **config)
   for wa, wb in zip(_weights(helpers.backup_model_path(tmp_path / "a")),
                     _weights(helpers.backup_model_path(tmp_path / "b"))):
     np.testing.assert_array_equal(wa, wb)
@@ -140,31 +173,46 @@ def test_binaries_run_and_reject_bad_flags(tiny_prepared, tmp_path):
 
 def test_fine_tuning_copies_every_layer_or_fails(tiny_prepared, pose_run,
                                                  tmp_path):
-  # A narrower pose tensor (no double entries: 150 wide instead of 300)
-  # stands for NTU -> SBU without the skeleton adaptation: conv3 cannot be
-  # copied, which is an error unless the run names it.
+  # Another joint order (no double entries: 150 wide instead of 300) is
+  # refused before any work, naming both orders, even with conv3 named:
+  # conv1/conv2 would read other neighbours.
   tuned_dir = tmp_path / "tuned"
-  small = dict(SMALL_POSE, epochs=1, joint_order="topological_no_double",
-               init_from=str(pose_run))
-  with pytest.raises(transfer.TransferError, match="conv3"):
-    train_pose.train_pose(tmp_path / "refused", tiny_prepared, **small)
-  # Learning rate 0 keeps the starting weights.
+  small = dict(SMALL_POSE, epochs=1, init_from=str(pose_run))
+  for reinitialise in ((), ["conv3"]):
+    with pytest.raises(transfer.SourceMismatchError,
+                       match="joint_order 'topological' in the source,"
+                       " 'topological_no_double' here"):
+      train_pose.train_pose(
+          tmp_path / "refused", tiny_prepared,
+          **dict(small, joint_order="topological_no_double",
+                 reinitialise=reinitialise))
+    assert not (tmp_path / "refused" / "backup").exists()
+  # Learning rate 0 keeps the starting weights; conv3 re-initialised by
+  # name (same layout: allowed, though nothing forces it).
   train_pose.train_pose(tuned_dir, tiny_prepared,
                         **dict(small, learning_rate=0.0,
                                reinitialise=["conv3"]))
   source = keras.models.load_model(pose_run / "best.keras").weights
   tuned = keras.models.load_model(tuned_dir / "best.keras").weights
   same = [np.array_equal(np.asarray(a), np.asarray(b))
-          for a, b in zip(source, tuned) if a.shape == b.shape]
+          for a, b in zip(source, tuned)]
   # conv1 + conv2 (kernel, bias) copied; conv3 re-initialised with its
   # bias; the classifier (same classes) copied.
-  assert same == [True] * 4 + [False, True, True]
-  records = json.loads((tuned_dir / "stage.json").read_text())["transfer"]
+  assert same == [True] * 4 + [False, False, True, True]
+  stage = json.loads((tuned_dir / "stage.json").read_text())
+  records = stage["transfer"]
   assert [(r["layer"].rpartition("/")[2], r["status"]) for r in records] == [
       ("conv1", "copied"), ("conv2", "copied"), ("conv3", "reinitialised"),
       ("pose_logits", "copied")]
   assert {r["source_run"] for r in records} == {str(pose_run)}
   assert records[0]["shapes"] == [list(source[0].shape), list(source[1].shape)]
+  # The source's identity and the rate (bound here) are recorded.
+  assert stage["init_from"] == {
+      "run": str(pose_run), "stage": "pose", "joint_order": "topological",
+      "tensor_skeleton": "kinect_v2", "pose_width": 300,
+      "dataset": "synthetic", "learning_rate": 1e-4}
+  assert (stage["learning_rate"], stage["learning_rate_origin"]) == (
+      0.0, "bound")
 
   # Resumed (here: one more epoch after the finished one), the run loads its
   # backup and never rebuilds: the record of what was copied must survive.
@@ -175,6 +223,25 @@ def test_fine_tuning_copies_every_layer_or_fails(tiny_prepared, pose_run,
   resumed = json.loads((tuned_dir / "stage.json").read_text())
   assert resumed["params"]["epochs"] == 2
   assert resumed["transfer"] == records
+  assert resumed["init_from"] == stage["init_from"]
+
+
+def test_fine_tuning_rate_defaults_to_a_tenth_of_the_source(
+    tiny_prepared, pose_run, tmp_path):
+  source_rate = json.loads((pose_run / "stage.json").read_text())[
+      "learning_rate"]
+  summary = train_pose.train_pose(tmp_path / "tuned", tiny_prepared, **dict(
+      SMALL_POSE, epochs=1, learning_rate=None, init_from=str(pose_run)))
+  stage = json.loads((tmp_path / "tuned" / "stage.json").read_text())
+  assert stage["learning_rate"] == pytest.approx(source_rate / 10)
+  assert stage["learning_rate_origin"] == "init_from / 10"
+  assert stage["params"]["learning_rate"] is None  # what was bound
+  # The optimizer ran at it (float32 variable: relative error 6e-8).
+  assert summary["best"]["learning_rate"] == pytest.approx(
+      source_rate / 10, rel=1e-6)
+  with pytest.raises(ValueError, match="bind init_from"):
+    train_pose.train_pose(tmp_path / "scratch", tiny_prepared,
+                          **dict(SMALL_POSE, learning_rate=None))
 
 
 @pytest.mark.slow

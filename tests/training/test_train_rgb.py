@@ -11,6 +11,7 @@ import pytest
 from posedriven.training import evaluate
 from posedriven.training import train_pose
 from posedriven.training import train_rgb
+from posedriven.training import transfer
 from tests import helpers
 from tests.training.conftest import SMALL_POSE
 from tests.training.conftest import SMALL_RGB
@@ -117,3 +118,49 @@ def test_rgb_from_an_ntu_run_on_sbu_and_no_fine_tuning(tiny_sbu, pose_run,
   with pytest.raises(ValueError, match="freeze_rgb_network needs init_from"):
     train_rgb.train_rgb(tmp_path / "x", tiny_sbu, sbu_pose,
                         **dict(SMALL_RGB, freeze_rgb_network=True))
+
+
+def test_rgb_init_from_refuses_a_pose_run_and_defaults_to_a_tenth_rate(
+    tiny_prepared, pose_run, rgb_run, tmp_path):
+  with pytest.raises(transfer.SourceMismatchError,
+                     match="stage 'pose' in the source, 'rgb' here"):
+    train_rgb.train_rgb(tmp_path / "refused", tiny_prepared, pose_run,
+                        **dict(SMALL_RGB, init_from=str(pose_run)))
+  source_rate = json.loads((rgb_run / "stage.json").read_text())[
+      "learning_rate"]
+  out = tmp_path / "tuned"
+  summary = train_rgb.train_rgb(out, tiny_prepared, pose_run, **dict(
+      SMALL_RGB, epochs=1, num_attention_images=0, learning_rate=None,
+      init_from=str(rgb_run)))
+  stage = json.loads((out / "stage.json").read_text())
+  assert stage["learning_rate"] == pytest.approx(source_rate / 10)
+  assert stage["learning_rate_origin"] == "init_from / 10"
+  assert stage["init_from"]["stage"] == "rgb"
+  assert (stage["tensor_skeleton"], stage["pose_width"]) == ("kinect_v2", 300)
+  # The optimizer ran at it (float32 variable: relative error 6e-8).
+  assert summary["best"]["learning_rate"] == pytest.approx(
+      source_rate / 10, rel=1e-6)
+
+
+@pytest.mark.slow
+def test_rgb_transfer_onto_a_native_layout_needs_a_pose_run_that_chose_it(
+    tiny_sbu, pose_run, rgb_run, tmp_path):
+  # The native-layout ablation: the SBU pose run re-initialised conv3 on
+  # purpose, so its RGB run may start from the NTU RGB run; a native pose
+  # run trained from scratch gives s of another layout: refused.
+  native = dict(SMALL_POSE, epochs=1, skeleton_layout="native")
+  chosen, scratch = tmp_path / "pose_native_tuned", tmp_path / "pose_scratch"
+  train_pose.train_pose(chosen, tiny_sbu, **dict(
+      native, learning_rate=0.0, init_from=str(pose_run),
+      reinitialise=["conv3"]))
+  train_pose.train_pose(scratch, tiny_sbu, **native)
+  rgb = dict(SMALL_RGB, epochs=1, num_attention_images=0,
+             init_from=str(rgb_run))
+  with pytest.raises(transfer.SourceMismatchError,
+                     match="tensor_skeleton 'kinect_v2' in the source,"
+                     " 'sbu' here"):
+    train_rgb.train_rgb(tmp_path / "refused", tiny_sbu, scratch, **rgb)
+  train_rgb.train_rgb(tmp_path / "rgb", tiny_sbu, chosen, **rgb)
+  stage = json.loads((tmp_path / "rgb" / "stage.json").read_text())
+  assert (stage["tensor_skeleton"], stage["init_from"]["tensor_skeleton"]) == (
+      "sbu", "kinect_v2")

@@ -89,12 +89,22 @@ def test_rgb_stream_keeps_its_pose_network():
       np.testing.assert_array_equal(value, pose_before[path])
 
 
+# What an NTU-layout topological pose run's stage.json says it read.
+NTU_POSE = {"stage": "pose", "joint_order": "topological",
+            "tensor_skeleton": "kinect_v2", "pose_width": NTU_WIDTH}
+
+
+def _finished_run(path, **info):
+  path.mkdir()
+  run_dir.write_stage_info(path, info)
+  return path
+
+
 @pytest.fixture
 def sbu_run(tmp_path):
   """A finished pose run on SBU: ``stage.json`` and ``best.keras``."""
-  run = tmp_path / "sbu_run"
-  run.mkdir()
-  run_dir.write_stage_info(run, {"stage": "pose", "dataset": "sbu"})
+  run = _finished_run(tmp_path / "sbu_run", **NTU_POSE, dataset="sbu",
+                      params={"learning_rate": 1e-3})
   source = _pose_model(8, NTU_WIDTH)
   source.save(run / run_dir.BEST_MODEL)
   return run, _values(source)
@@ -110,7 +120,8 @@ def test_transfer_from_run_copies_the_class_layer_of_the_same_classes(
   target = _pose_model(8, NTU_WIDTH)
   before = _values(target)
   records = transfer.transfer_from_run(run, target, dataset=dataset,
-                                       class_layer="pose_logits")
+                                       class_layer="pose_logits",
+                                       target=NTU_POSE)
   assert {r["source_run"] for r in records} == {str(run)}
   for path, value in _values(target).items():
     copied = class_layer_copied or "pose_logits" not in path
@@ -121,4 +132,75 @@ def test_transfer_from_run_copies_the_class_layer_of_the_same_classes(
 def test_transfer_from_an_unfinished_run_names_it(tmp_path):
   with pytest.raises(FileNotFoundError, match="not a finished training run"):
     transfer.transfer_from_run(tmp_path, _pose_model(8, NTU_WIDTH),
-                               dataset="sbu", class_layer="pose_logits")
+                               dataset="sbu", class_layer="pose_logits",
+                               target=NTU_POSE)
+
+
+@pytest.mark.parametrize("key,source_value,target_value", [
+    # Both 150 wide on NTU: shapes alone would copy conv3 across.
+    ("joint_order", "random:0", "topological_no_double"),
+    ("joint_order", "random:0", "random:1"),  # other permutations
+    ("stage", "rgb", "pose"),
+    ("tensor_skeleton", "kinect_v2", "sbu"),
+    ("pose_width", 300, 180)])
+def test_a_source_of_other_inputs_is_refused_naming_both(
+    sbu_run, key, source_value, target_value):
+  run, _ = sbu_run
+  run_dir.write_stage_info(run, {**NTU_POSE, key: source_value,
+                                 "dataset": "sbu"})
+  target = _pose_model(8, NTU_WIDTH)
+  before = _values(target)
+  with pytest.raises(transfer.SourceMismatchError) as error:
+    transfer.transfer_from_run(run, target, dataset="sbu",
+                               class_layer="pose_logits",
+                               target={**NTU_POSE, key: target_value})
+  assert f"{key} {source_value!r} in the source" in str(error.value)
+  assert f"{target_value!r} here" in str(error.value)
+  assert str(run) in str(error.value)
+  # Refused before any weight was touched.
+  for path, value in _values(target).items():
+    np.testing.assert_array_equal(value, before[path])
+
+
+def test_a_layout_change_passes_only_when_its_layers_are_reinitialised(
+    tmp_path):
+  run = _finished_run(tmp_path / "ntu", **NTU_POSE, dataset="ntu60")
+  native_sbu = {**NTU_POSE, "tensor_skeleton": "sbu",
+                "pose_width": SBU_WIDTH}
+  with pytest.raises(transfer.SourceMismatchError, match="tensor_skeleton"):
+    transfer.check_source(run, native_sbu)
+  assert not transfer.layout_change_allowed(["conv1"])
+  assert transfer.layout_change_allowed(["conv3"])
+  assert transfer.check_source(run, native_sbu, allow_layout_change=True)[
+      "dataset"] == "ntu60"
+  # The joint order is checked all the same.
+  with pytest.raises(transfer.SourceMismatchError, match="joint_order"):
+    transfer.check_source(run, {**native_sbu, "joint_order": "random:0"},
+                          allow_layout_change=True)
+
+
+def test_a_key_an_older_source_lacks_is_not_checked(tmp_path, caplog):
+  run = _finished_run(tmp_path / "old", stage="pose",
+                      joint_order="topological", dataset="ntu60")
+  transfer.check_source(run, NTU_POSE)
+  assert "tensor_skeleton not recorded" in caplog.text
+
+
+def test_fine_tuning_rate_defaults_to_a_tenth_of_the_source(tmp_path):
+  recorded = _finished_run(tmp_path / "a", **NTU_POSE, learning_rate=3e-4,
+                           params={"learning_rate": None})
+  bound_only = _finished_run(tmp_path / "b", **NTU_POSE,
+                             params={"learning_rate": 1e-3})
+  assert transfer.resolve_learning_rate(None, recorded) == (
+      pytest.approx(3e-5), "init_from / 10")
+  # A run older than the recorded rate: its bound parameter.
+  assert transfer.resolve_learning_rate(None, bound_only) == (
+      pytest.approx(1e-4), "init_from / 10")
+  # A binding wins, with or without a source.
+  assert transfer.resolve_learning_rate(2e-5, recorded) == (2e-5, "bound")
+  assert transfer.resolve_learning_rate(1e-4, None) == (1e-4, "bound")
+  with pytest.raises(ValueError, match="needs|bind init_from"):
+    transfer.resolve_learning_rate(None, None)
+  unknown = _finished_run(tmp_path / "c", **NTU_POSE)
+  with pytest.raises(ValueError, match="records no learning rate"):
+    transfer.resolve_learning_rate(None, unknown)

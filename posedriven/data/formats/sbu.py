@@ -19,16 +19,52 @@ always); they only have to fit the ``rgb_NNNNNN.png`` names. A person who is
 not tracked in a frame is written as 45 zeros (no tracked joint has depth
 0), or the row stops after person A (1 + 45 values): both give
 ``present = False`` for that person and frame. Blank lines and Windows line
-endings are accepted. Coordinates are normalised; the dataset README undoes the
-normalisation with::
+endings are accepted.
+
+Coordinates. The values are normalised metric camera coordinates; the
+dataset README undoes the normalisation with::
 
   X = 1280 - 2560 * x      (mm)
   Y = 960 - 1920 * y       (mm)
   Z = z * 10000 / 7.8125   (mm)
 
-We divide by 1000 so that ``Clip.xyz`` is in metres like NTU. The normalised
-``x, y`` are image-relative, so the joint's pixel position in the 640x480 RGB
-frame is ``(x * 640, y * 480)``.
+We divide by 1000 so that ``Clip.xyz`` is in metres like NTU. The joint's
+pixel in the 640x480 RGB frame is the perspective projection of ``(X, Y, Z)``
+with the Kinect v1 colour camera (:func:`project_to_color`)::
+
+  u = cx + fx * X / Z      v = cy - fy * Y / Z
+
+The intrinsics default to fx = fy = 525, cx = 319.5, cy = 239.5 px, the
+OpenNI / ROS defaults for the Kinect v1 RGB camera at 640x480 (TUM RGB-D
+benchmark, "Intrinsic Camera Calibration of the Kinect",
+https://vision.in.tum.de/data/datasets/rgbd-dataset/intrinsic_calibration;
+also Open3D's ``PrimeSenseDefault``). A calibrated device differs by a few
+pixels (Nicolas Burrus' Kinect calibration: fx 529.2, fy 525.6, cx 328.9,
+cy 267.5); bind ``sbu_color_camera.fx`` etc. to use other values.
+
+Signs, checked on a real recording (SBU frame ``rgb_000298.png`` and its
+``skeleton_pos.txt``, copied in the public repository
+askmuhsin/human-posture-helper-code, folders ``images/`` and ``dataset/``):
+
+* ``u`` grows with ``X`` (``+ fx X / Z``): with it both skeletons lie on the
+  two people; with ``u = 640 x`` (this reader before issue 27) each lands
+  on the other person's side of the frame. At ``Z = 4 fx`` mm (2.1 m) the
+  projection is the linear ``u = 640 (1 - x) - 0.5``, ``v = 480 y - 0.5``:
+  ``v`` is the old ``480 y``, ``u`` its mirror image. At another depth the
+  projection and that linear mapping differ by ``|u - cx| * |1 - Z / 2.1 m|``
+  (``u`` projected): 50 px for a hand 150 px from the centre at 2.8 m.
+* Left and right are the person's own, as in NTU (Kinect v2): in ``(X, Y,
+  Z)`` as defined above, ``(Neck - Torso) x (ShoulderRight - ShoulderLeft)``
+  is the direction the person faces, as ``(SpineShoulder - SpineMid) x
+  (ShoulderRight - ShoulderLeft)`` is in NTU's camera space (there it points
+  at the camera in the three real NTU samples). In the frame above, person
+  B faces person A along ``+X``, as the image shows; in the repository's
+  other file (frames 350-366 and 566-594) A and B face each other in every
+  frame (with the opposite handedness they would turn their backs to each
+  other throughout an interaction). The labels relate
+  to the image as NTU's do, so ``Clip.xyz`` needs no mirroring to meet
+  NTU's: ``HandLeft`` maps to NTU's ``HandLeft``, and ``X`` points to the
+  image's right in both.
 """
 
 from __future__ import annotations
@@ -39,6 +75,7 @@ import os
 import re
 from pathlib import Path
 
+import gin
 import numpy as np
 
 from posedriven.data import clip as clip_lib
@@ -101,8 +138,9 @@ class SbuSkeletons:
       (zeros for a person not tracked).
     xyz: float32 ``[T, 2, 15, 3]`` denormalised camera space, metres; zeros
       where the person is not tracked.
-    color_xy_px: float32 ``[T, 2, 15, 2]`` pixels in the 640x480 RGB frame;
-      zeros where the person is not tracked.
+    color_xy_px: float32 ``[T, 2, 15, 2]`` pixels in the 640x480 RGB frame
+      (:func:`project_to_color`); zeros where the person is not tracked
+      and for a tracked joint at depth <= 0 (no pixel).
     present: bool ``[T, 2]``: the person is tracked in the frame.
   """
 
@@ -117,27 +155,81 @@ class SbuSkeletons:
     return int(self.frame_index.shape[0])
 
 
+@dataclasses.dataclass(frozen=True)
+class ColorCamera:
+  """Pinhole intrinsics of the RGB camera, pixels (640x480 frame)."""
+
+  fx: float
+  fy: float
+  cx: float
+  cy: float
+
+
+# OpenNI / ROS default for the Kinect v1 RGB camera (module docstring).
+KINECT_V1_COLOR = ColorCamera(fx=525.0, fy=525.0, cx=319.5, cy=239.5)
+
+
+@gin.configurable("sbu_color_camera")
+def color_camera(fx: float = KINECT_V1_COLOR.fx, fy: float = KINECT_V1_COLOR.fy,
+                 cx: float = KINECT_V1_COLOR.cx,
+                 cy: float = KINECT_V1_COLOR.cy) -> ColorCamera:
+  """The RGB intrinsics :func:`load_clip` projects with (gin: the reader's
+  edge; every preparation worker must parse the same bindings)."""
+  if not (fx > 0 and fy > 0):
+    raise ValueError(f"focal lengths must be > 0 px, got fx={fx}, fy={fy}")
+  return ColorCamera(float(fx), float(fy), float(cx), float(cy))
+
+
+def _readme_mm(normalized: np.ndarray) -> np.ndarray:
+  """The README's formulas: file values -> camera space, mm, float64."""
+  normalized = np.asarray(normalized, np.float64)
+  x, y, z = normalized[..., 0], normalized[..., 1], normalized[..., 2]
+  return np.stack([1280.0 - 2560.0 * x, 960.0 - 1920.0 * y,
+                   z * 10000.0 / 7.8125], axis=-1)
+
+
 def denormalize(normalized: np.ndarray) -> np.ndarray:
   """File values ``[..., 3]`` -> camera-space metres ``[..., 3]``.
 
   The README's formulas give millimetres; we return metres (/1000).
   """
-  normalized = np.asarray(normalized, np.float64)
-  x, y, z = normalized[..., 0], normalized[..., 1], normalized[..., 2]
-  mm = np.stack([1280.0 - 2560.0 * x, 960.0 - 1920.0 * y, z * 10000.0 / 7.8125],
-                axis=-1)
-  return (mm / 1000.0).astype(np.float32)
+  return (_readme_mm(normalized) / 1000.0).astype(np.float32)
 
 
-def to_pixels(normalized: np.ndarray) -> np.ndarray:
-  """File values ``[..., 3]`` -> RGB-frame pixels ``[..., 2]`` (640x480)."""
-  normalized = np.asarray(normalized, np.float64)
-  scale = np.array(RGB_SIZE, np.float64)
-  return (normalized[..., :2] * scale).astype(np.float32)
+def normalize(xyz_m: np.ndarray) -> np.ndarray:
+  """Camera-space metres ``[..., 3]`` -> file values (inverse of
+  :func:`denormalize`), float64."""
+  mm = np.asarray(xyz_m, np.float64) * 1000.0
+  return np.stack([(1280.0 - mm[..., 0]) / 2560.0,
+                   (960.0 - mm[..., 1]) / 1920.0,
+                   mm[..., 2] * 7.8125 / 10000.0], axis=-1)
 
 
-def load_skeleton_file(path: str | os.PathLike) -> SbuSkeletons:
-  """Reads one ``skeleton_pos.txt``.
+def project_to_color(xyz_m: np.ndarray, camera: ColorCamera) -> np.ndarray:
+  """Camera-space points ``[..., 3]`` (any length unit) -> RGB pixels
+  ``[..., 2]``, float64: ``u = cx + fx X / Z``, ``v = cy - fy Y / Z``.
+
+  Points with ``Z <= 0`` (not in front of the camera) have no pixel: NaN.
+  """
+  xyz = np.asarray(xyz_m, np.float64)
+  z = xyz[..., 2]
+  in_front = z > 0
+  safe_z = np.where(in_front, z, 1.0)
+  uv = np.stack([camera.cx + camera.fx * xyz[..., 0] / safe_z,
+                 camera.cy - camera.fy * xyz[..., 1] / safe_z], axis=-1)
+  return np.where(in_front[..., None], uv, np.nan)
+
+
+def to_pixels(normalized: np.ndarray,
+              camera: ColorCamera = KINECT_V1_COLOR) -> np.ndarray:
+  """File values ``[..., 3]`` -> RGB-frame pixels ``[..., 2]`` (float32),
+  the projection of the README's metric coordinates; NaN where ``z <= 0``."""
+  return project_to_color(_readme_mm(normalized), camera).astype(np.float32)
+
+
+def load_skeleton_file(path: str | os.PathLike,
+                       camera: ColorCamera = KINECT_V1_COLOR) -> SbuSkeletons:
+  """Reads one ``skeleton_pos.txt``; pixels are projected with ``camera``.
 
   Blank lines are skipped. Coordinates are checked in float32 (the dtype
   they are kept in), frame numbers against the RGB file names they stand
@@ -199,14 +291,17 @@ def load_skeleton_file(path: str | os.PathLike) -> SbuSkeletons:
     raise SbuFormatError(path, None, "no frame holds a tracked person (every"
                          " coordinate is 0)")
   with np.errstate(over="ignore", invalid="ignore"):
-    xyz, pixels = denormalize(normalized), to_pixels(normalized)
+    xyz, pixels = denormalize(normalized), to_pixels(normalized, camera)
   xyz[~present], pixels[~present] = 0.0, 0.0
+  # NaN: a tracked joint at depth <= 0, no pixel (set to 0 below);
+  # infinite: an overflow.
   bad = ~(np.isfinite(xyz).reshape(len(rows), -1).all(-1) &
-          np.isfinite(pixels).reshape(len(rows), -1).all(-1))
+          ~np.isinf(pixels).reshape(len(rows), -1).any(-1))
   if bad.any():
     raise SbuFormatError(path, line_numbers[int(np.argmax(bad))],
                          "coordinate too large: infinite once converted to"
                          " metres or pixels (float32)")
+  pixels[np.isnan(pixels)] = 0.0
   return SbuSkeletons(
       frame_index=np.array(frames, np.int64),
       normalized=normalized,
@@ -284,8 +379,12 @@ def parse_sequence_dir(sequence_dir: str | os.PathLike) -> SequenceId:
   )
 
 
-def load_clip(sequence_dir: str | os.PathLike) -> clip_lib.Clip:
+def load_clip(sequence_dir: str | os.PathLike,
+              camera: ColorCamera | None = None) -> clip_lib.Clip:
   """Reads ``<sequence_dir>/skeleton_pos.txt`` into a :class:`Clip`.
+
+  Hand pixels are projected with ``camera``; None: :func:`color_camera`
+  (the gin-bound intrinsics, Kinect v1 defaults unless bound).
 
   A person is present where the file tracks them (SBU always has two
   actors, but a tracker can lose one).
@@ -300,10 +399,13 @@ def load_clip(sequence_dir: str | os.PathLike) -> clip_lib.Clip:
   """
   sequence_dir = Path(sequence_dir)
   seq_id = parse_sequence_dir(sequence_dir)
-  data = load_skeleton_file(sequence_dir / SKELETON_FILE)
+  data = load_skeleton_file(sequence_dir / SKELETON_FILE,
+                            color_camera() if camera is None else camera)
   present = data.present
+  # A joint without depth has no pixel: its hand gets no crop.
   hand_xy, hand_valid = clip_lib.hands_from_people(
-      data.color_xy_px, present, skeletons.SBU)
+      data.color_xy_px, present, skeletons.SBU,
+      joint_valid=data.xyz[..., 2] > 0)
   if np.any(np.diff(data.frame_index) <= 0):
     logging.warning("%s: frame numbers are not strictly increasing",
                     seq_id.name)

@@ -23,10 +23,14 @@ The class names are the real datasets' (the readers' lists); only the first
 8 MSR labels are used. Files are written as the real datasets store them and
 read back by :mod:`posedriven.data.formats.sbu` / ``msr``:
 
-* SBU: ``<root>/sXXsYY/AA/SSS/skeleton_pos.txt`` (normalised coordinates as
-  the SBU README defines them: ``x = u / 640``, ``y = v / 480``,
-  ``z = Z_mm * 7.8125 / 10000``) and ``rgb_NNNNNN.png`` 640x480 frames,
-  numbered from ``first_frame``;
+* SBU: ``<root>/sXXsYY/AA/SSS/skeleton_pos.txt`` (metric camera
+  coordinates normalised as the SBU README defines them:
+  ``x = (1280 - X_mm) / 2560``, ``y = (960 - Y_mm) / 1920``,
+  ``z = Z_mm * 7.8125 / 10000``, :func:`sbu.normalize`) and
+  ``rgb_NNNNNN.png`` 640x480 frames, numbered from ``first_frame``, drawn
+  with the reader's Kinect v1 colour projection
+  (:data:`sbu.KINECT_V1_COLOR`), so that a round trip tests the real
+  convention: the hands the reader projects are where the frames show them;
 * MSR: ``<root>/aXX_sYY_eZZ_skeleton.txt`` and ``aXX_sYY_eZZ_rgb.avi``.
 
 The NTU-format generator (:mod:`.dataset`) is not touched by any of this.
@@ -114,10 +118,15 @@ def _performance(seed: int, setup: int, subject: int, sequence: int,
         return perf
 
 
-def _view_sequence(perf: motion.Performance, view: views.View
-                   ) -> ntu.SkeletonSequence:
+def _project_sbu(xyz: np.ndarray) -> np.ndarray:
+  """What :func:`sbu.load_clip` computes from the file (default camera)."""
+  return sbu.project_to_color(xyz, sbu.KINECT_V1_COLOR)
+
+
+def _view_sequence(perf: motion.Performance, view: views.View,
+                   project_fn=project) -> ntu.SkeletonSequence:
   seq = views.skeleton_sequence("synthetic", perf, view, IMAGE_SIZE)
-  color = project(seq.xyz.astype(np.float64)).astype(np.float32)
+  color = project_fn(seq.xyz.astype(np.float64)).astype(np.float32)
   return dataclasses.replace(seq, color_xy=color)
 
 
@@ -182,7 +191,7 @@ def generate_sbu(root: str | os.PathLike, *,
         perf = _performance(seed, SBU_SETUP, 100 * subject + int(set_name[4:]),
                             k, (action - 1) % NUM_MOTIONS,
                             (action - 1) // NUM_MOTIONS, None, True)
-        seq = _view_sequence(perf, SBU_VIEW)
+        seq = _view_sequence(perf, SBU_VIEW, _project_sbu)
         frame_index = first_frame + np.arange(seq.num_frames)
         if write_frames:
           for number, image in zip(frame_index,
@@ -191,11 +200,9 @@ def generate_sbu(root: str | os.PathLike, *,
                                   keep_suffix=True) as tmp:
               if not cv2.imwrite(str(tmp), image):
                 raise OSError(f"cannot write {tmp}")
-        pixels = seq.color_xy[:, :, joints].astype(np.float64)
-        depth_mm = seq.xyz[:, :, joints, 2].astype(np.float64) * 1000.0
-        normalized = np.concatenate([
-            pixels / np.array(IMAGE_SIZE, np.float64),
-            (depth_mm * 7.8125 / 10000.0)[..., None]], -1)
+        # The synthetic camera space is NTU's, which SBU's README axes
+        # match (sbu module docstring): no mirroring.
+        normalized = sbu.normalize(seq.xyz[:, :, joints])
         atomic.write_text(seq_dir / sbu.SKELETON_FILE,
                           sbu.format_rows(frame_index, normalized),
                           encoding="ascii")

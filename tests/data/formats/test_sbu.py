@@ -53,8 +53,11 @@ def test_load_skeleton_file_values(tmp_path):
       data.xyz[0, 1, 1],
       [(1280 - 2560 * 2 / 32) / 1000, (960 - 1920 * 0.5) / 1000,
        0.125 * 10000 / 7.8125 / 1000], atol=1e-6)
+  x_mm, y_mm, z_mm = 1280 - 2560 * 2 / 32, 960 - 1920 * 0.5, 160.0
+  # Float32 output of values < 2^10 px: 2^-13 px ulp; rtol 1e-6 > 2^-24 * 8.
   np.testing.assert_allclose(data.color_xy_px[0, 1, 1],
-                             [2 / 32 * 640, 0.5 * 480])
+                             [319.5 + 525 * x_mm / z_mm,
+                              239.5 - 525 * y_mm / z_mm], rtol=1e-6)
   assert data.xyz.dtype == np.float32 and data.xyz.shape == (3, 2, 15, 3)
 
 
@@ -75,10 +78,106 @@ def test_load_clip(tmp_path):
   assert clip.metadata["frame_index"] == (1, 2, 3)
   # Hands in HAND_NAMES order: A left, A right, B left, B right.
   left, right = skeletons.SBU.left_hand, skeletons.SBU.right_hand
-  expected = np.stack([values[:, 0, left, :2], values[:, 0, right, :2],
-                       values[:, 1, left, :2], values[:, 1, right, :2]],
-                      axis=1) * [640, 480]
+  pixels = _readme_pixels(values)
+  expected = np.stack([pixels[:, 0, left], pixels[:, 0, right],
+                       pixels[:, 1, left], pixels[:, 1, right]], axis=1)
+  # float32 pixels (< 2^13 here): relative error <= 2^-24 < 1e-6.
   np.testing.assert_allclose(clip.hand_xy_px, expected, rtol=1e-6)
+
+
+def _readme_pixels(normalized, fx=525.0, fy=525.0, cx=319.5, cy=239.5):
+  """The SBU README's formulas, then the pinhole projection, in float64."""
+  normalized = np.asarray(normalized, np.float64)
+  x_mm = 1280 - 2560 * normalized[..., 0]
+  y_mm = 960 - 1920 * normalized[..., 1]
+  z_mm = normalized[..., 2] * 10000 / 7.8125
+  return np.stack([cx + fx * x_mm / z_mm, cy - fy * y_mm / z_mm], -1)
+
+
+def test_pixels_are_the_projection_of_the_readme_coordinates():
+  rng = np.random.default_rng(3)
+  # Real SBU ranges: x, y in [0, 1.2], depth 1.2-3.5 m (z = Z_mm / 1280).
+  values = np.stack([rng.uniform(0, 1.2, 50), rng.uniform(0, 1.2, 50),
+                     rng.uniform(1.2, 3.5, 50) / 1.28], -1)
+  got = sbu.to_pixels(values)
+  assert got.dtype == np.float32
+  # float32 output: |u| < 2^12 px, so the rounding is <= 2^-12 px < 1e-3.
+  np.testing.assert_allclose(got, _readme_pixels(values), atol=1e-3)
+  # The same through metres: project_to_color takes any length unit.
+  np.testing.assert_allclose(
+      sbu.project_to_color(sbu.denormalize(values), sbu.KINECT_V1_COLOR),
+      _readme_pixels(values), atol=1e-3)  # float32 metres: rel. 6e-8
+
+
+@pytest.mark.parametrize("depth_m", [1.05, 1.6, 2.1, 2.8, 4.2])
+def test_offset_from_the_centre_shrinks_as_one_over_depth(depth_m):
+  # Same normalised x, y at another depth: the pixel's offset from the
+  # principal point scales by 2.1 m / Z (f = 525 px: 2.1 m = 4 f mm).
+  xy = np.array([[0.2, 0.3], [0.5, 0.5], [0.9, 0.75]])
+  z = np.full((3, 1), depth_m * 1000 * 7.8125 / 10000)
+  offset = sbu.to_pixels(np.concatenate([xy, z], 1)) - [319.5, 239.5]
+  offset_at_2p1 = np.stack([320 - 640 * xy[:, 0], 480 * xy[:, 1] - 240], -1)
+  # float32 pixels below 2^10: rounding <= 2^-14 px; 1e-3 covers it.
+  np.testing.assert_allclose(offset, offset_at_2p1 * 2.1 / depth_m, atol=1e-3)
+
+
+def test_linear_formula_recovered_at_2p1_m_with_u_mirrored():
+  # At Z = 4 f mm = 2100 mm the projection is linear in x, y: v is the old
+  # 480 y (half a pixel off: cy = 239.5), u is 640 (1 - x), the mirror of
+  # the old 640 x (the real-frame evidence in the module docstring).
+  x, y = np.meshgrid(np.linspace(0, 1, 11), np.linspace(0, 1, 7))
+  values = np.stack([x, y, np.full_like(x, 2100 * 7.8125 / 10000)], -1)
+  got = sbu.to_pixels(values)
+  # float32 pixels below 2^10: rounding <= 2^-14 px; 1e-3 covers it.
+  np.testing.assert_allclose(got[..., 1], 480 * y - 0.5, atol=1e-3)
+  np.testing.assert_allclose(got[..., 0], 640 * (1 - x) - 0.5, atol=1e-3)
+  # ...and only there: at 1.6 m a hand near the edge is tens of px away.
+  values[..., 2] = 1600 * 7.8125 / 10000
+  far = np.abs(sbu.to_pixels(values)[..., 0] - (640 * (1 - x) - 0.5))
+  assert far.max() > 90
+
+
+def test_normalize_inverts_denormalize():
+  xyz = np.random.default_rng(1).uniform([-1.5, -1, 1], [1.5, 1, 4],
+                                         (20, 3))
+  # float64 normalise, float32 metres out: relative error ~6e-8 of <= 4 m.
+  np.testing.assert_allclose(sbu.denormalize(sbu.normalize(xyz)), xyz,
+                             atol=1e-6)
+  np.testing.assert_allclose(sbu.normalize([[0.0, 0.0, 1.28]]),
+                             [[0.5, 0.5, 1.0]], atol=1e-12)
+
+
+def test_intrinsics_are_gin_bindable(tmp_path):
+  import gin
+  seq_dir, values = _write_sequence(tmp_path)
+  default = sbu.load_clip(seq_dir)
+  gin.parse_config(["sbu_color_camera.fx = 580.0",
+                    "sbu_color_camera.cy = 260.0"])
+  bound = sbu.load_clip(seq_dir)
+  left = skeletons.SBU.left_hand
+  # float32 pixels (< 2^13 here): relative error <= 2^-24 < 1e-6.
+  np.testing.assert_allclose(
+      bound.hand_xy_px[:, 0],
+      _readme_pixels(values[:, 0, left], fx=580.0, cy=260.0), rtol=1e-6)
+  assert not np.allclose(bound.hand_xy_px, default.hand_xy_px)
+  # An explicit camera wins over the binding.
+  explicit = sbu.load_clip(seq_dir, camera=sbu.KINECT_V1_COLOR)
+  np.testing.assert_array_equal(explicit.hand_xy_px, default.hand_xy_px)
+  with pytest.raises(ValueError, match="focal"):
+    sbu.color_camera(fx=0.0)
+
+
+def test_tracked_joint_at_depth_zero_has_no_hand(tmp_path):
+  values = _normalized(2)
+  left = skeletons.SBU.left_hand
+  values[1, 0, left, 2] = 0.0  # person A's left hand without depth
+  rows = [_row(f + 1, values[f]) for f in range(2)]
+  seq_dir, _ = _write_sequence(tmp_path, t=2, rows=rows)
+  clip = sbu.load_clip(seq_dir)
+  assert clip.present.all()
+  np.testing.assert_array_equal(clip.hand_valid,
+                                [[1, 1, 1, 1], [0, 1, 1, 1]])
+  assert (clip.hand_xy_px[1, 0] == 0).all()
 
 
 def test_wrong_column_count_names_file_and_line(tmp_path):

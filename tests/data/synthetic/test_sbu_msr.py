@@ -43,6 +43,38 @@ def test_sbu_tree_reads_back_with_classes_frames_and_pixels(tmp_path):
              > 30 for h, c in zip(np.flatnonzero(inside), cards))
 
 
+def test_sbu_files_hold_the_readme_coordinates_of_the_rendered_bodies(
+    tmp_path):
+  # Round trip of the real convention: the file holds the README's
+  # normalised metric coordinates of the bodies the frames show, and the
+  # reader's projection lands on the pixels the renderer drew them at.
+  dirs = sbu_msr.generate_sbu(tmp_path, sets=("s01s03",), write_frames=False)
+  action = 6  # person B, motion 1
+  clip = sbu.load_clip(dirs[action - 1])
+  perf = sbu_msr._performance(0, sbu_msr.SBU_SETUP, 103, 1, (action - 1) % 4,
+                              (action - 1) // 4, None, True)
+  seq = sbu_msr._view_sequence(perf, sbu_msr.SBU_VIEW, sbu_msr._project_sbu)
+  joints = sbu_msr._joint_indices(skeletons.SBU, sbu_msr._SBU_FROM_V2)
+  # float32 normalised values (ulp <= 2^-23 * 2 of values < 2): back in
+  # metres that is < 2560 mm * 2.4e-7 = 0.6 um; 1e-5 m leaves room.
+  np.testing.assert_allclose(clip.xyz, seq.xyz[:, :, joints], atol=1e-5)
+  hands = [skeletons.KINECT_V2.left_hand, skeletons.KINECT_V2.right_hand]
+  rendered = seq.color_xy[:, :, hands].reshape(-1, 4, 2)
+  # 0.6 um at >= 1.5 m moves a pixel by 525 * 4e-7 = 2e-4 px; float32
+  # pixels round by <= 2^-14 px: 1e-3 px covers both.
+  np.testing.assert_allclose(clip.hand_xy_px, rendered, atol=1e-3)
+  # Same handedness as NTU (sbu module docstring): up x (right - left
+  # shoulder) is where a body faces; the synthetic people face the camera
+  # (-Z), which a mirrored file would turn into +Z.
+  names = skeletons.SBU.joint_names
+  xyz = clip.xyz.astype(np.float64)
+  up = xyz[:, :, names.index("Neck")] - xyz[:, :, names.index("Torso")]
+  across = (xyz[:, :, names.index("ShoulderRight")] -
+            xyz[:, :, names.index("ShoulderLeft")])
+  facing = np.cross(up, across)
+  assert (facing[..., 2] < 0).all()
+
+
 def test_sbu_classes_are_motions_of_person_a_or_b():
   # Folder k: motion (k-1) % 4 by person (k-1) // 4, whichever hand.
   for action in (1, 6):
