@@ -57,7 +57,8 @@ flags.DEFINE_boolean("overwrite", False,
                      "Replace an existing --attention_png or --output_json.")
 flags.DEFINE_list("skeleton_image_size", None,
                   "width,height the skeleton's pixels refer to (default:"
-                  " NTU's 1920,1080, or a synthetic dataset's size).")
+                  " NTU's 1920,1080, SBU's and MSR's 640,480, or a synthetic"
+                  " dataset's size).")
 FLAGS = flags.FLAGS
 
 

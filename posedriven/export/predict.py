@@ -13,11 +13,15 @@ dataset, with the same functions:
 3. the 10 evaluation sub-sequences are sampled
    (:func:`pose_tensor.evaluation_subsequences`), with their pose tensors and
    hand crops;
-4. the ``glimpse_features`` signature runs the glimpse sensor on the crops
-   and ``from_features`` (or its reduced-precision twin,
-   ``precision="bfloat16"``) the fused model; the logits of the
-   sub-sequences are averaged (paper, section 4) and softmaxed. Exports
-   without ``glimpse_features`` (older versions) run ``from_crops``.
+4. the ``glimpse_features`` signature runs the glimpse sensor once on each
+   distinct (frame, hand) crop the sub-sequences use
+   (:func:`distinct_glimpse_features`: 10 sub-sequences of 20 steps repeat
+   frames, a 28-frame clip has 112 distinct crops for 800 places), the
+   features are gathered per sub-sequence, and ``from_features`` (or its
+   reduced-precision twin, ``precision="bfloat16"``) runs the fused model;
+   the logits of the sub-sequences are averaged (paper, section 4) and
+   softmaxed. Exports without ``glimpse_features`` (older versions) run
+   ``from_crops``.
 
 Each stage is timed (``Prediction.stage_seconds``, logged): ``load_model``
 (fingerprint check and ``tf.saved_model.load``; absent when the caller
@@ -199,13 +203,77 @@ class ClipInputs:
     clip: The skeleton clip, cut to the frames its video has.
     frame_indices: int64 ``[K, T]``.
     pose: float32 ``[K, T, W, 3]`` pose tensors.
-    crops: uint8 ``[K, T, 4, S, S, 3]`` hand crops.
+    frame_crops: uint8 ``[F, 4, S, S, 3]`` hand crops of every frame.
   """
 
   clip: clip_lib.Clip
   frame_indices: np.ndarray
   pose: np.ndarray
-  crops: np.ndarray
+  frame_crops: np.ndarray
+
+  @property
+  def crops(self) -> np.ndarray:
+    """uint8 ``[K, T, 4, S, S, 3]``: the crops of each sub-sequence."""
+    return self.frame_crops[self.frame_indices]
+
+
+def _fixed_steps(sensor) -> int | None:
+  """``T`` when the sensor signature's crops are ``[N, T, ...]`` with a
+  fixed ``T`` (exports before ``[N, None, ...]``), else None."""
+  spec = sensor.structured_input_signature[1]["crops"]
+  return spec.shape[1]
+
+
+def distinct_glimpse_features(sensor, frame_crops: np.ndarray,
+                              frame_indices: np.ndarray, *,
+                              frames_per_call: int,
+                              steps_per_row: int | None = None,
+                              stage_seconds: dict[str, float] | None = None
+                              ) -> np.ndarray:
+  """Glimpse features of the sub-sequences, the sensor run once per crop.
+
+  The sub-sequences repeat frames (10 x 20 steps from a clip of a few dozen
+  frames), and the sensor's features depend on the crop alone, so each
+  distinct (frame, hand) crop is sensed once and its features gathered into
+  every place that uses it.
+
+  Args:
+    sensor: ``crops`` uint8 ``[N, L, 4, S, S, 3]`` ->
+      ``{"glimpse_features": float32 [N, L, 4, D]}`` (the export's
+      ``glimpse_features`` signature).
+    frame_crops: uint8 ``[F, 4, S, S, 3]`` the crops of every frame.
+    frame_indices: int ``[K, T]`` frames of the sub-sequences.
+    frames_per_call: At most this many frames per sensor call (memory:
+      ``4 * frames_per_call`` crops at the sensor's input size).
+    steps_per_row: ``L`` when the signature fixes it (older exports): the
+      frames of a call are laid out in rows of ``L``, the last row padded
+      with blank crops whose features are dropped; None: one row per call.
+    stage_seconds: If given, the sensor's seconds are added to its
+      ``"inception_v3"``.
+
+  Returns:
+    float32 ``[K, T, 4, D]``.
+  """
+  seconds = {} if stage_seconds is None else stage_seconds
+  frames, positions = np.unique(frame_indices, return_inverse=True)
+  crops = frame_crops[frames]
+  step = max(1, int(frames_per_call))
+  if steps_per_row:
+    step = max(1, step // steps_per_row) * steps_per_row
+  features = []
+  for start in range(0, len(crops), step):
+    chunk = crops[start:start + step]
+    rows = chunk
+    if steps_per_row:
+      blank = -len(chunk) % steps_per_row
+      rows = np.concatenate([chunk, np.zeros((blank,) + chunk.shape[1:],
+                                             chunk.dtype)])
+    rows = rows.reshape((-1, steps_per_row or len(rows)) + rows.shape[1:])
+    sensed = _timed_call(seconds, "inception_v3", sensor,
+                         crops=tf.constant(rows))["glimpse_features"]
+    features.append(sensed.reshape((-1,) + sensed.shape[2:])[:len(chunk)])
+  features = np.concatenate(features)
+  return features[positions.reshape(frame_indices.shape)]
 
 
 def clip_inputs(info: dict[str, Any], skeleton_path: str | os.PathLike,
@@ -244,7 +312,7 @@ def clip_inputs(info: dict[str, Any], skeleton_path: str | os.PathLike,
   pose = np.stack([pose_tensor.clip_pose_tensor(clip, i, info["joint_order"],
                                                 layout) for i in indices])
   _add(seconds, "skeleton", time.perf_counter() - start)
-  return ClipInputs(clip, indices, pose, crops[indices])
+  return ClipInputs(clip, indices, pose, crops)
 
 
 def _add(seconds: dict[str, float], stage: str, value: float) -> None:
@@ -277,8 +345,9 @@ def predict_clip(model_dir: str | os.PathLike,
       ``attention_error`` set and no temporary file is left.
     skeleton_image_size: ``(width, height)`` the skeleton's pixels refer to
       (see :func:`load_skeleton_clip`).
-    batch_size: Sub-sequences per call of the model (memory: each runs the
-      glimpse sensor on ``T * 4`` crops).
+    batch_size: Sub-sequences per call of the model; the sensor gets at
+      most ``batch_size * T`` distinct frames per call (memory: ``4`` crops
+      each at its input size).
     precision: Weight precision of the fused model: ``"float32"`` or
       ``"bfloat16"`` (the export's ``from_features_bfloat16``; agreement and
       speed in ``BUILD_NOTES.md``, "Serving speed"). The glimpse sensor runs
@@ -327,16 +396,21 @@ def predict_clip(model_dir: str | os.PathLike,
     model = loaded.signatures[saved_model.signature_name(
         saved_model.FROM_FEATURES, precision)]
   step = max(1, int(batch_size))
+  if sensor is not None:
+    features = distinct_glimpse_features(
+        sensor, inputs.frame_crops, inputs.frame_indices,
+        frames_per_call=step * inputs.frame_indices.shape[1],
+        steps_per_row=_fixed_steps(sensor), stage_seconds=seconds)
   outputs: dict[str, list[np.ndarray]] = {}
   for start in range(0, len(inputs.pose), step):
     pose = tf.constant(inputs.pose[start:start + step])
-    crops = tf.constant(inputs.crops[start:start + step])
     if sensor is None:
+      crops = tf.constant(inputs.crops[start:start + step])
       result = _timed_call(seconds, "model", model, pose=pose, crops=crops)
     else:
-      features = _timed_call(seconds, "inception_v3", sensor, crops=crops)
-      result = _timed_call(seconds, "model", model, pose=pose,
-                           glimpse_features=features["glimpse_features"])
+      result = _timed_call(
+          seconds, "model", model, pose=pose,
+          glimpse_features=tf.constant(features[start:start + step]))
     for key in ("logits", "spatial_attention", "temporal_attention"):
       outputs.setdefault(key, []).append(result[key])
   # Paper, section 4: the sub-sequences' logits are averaged per clip.

@@ -23,8 +23,10 @@ Serving signatures (``N`` sub-sequences of ``T`` = 20 steps, 4 hands):
   default ``precisions``): the same with the fused model's weights and
   computation in bfloat16 (:mod:`posedriven.export.serving_copy`; inputs and
   outputs stay float32, the sensor float32);
-* ``glimpse_features``: ``crops`` -> ``glimpse_features``, the sensor part
-  of ``from_crops`` alone (prediction times the stages with it).
+* ``glimpse_features``: ``crops`` uint8 ``[N, L, 4, S, S, 3]`` (any number
+  of steps ``L``) -> ``glimpse_features`` ``[N, L, 4, D]``, the sensor part
+  of ``from_crops`` alone (prediction runs it once per distinct frame and
+  times the stages with it; exports before this version fix ``L = T``).
 
 All but the last return ``probabilities`` (softmax of the fused logits)
 ``[N, C]``, ``logits`` (fused) ``[N, C]``, ``pose_logits``, ``rgb_logits``
@@ -53,6 +55,7 @@ import logging
 import os
 import shutil
 import tempfile
+import types
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -153,6 +156,11 @@ class TwoStreamModule(tf.Module):
     crops_spec = tf.TensorSpec(
         (None, num_steps, num_hands, crop_size, crop_size, 3), tf.uint8,
         name="crops")
+    # The sensor alone takes any number of steps, so that prediction can
+    # sense each distinct frame of a clip once (predict.py).
+    sensor_crops_spec = tf.TensorSpec(
+        (None, None, num_hands, crop_size, crop_size, 3), tf.uint8,
+        name="crops")
 
     def glimpse_features(crops):
       shape = tf.shape(crops)
@@ -163,35 +171,46 @@ class TwoStreamModule(tf.Module):
       # Rounded as preparation stores them (float16), so that a clip gets
       # the logits evaluation gives it.
       features = tf.cast(tf.cast(features, tf.float16), tf.float32)
-      return tf.reshape(features, tf.concat(
-          [shape[:3], [tf.shape(features)[-1]]], 0))
+      return {"glimpse_features": tf.reshape(features, tf.concat(
+          [shape[:3], [tf.shape(features)[-1]]], 0))}
 
-    def serving_functions(served: keras.Model):
-      def from_features(pose, glimpse_features):
-        return _serving_outputs(served, pose, glimpse_features)
-
-      def from_crops(pose, crops):
-        return _serving_outputs(served, pose, glimpse_features(crops))
-
-      return from_features, from_crops
-
-    self.functions = {}
-    for name, served in models.items():
-      from_features, from_crops = serving_functions(served)
-      self.functions[signature_name(FROM_FEATURES, name)] = tf.function(
-          from_features, input_signature=[pose_spec, features_spec])
-      if sensor is not None:
-        self.functions[signature_name(FROM_CROPS, name)] = tf.function(
-            from_crops, input_signature=[pose_spec, crops_spec])
+    # from_crops calls the sensor's and the model's functions rather than
+    # holding copies of their graphs: the SavedModel then stores InceptionV3
+    # and each model once, and tf.saved_model.load, which rebuilds every
+    # stored graph in Python, has a third of the work (BUILD_NOTES,
+    # "Prediction latency").
+    functions = {}
     if sensor is not None:
-      self.functions[GLIMPSE_FEATURES] = tf.function(
-          lambda crops: {"glimpse_features": glimpse_features(crops)},
-          input_signature=[crops_spec])
+      functions[GLIMPSE_FEATURES] = tf.function(
+          glimpse_features, input_signature=[sensor_crops_spec])
+    for name, served in models.items():
+      from_features = tf.function(_features_to_outputs(served),
+                                  input_signature=[pose_spec, features_spec])
+      functions[signature_name(FROM_FEATURES, name)] = from_features
+      if sensor is not None:
+        functions[signature_name(FROM_CROPS, name)] = tf.function(
+            _crops_to_outputs(functions[GLIMPSE_FEATURES], from_features),
+            input_signature=[pose_spec, crops_spec])
+    # Kept off the module's tracked attributes: tracked, each function would
+    # be saved a second time beside its signature.
+    self._signature_functions = types.MappingProxyType(functions)
 
   def signatures(self) -> dict[str, Any]:
-    functions = {"serving_default": self.functions[FROM_FEATURES],
-                 **self.functions}
+    functions = {"serving_default": self._signature_functions[FROM_FEATURES],
+                 **self._signature_functions}
     return {k: f.get_concrete_function() for k, f in functions.items()}
+
+
+def _features_to_outputs(served: keras.Model):
+  def from_features(pose, glimpse_features):
+    return _serving_outputs(served, pose, glimpse_features)
+  return from_features
+
+
+def _crops_to_outputs(sense, from_features):
+  def from_crops(pose, crops):
+    return from_features(pose, sense(crops)["glimpse_features"])
+  return from_crops
 
 
 def load_two_stream(pose_dir: str | os.PathLike, rgb_dir: str | os.PathLike,
@@ -408,7 +427,7 @@ def export_model(export_dir: str | os.PathLike, *,
               "pose": [None, num_steps, pose_width, 3],
               "crops": [None, num_steps, skeletons.NUM_HANDS, crop_size,
                         crop_size, 3]} for p in precisions},
-          GLIMPSE_FEATURES: {"crops": [None, num_steps, skeletons.NUM_HANDS,
+          GLIMPSE_FEATURES: {"crops": [None, None, skeletons.NUM_HANDS,
                                        crop_size, crop_size, 3]},
       },
       "outputs": list(OUTPUT_KEYS),

@@ -23,9 +23,11 @@ from posedriven.data.synthetic import render as synthetic_render
 from posedriven.data import video
 from posedriven.export import export_dir as export_dir_lib
 from posedriven.export import predict
+from posedriven.export import saved_model
 from tests.conftest import NTU_SAMPLES
 from tests.conftest import REPO_ROOT
 from tests import helpers
+from tests import numerics
 from tests.faults import corpus
 
 
@@ -87,6 +89,88 @@ def test_predict_times_each_stage_and_serves_bfloat16(exported, loaded,
   np.testing.assert_allclose(results["bfloat16"].logits,
                              results["float32"].logits,
                              atol=0.05 * scale, rtol=0.05)
+
+
+class _CountingSensor:
+  """The export's glimpse_features signature, counting the crops it gets."""
+
+  def __init__(self, signature):
+    self._signature = signature
+    self.structured_input_signature = signature.structured_input_signature
+    self.crops_sensed = 0
+
+  def __call__(self, crops):
+    self.crops_sensed += int(np.prod(crops.shape[:3]))
+    return self._signature(crops=crops)
+
+
+class _CountingExport:
+  """A loaded export for predict_clip whose sensor counts its crops."""
+
+  def __init__(self, loaded):
+    self.signatures = dict(loaded.signatures)
+    self.sensor = _CountingSensor(self.signatures["glimpse_features"])
+    self.signatures["glimpse_features"] = self.sensor
+
+
+def _features_of_every_place(loaded, inputs):
+  """The features as predict computed them before the sensor ran once per
+  distinct crop: the crops of 2 sub-sequences per sensor call."""
+  sensor = loaded.signatures["glimpse_features"]
+  return np.concatenate([
+      sensor(crops=tf.constant(inputs.crops[k:k + 2]))[
+          "glimpse_features"].numpy() for k in range(0, len(inputs.pose), 2)])
+
+
+def _clip_logits(loaded, pose, features):
+  """The fused model on 2 sub-sequences per call, logits averaged."""
+  model = loaded.signatures["from_features"]
+  logits = np.concatenate([
+      model(pose=tf.constant(pose[k:k + 2]),
+            glimpse_features=tf.constant(features[k:k + 2]))[
+                "logits"].numpy() for k in range(0, len(pose), 2)])
+  return pipeline.average_logits_per_clip(logits, len(pose))[0]
+
+
+def test_sensor_runs_once_per_distinct_crop_with_the_same_logits(
+    exported, loaded, runs, tiny_synthetic):
+  _, skeleton, video_path = _clip_files(tiny_synthetic, index=2)
+  counting = _CountingExport(loaded)
+  result = predict.predict_clip(exported, skeleton, video_path,
+                                loaded=counting)
+  distinct = len(np.unique(result.frame_indices))
+  # 10 sub-sequences of 20 steps from a clip of a few dozen frames.
+  assert result.frame_indices.size >= 4 * distinct
+  assert counting.sensor.crops_sensed == 4 * distinct
+
+  info = export_dir_lib.read_export_info(exported)
+  inputs = predict.clip_inputs(info, skeleton, video_path)
+  np.testing.assert_array_equal(inputs.frame_indices, result.frame_indices)
+  features = _features_of_every_place(loaded, inputs)
+  expected = _clip_logits(loaded, inputs.pose, features)
+  # Both ways run the same model on the same batches; only the sensor's
+  # batches differ (distinct frames vs every place), so its float32 features
+  # may differ by kernel re-ordering (INCEPTION_FLOAT32_RELATIVE, far below a
+  # float16 step) and, once rounded to float16, by one float16 step in any
+  # element. float16_step_bound carries one step per feature through the
+  # model (per sub-sequence: each one's logits read only its own features);
+  # the clip's logits are the mean of the K sub-sequences', whose change is
+  # at most the mean of their bounds.
+  model = saved_model.load_two_stream(*runs)
+
+  def logits_only(x, training):  # the Jacobian of the logits alone
+    return {"logits": model(x, training=training)["logits"]}
+
+  bound = np.mean([numerics.float16_step_bound(
+      logits_only,
+      {"pose": inputs.pose[k:k + 1], "glimpses": features[k:k + 1]},
+      "glimpses")["logits"][0] for k in range(len(inputs.pose))], axis=0)
+  numerics.assert_within(result.logits, expected, bound, "clip logits")
+  # Features gathered from the wrong frames (each sub-sequence's steps
+  # reversed) move the logits by more than the bound, which therefore means
+  # something.
+  reversed_steps = _clip_logits(loaded, inputs.pose, features[:, ::-1])
+  assert np.any(np.abs(reversed_steps - expected) > bound)
 
 
 def test_bfloat16_on_an_export_without_it_says_so(exported, tiny_synthetic,

@@ -9,6 +9,7 @@ import textwrap
 import numpy as np
 import pytest
 import tensorflow as tf
+from tensorflow.core.protobuf import saved_model_pb2
 
 from posedriven import atomic
 from posedriven.data import pipeline
@@ -182,6 +183,40 @@ def test_fresh_process_matches_keras_model(exported, runs, sensor_weights,
   _assert_close(served["features/logits"],
                 0.5 * served["features/pose_logits"] +
                 0.5 * served["features/rgb_logits"], 1e-5, "fusion")
+
+
+def test_each_graph_is_stored_once(exported):
+  """from_crops calls the sensor's and the model's functions: InceptionV3
+  is stored once, which tf.saved_model.load then rebuilds once."""
+  proto = saved_model_pb2.SavedModel.FromString(
+      (exported / "saved_model.pb").read_bytes())
+  library = proto.meta_graphs[0].graph_def.library.function
+  convolutions = [sum(node.op == "Conv2D" for node in function.node_def)
+                  for function in library]
+  # InceptionV3 has 94 convolutions; the pose network a handful.
+  assert sum(n >= 94 for n in convolutions) == 1, convolutions
+  # One graph per precision's model, plus the sensor's.
+  big = [f.signature.name for f, n in zip(library, convolutions) if n]
+  assert len(big) == 3, big
+
+
+def test_sensor_takes_any_number_of_steps(exported, loaded):
+  info = export_dir_lib.read_export_info(exported)
+  assert info["signatures"]["glimpse_features"]["crops"][:2] == [None, None]
+  s = info["crop_output_size"]
+  crops = np.random.default_rng(2).integers(0, 256, (1, 20, 4, s, s, 3),
+                                            dtype=np.uint8)
+  sensor = loaded.signatures["glimpse_features"]
+  every = sensor(crops=tf.constant(crops))["glimpse_features"].numpy()
+  first = sensor(crops=tf.constant(crops[:, :3]))["glimpse_features"].numpy()
+  assert first.shape == (1, 3, 4, info["glimpse_dim"])
+  # Another batch size (12 crops, not 80) may pick other kernels: float32
+  # re-ordering, then one float16 step in any element (tests/numerics.py).
+  scale = float(np.abs(every).max())
+  numerics.assert_within(
+      first, every[:, :3],
+      numerics.float16_step(every[:, :3]) +
+      numerics.INCEPTION_FLOAT32_RELATIVE * scale, "first 3 steps")
 
 
 def test_evaluation_and_export_fuse_alike(runs, sensor_weights, tiny_prepared,
