@@ -31,10 +31,18 @@ setup(
         # 2.21's ranges), and it adds ~340 MB (pyarrow, beam); the threaded
         # path needs none of it (BUILD_NOTES, issue 16).
         "beam": ["apache-beam==2.77.0"],
+        # Beam on Dask's distributed scheduler (runner="DaskRunner": a local
+        # cluster, or SLURM / PBS / SGE through dask-jobqueue). distributed
+        # pins dask to its own version; 2026.8.0 is the newest distributed
+        # and runs Beam 2.77's DaskRunner (which asks for >= 2024.4.2) beside
+        # TensorFlow 2.21 (pip check clean; BUILD_NOTES, issue 29).
+        "dask": ["apache-beam==2.77.0", "dask==2026.8.0",
+                 "distributed==2026.8.0"],
         # hypothesis: the readers' fuzz suite (tests/faults/test_fuzz_readers.py).
-        # apache-beam: tests/prepare/test_beam_pipeline.py must run in CI,
-        # not skip (~18 s more to install).
-        "test": ["pytest>=8", "hypothesis>=6.150,<7", "apache-beam==2.77.0"],
+        # apache-beam, dask, distributed: tests/prepare/test_beam_pipeline.py
+        # and test_dask_cluster.py must run in CI, not skip.
+        "test": ["pytest>=8", "hypothesis>=6.150,<7", "apache-beam==2.77.0",
+                 "dask==2026.8.0", "distributed==2026.8.0"],
     },
     entry_points={
         "console_scripts": [

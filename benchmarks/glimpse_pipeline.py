@@ -14,10 +14,17 @@ Reports in one run:
       processes), each pass right after a pass of (c) so both see the same
       load; end to end (each pass launches N fresh workers that import
       TensorFlow and build the sensor) and writing only (first file's start
-      to last file's end), plus per-clip costs for planning a dataset run.
+      to last file's end), plus per-clip costs for planning a dataset run;
+  (f) with ``--dask_workers=N`` (N > 0): the same through Beam's Dask
+      runner (``prepare_dataset(runner="DaskRunner")``: a
+      ``distributed.LocalCluster`` of N worker processes on 127.0.0.1,
+      scheduler and workers over TCP), each pass right after a pass of (c);
+      writing only, and start-up (cluster, workers importing TensorFlow,
+      sensor builds) plus shut-down apart.
 and checks:
   * pipeline crops/s >= 0.7 * min(4 * decode fps, sensor crops/s);
   * Beam writing crops/s >= 0.9 * pipeline crops/s (with ``--beam_workers``);
+  * Dask writing crops/s >= 0.9 * pipeline crops/s (with ``--dask_workers``);
   * peak RSS grows < 20% from the 100- to the 300-frame clip (streaming).
 
 Run (CPU, a few minutes)::
@@ -31,6 +38,8 @@ Run (CPU, a few minutes)::
 
   python benchmarks/glimpse_pipeline.py --input_size=75 --num_clips=16 \
       --passes=3 --clips_per_file=4 --beam_workers=2 --rss_frames=
+  python benchmarks/glimpse_pipeline.py --input_size=75 --num_clips=16 \
+      --passes=3 --clips_per_file=4 --dask_workers=2 --rss_frames=
 
 Random sensor weights are used by default (``--weights=imagenet`` for the
 real ones): the speed is the same. They are saved to a file in the work
@@ -83,6 +92,10 @@ flags.DEFINE_integer("clips_per_file", 64,
 flags.DEFINE_integer("beam_workers", 0,
                      "(e): DirectRunner worker processes (0: no Beam row;"
                      " needs pip install -e '.[beam]').")
+flags.DEFINE_integer("dask_workers", 0,
+                     "(f): worker processes of the Dask runner's local"
+                     " cluster (0: no Dask row; needs pip install -e"
+                     " '.[dask]').")
 flags.DEFINE_string("rss_probe_root", None,
                     "Internal: prepare this dataset and print peak RSS.")
 
@@ -207,6 +220,46 @@ def peak_rss_mb(root: Path) -> tuple[float, int]:
   return float(parts[1]), int(parts[2].split("=")[1])
 
 
+def _runner_pass(summary) -> tuple[float, ...]:
+  """(end-to-end crops/s, writing crops/s, seconds, writing seconds, worker
+  CPU seconds per crop) of one runner pass."""
+  crops = 4 * sum(c["frames"] or 0 for c in summary["manifest"]["clips"])
+  return (summary["crops_per_s"], crops / summary["writing_seconds"],
+          summary["seconds"], summary["writing_seconds"],
+          summary["worker_cpu_seconds"] / max(crops, 1))
+
+
+def _print_runner_row(title: str, startup: str, runner_passes, pipeline_crops_s,
+                      pipeline_clips_s, pipeline_cpu) -> None:
+  warm = runner_passes[1:] or runner_passes
+  e2e, writing, seconds, writing_s, runner_cpu = (
+      float(np.median([p[i] for p in warm])) for i in range(5))
+  clips = FLAGS.num_clips
+  n = len(runner_passes)
+  print(f"{title}, {FLAGS.clips_per_file} clips/file: writing {writing:.1f}"
+        f" crops/s, end to end {e2e:.1f} crops/s ({seconds:.1f} s of which"
+        f" {seconds - writing_s:.1f} s {startup}; median of"
+        f" {f'passes 2-{n}' if n > 1 else '1 pass'})")
+  print("    crops/s per pass (writing / end to end): " + ", ".join(
+      f"{p[1]:.1f} / {p[0]:.1f}" for p in runner_passes))
+  print("    seconds per pass (end to end / writing): " + ", ".join(
+      f"{p[2]:.1f} / {p[3]:.1f}" for p in runner_passes))
+  # On shared cores N processes get a larger share than one: CPU time per
+  # crop compares the two paths' work, whatever the load.
+  print(f"    {1e3 * runner_cpu:.2f} CPU-ms/crop in the workers vs (c)"
+        f" {1e3 * pipeline_cpu:.2f}: (c) / workers ="
+        f" {pipeline_cpu / runner_cpu:.2f}x")
+  ratio = writing / pipeline_crops_s
+  print(f"    target writing >= 0.9 x (c): {ratio:.2f}x"
+        f" {'PASS' if ratio >= 0.9 else 'FAIL'}; end to end"
+        f" {e2e / pipeline_crops_s:.2f}x")
+  # Machine-seconds per clip (all cores busy), for planning a dataset.
+  cores = os.cpu_count() or 1
+  print(f"    per {FLAGS.num_frames}-frame clip on {cores} cores: (c)"
+        f" {1 / pipeline_clips_s:.2f} s, writing {writing_s / clips:.2f}"
+        f" s; {startup} {seconds - writing_s:.1f} s per pipeline")
+
+
 def main(argv):
   del argv
   if FLAGS.rss_probe_root:
@@ -236,6 +289,7 @@ def main(argv):
   crops_s, sensor_cpu = sensor_runs[best]
   passes = []  # (crops/s, clips/s, CPU seconds per crop)
   beam_passes = []  # (end-to-end crops/s, writing crops/s, seconds, writing)
+  dask_passes = []  # the same
   for _ in range(max(1, FLAGS.passes)):
     out = work / f"prepared_{time.time_ns()}"
     cpu = time.process_time()
@@ -251,12 +305,15 @@ def main(argv):
           mixed_precision=FLAGS.mixed_precision, runner="DirectRunner",
           beam_options=[f"--direct_num_workers={FLAGS.beam_workers}",
                         "--direct_running_mode=multi_processing"])
-      beam_crops = 4 * sum(c["frames"] or 0
-                           for c in beam["manifest"]["clips"])
-      beam_passes.append((beam["crops_per_s"],
-                          beam_crops / beam["writing_seconds"],
-                          beam["seconds"], beam["writing_seconds"],
-                          beam["worker_cpu_seconds"] / max(beam_crops, 1)))
+      beam_passes.append(_runner_pass(beam))
+    if FLAGS.dask_workers > 0:
+      dask = _prepare(
+          clips_root, work / f"dask_{time.time_ns()}", None,
+          max_clips=FLAGS.num_clips, glimpse_weights=weights,
+          glimpse_input_size=FLAGS.input_size,
+          mixed_precision=FLAGS.mixed_precision, runner="DaskRunner",
+          dask_workers=FLAGS.dask_workers)
+      dask_passes.append(_runner_pass(dask))
   load_after = os.getloadavg()
   warm = passes[1:] or passes
   pipeline_crops_s, pipeline_clips_s, pipeline_cpu = (
@@ -300,30 +357,15 @@ def main(argv):
         f" {'PASS' if ok else 'FAIL'} ({pipeline_crops_s / target * 0.7:.2f}"
         " x min(4a, b))")
   if beam_passes:
-    beam_warm = beam_passes[1:] or beam_passes
-    e2e, writing, seconds, writing_s, beam_cpu = (
-        float(np.median([p[i] for p in beam_warm])) for i in range(5))
-    clips = FLAGS.num_clips
-    print(f"(e) Beam DirectRunner, {FLAGS.beam_workers} worker processes,"
-          f" {FLAGS.clips_per_file} clips/file: writing {writing:.1f}"
-          f" crops/s, end to end {e2e:.1f} crops/s ({seconds:.1f} s of which"
-          f" {seconds - writing_s:.1f} s launching workers; median of"
-          f" {'passes 2-%d' % len(beam_passes) if len(beam_passes) > 1 else '1 pass'})")
-    print("    crops/s per pass (writing / end to end): " + ", ".join(
-        f"{p[1]:.1f} / {p[0]:.1f}" for p in beam_passes))
-    # On shared cores N processes get a larger share than one: CPU time per
-    # crop compares the two paths' work, whatever the load.
-    print(f"    {1e3 * beam_cpu:.2f} CPU-ms/crop in the workers vs (c)"
-          f" {1e3 * pipeline_cpu:.2f}: (c) / Beam = {pipeline_cpu / beam_cpu:.2f}x")
-    ratio = writing / pipeline_crops_s
-    print(f"    target writing >= 0.9 x (c): {ratio:.2f}x"
-          f" {'PASS' if ratio >= 0.9 else 'FAIL'}; end to end"
-          f" {e2e / pipeline_crops_s:.2f}x")
-    # Machine-seconds per clip (all cores busy), for planning a dataset.
-    cores = os.cpu_count() or 1
-    print(f"    per {FLAGS.num_frames}-frame clip on {cores} cores: (c)"
-          f" {1 / pipeline_clips_s:.2f} s, Beam writing {writing_s / clips:.2f}"
-          f" s; worker launch {seconds - writing_s:.1f} s per pipeline")
+    _print_runner_row(
+        f"(e) Beam DirectRunner, {FLAGS.beam_workers} worker processes",
+        "launching workers", beam_passes, pipeline_crops_s, pipeline_clips_s,
+        pipeline_cpu)
+  if dask_passes:
+    _print_runner_row(
+        f"(f) Beam DaskRunner, local cluster of {FLAGS.dask_workers} worker"
+        " processes", "start-up and shut-down", dask_passes,
+        pipeline_crops_s, pipeline_clips_s, pipeline_cpu)
   print(f"    load average (1, 5, 15 min) before {load_before[0]:.2f},"
         f" {load_before[1]:.2f}, {load_before[2]:.2f}; after"
         f" {load_after[0]:.2f}, {load_after[1]:.2f}, {load_after[2]:.2f}")

@@ -114,11 +114,15 @@ def pose_rows(data_dir, pose_dir, split):
   return np.concatenate(feats), names
 
 
-def score(predicted, truth, names) -> dict[str, float]:
+def score(predicted, truth, names, action_groups=None) -> dict[str, float]:
+  """Accuracy and its interval over performances (``action_groups``: the
+  two classes of a motion recorded as one performance, ``paired_objects``).
+  """
   correct = (predicted == truth)[None]
   summary = bootstrap.summarize(
       ["probe"], bootstrap.Seeds.single(
-          correct, bootstrap.performance_ids(names)), num_samples=2000)
+          correct, bootstrap.performance_ids(names, action_groups)),
+      num_samples=2000)
   row = summary["rows"]["probe"]
   return {"accuracy": row["top1"], "low": row["low"], "high": row["high"],
           "num": int(correct.size),
@@ -128,7 +132,11 @@ def score(predicted, truth, names) -> dict[str, float]:
 def run(demo_dir: str, ridge: float, frames_per_clip: int) -> dict:
   demo_dir = os.fspath(demo_dir)
   data_dir = os.path.join(demo_dir, "tfrecords")
-  meta = synthetic.load_meta(os.path.join(demo_dir, "synthetic_ntu"))["clips"]
+  full_meta = synthetic.load_meta(os.path.join(demo_dir, "synthetic_ntu"))
+  meta = full_meta["clips"]
+  # Pairs share everything but the object: one performance, one unit.
+  groups = (synthetic.paired_action_groups()
+            if full_meta.get("generation", {}).get("paired_objects") else None)
   rng = np.random.default_rng(0)
   results = {}
   train = glimpse_rows(data_dir, "train", meta, frames_per_clip, rng)
@@ -137,11 +145,11 @@ def run(demo_dir: str, ridge: float, frames_per_clip: int) -> dict:
   model = fit_ridge(train[0][shown_train], train[1][shown_train], 3, ridge)
   results["object"] = score(
       predict_ridge(model, test[0][shown_test]), test[1][shown_test],
-      [n for n, s in zip(test[2], shown_test) if s])
+      [n for n, s in zip(test[2], shown_test) if s], groups)
   results["object"]["chance"] = 1 / 3
   model = fit_ridge(train[0], shown_train.astype(int), 2, ridge)
   results["object_or_empty"] = score(
-      predict_ridge(model, test[0]), shown_test.astype(int), test[2])
+      predict_ridge(model, test[0]), shown_test.astype(int), test[2], groups)
   results["object_or_empty"]["chance"] = max(shown_test.mean(),
                                              1 - shown_test.mean())
 
@@ -152,7 +160,8 @@ def run(demo_dir: str, ridge: float, frames_per_clip: int) -> dict:
     y_train = np.array([meta[n][key] for n in names_train])
     y_test = np.array([meta[n][key] for n in names_test])
     model = fit_ridge(x_train, y_train, classes, ridge)
-    results[key] = score(predict_ridge(model, x_test), y_test, names_test)
+    results[key] = score(predict_ridge(model, x_test), y_test, names_test,
+                         groups)
     results[key]["chance"] = float(np.bincount(y_test).max() / len(y_test))
   return results
 

@@ -32,7 +32,8 @@ for seed in range(3):
   # (c) right on every clip, (a) on a third, the others on half.
   target = {f"{variant}/pose": [int(i % share == 0) for i in range(16)]
             for variant, share in (("a_scratch", 3), ("b_ntu_native", 2),
-                                   ("c_ntu_mapped", 1), ("d_no_finetune", 2))}
+                                   ("c_ntu_mapped", 1), ("d_no_finetune", 2),
+                                   ("e_scratch_mapped", 2))}
   per_seed.append({"tables": {
       "ntu_pretrain": table({"ntu_pretrain/pose": [int(seed > 0)] * 16}),
       "target": table(target)}})
@@ -62,10 +63,13 @@ def test_transfer_summary_uses_the_bootstrap_and_the_claim_verdict():
   assert ntu["per_seed_top1"]["ntu_pretrain/pose"] == [0.0, 1.0, 1.0]
   assert ntu["intervals"]["rows"]["ntu_pretrain/pose"]["low"] == 0.0
   assert ntu["intervals"]["rows"]["ntu_pretrain/pose"]["high"] == 1.0
-  (claim,) = target["intervals"]["claims"]
+  claim, alone = target["intervals"]["claims"]
   assert claim["claim"] == "c_ntu_mapped/pose > a_scratch/pose"
   assert claim["difference"] == pytest.approx(0.625)
   assert claim["verdict"] == "holds"
+  # (e) right on every other clip: 8 of 16.
+  assert alone["claim"] == "c_ntu_mapped/pose > e_scratch_mapped/pose"
+  assert alone["difference"] == pytest.approx(0.5)
   assert target["intervals"]["unit"] == "seeds, then performances"
   assert target["intervals"]["num_seeds"] == 3
   assert target["intervals"]["num_clips"] == 48
@@ -74,12 +78,15 @@ def test_transfer_summary_uses_the_bootstrap_and_the_claim_verdict():
   assert lines[1].endswith("per seed [0.0, 100.0, 100.0]")
   assert lines[2].split()[:3] == ["a_scratch", "pose", "37.5"]
   assert lines[2].endswith("per seed [37.5, 37.5, 37.5]")
-  assert [line.split()[0] for line in lines[1:6]] == [
+  assert [line.split()[0] for line in lines[1:7]] == [
       "ntu_pretrain", "a_scratch", "b_ntu_native", "c_ntu_mapped",
-      "d_no_finetune"]
-  assert lines[6] == "(c) > (a), paired:"
-  assert "holds: c_ntu_mapped/pose > a_scratch/pose" in lines[7]
-  assert lines[-1] == "(c) beats (a): {'pose': True}"
+      "d_no_finetune", "e_scratch_mapped"]
+  assert lines[7] == "Claims, paired:"
+  assert "holds: c_ntu_mapped/pose > a_scratch/pose" in lines[8]
+  assert "holds: c_ntu_mapped/pose > e_scratch_mapped/pose" in lines[8]
+  assert lines[-1] == (
+      "claims that hold: {'c_ntu_mapped/pose > a_scratch/pose': True,"
+      " 'c_ntu_mapped/pose > e_scratch_mapped/pose': True}")
 
 
 @pytest.mark.slow  # data, 5 training runs, 5 evaluations: ~25 s
@@ -110,7 +117,7 @@ def test_the_benchmark_generates_its_testbed_and_runs_the_experiment(
   assert list(results["tables"]) == ["ntu_pretrain", "target"]
   assert list(results["tables"]["target"]["table"]) == [
       f"{v}/pose" for v in ("a_scratch", "b_ntu_native", "c_ntu_mapped",
-                            "d_no_finetune")]
+                            "d_no_finetune", "e_scratch_mapped")]
   # The variants start from the seed's NTU run (the runner's init_from).
   stage = json.loads((tmp_path / "runs" / "c_ntu_mapped_pose" /
                       "stage.json").read_text())
@@ -120,4 +127,10 @@ def test_the_benchmark_generates_its_testbed_and_runs_the_experiment(
   # The runner's report, then the benchmark's summary.
   assert "Claims (paired bootstrap" in out.stdout
   assert "top-1 % on the sbu test clips (1 seeds pooled" in out.stdout
-  assert "(c) beats (a): {'pose': " in out.stdout
+  assert "claims that hold: {'c_ntu_mapped/pose > a_scratch/pose': " in (
+      out.stdout)
+  # (e) trains from scratch on the NTU layout.
+  stage = json.loads((tmp_path / "runs" / "e_scratch_mapped_pose" /
+                      "stage.json").read_text())
+  assert stage["params"]["init_from"] is None
+  assert stage["skeleton_layout"] == "kinect_v2"

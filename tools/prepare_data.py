@@ -8,6 +8,16 @@ Example, an Apache Beam pipeline on 2 local worker processes (``pip install
     --gin_bindings="prepare_dataset.runner = 'DirectRunner'" \
     --gin_bindings="prepare_dataset.beam_options = ['--direct_num_workers=2', '--direct_running_mode=multi_processing']"
 
+On Dask's distributed scheduler (``pip install -e ".[dask]"``): without
+``dask_scheduler`` a local cluster of ``dask_workers`` worker processes on
+127.0.0.1; with it, a running scheduler (e.g. on a SLURM login node, workers
+as batch jobs)::
+
+  python tools/prepare_data.py --dataset_root=/data/ntu --output_dir=/data/tfr \
+    --gin_files=prepare/ntu60_cs.gin \
+    --gin_bindings="prepare_dataset.runner = 'DaskRunner'" \
+    --gin_bindings="prepare_dataset.dask_scheduler = 'tcp://login1:8786'"
+
 Without a runner this process writes the files itself; on machines
 without Beam (or a Beam cluster) independent workers share them with
 ``--num_shards=4 --shard_index=0`` ... ``3``.
@@ -15,8 +25,8 @@ without Beam (or a Beam cluster) independent workers share them with
 Every setting but the paths and the worker's share is a keyword of
 ``posedriven.prepare.prepare_dataset``, set with gin: the dataset and
 protocol (a ``prepare/<protocol>.gin`` file binds both), ``store``, the Beam
-``runner`` and ``beam_options`` ... ``--overwrite`` is the binding
-``prepare_dataset.overwrite = True``.
+``runner`` and ``beam_options``, ``dask_scheduler``, ``dask_workers`` ...
+``--overwrite`` is the binding ``prepare_dataset.overwrite = True``.
 """
 
 from absl import app

@@ -8,7 +8,8 @@ patches -> crops -> features in full batches), :mod:`.progress`,
 (the threaded decode + sensor pipeline that writes one file) and
 :mod:`.preparer` (:func:`prepare_dataset`, which plans the files and writes
 them; with ``runner=`` an Apache Beam pipeline, :mod:`.beam_pipeline`,
-writes them with the same code on many workers).
+writes them with the same code on many workers; on Dask's scheduler,
+:mod:`.dask_cluster`).
 """
 
 from posedriven.prepare.preparer import prepare_dataset

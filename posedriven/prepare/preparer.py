@@ -49,7 +49,10 @@ Design decisions:
   with :func:`file_writer.write_assignment`, as this process does without
   a runner, so the bytes are the same. ``num_shards`` stays for machines
   without Beam (it is an extra) or without a Beam cluster (a batch
-  scheduler's job array).
+  scheduler's job array). ``runner="DaskRunner"`` runs on Dask's
+  distributed scheduler, named (``dask_scheduler``, e.g. on SLURM through
+  ``dask-jobqueue``) or a local cluster of worker processes
+  (:mod:`.dask_cluster`).
 * **Bad clips.** A clip that cannot be read (corrupt or missing video, bad
   skeleton, a skeleton without a usable joint in any frame: 0 frames, nobody
   present or every joint NaN, ``clip.check_usable``; a label outside
@@ -93,6 +96,7 @@ from posedriven.data import skeletons
 from posedriven.data import tfrecords
 from posedriven.data.formats import registry
 from posedriven.models import glimpse
+from posedriven.prepare import dask_cluster
 from posedriven.prepare import file_writer
 from posedriven.prepare import output_dir as output_dir_lib
 from posedriven.prepare import sharding
@@ -166,6 +170,8 @@ def prepare_dataset(dataset_root: str | os.PathLike,
                     allow_empty_split: bool = False,
                     runner: str | None = None,
                     beam_options: Sequence[str] = (),
+                    dask_scheduler: str | None = None,
+                    dask_workers: int | None = None,
                     sensor=None) -> dict[str, Any]:
   """Writes this worker's TFRecord files and merges the manifest.
 
@@ -214,14 +220,24 @@ def prepare_dataset(dataset_root: str | os.PathLike,
       counts, not the ``max_clips`` subset of a smoke run.
     runner: None: this process writes the files (threads: decoding overlaps
       the sensor). A Beam runner name (``DirectRunner``, ``FlinkRunner``,
-      ``SparkRunner``, ``DataflowRunner``, ``PortableRunner``): an Apache
-      Beam pipeline writes them (:mod:`posedriven.prepare.beam_pipeline`,
-      ``pip install -e ".[beam]"``), one file per element, same bytes.
+      ``SparkRunner``, ``DataflowRunner``, ``PortableRunner``,
+      ``DaskRunner``): an Apache Beam pipeline writes them
+      (:mod:`posedriven.prepare.beam_pipeline`, ``pip install -e
+      ".[beam]"``), one file per element, same bytes.
       Every worker must see ``dataset_root`` and ``output_dir`` (a shared
       filesystem) and load ``glimpse_weights``; ``num_shards`` must be 1.
     beam_options: Beam pipeline options for ``runner``, e.g.
       ``["--direct_num_workers=2", "--direct_running_mode=multi_processing"]``
       or ``["--flink_master=host:8081"]``.
+    dask_scheduler: With ``runner="DaskRunner"``: the address of a running
+      Dask scheduler (``tcp://host:8786``, e.g. one ``dask-jobqueue``
+      started on a SLURM login node). None: a ``distributed.LocalCluster``
+      of ``dask_workers`` worker processes on 127.0.0.1, closed at the end
+      (``pip install -e ".[dask]"``). A scheduler that does not answer
+      within ``--dask_connection_timeout`` (``beam_options``; default 30 s)
+      is an error naming it.
+    dask_workers: Worker processes of that local cluster (None: 2); each
+      writes one file at a time.
     sensor: A ready glimpse sensor (computed argument, e.g. shared by tests
       and benchmarks); overrides the ``glimpse_*`` arguments. With a
       ``runner`` only its input size and weights file are used: each worker
@@ -234,6 +250,9 @@ def prepare_dataset(dataset_root: str | os.PathLike,
     (with a runner: first file's start to last file's end on any worker,
     without the workers' start-up; None if the runner has no metrics),
     ``worker_cpu_seconds`` (CPU time of the processes writing files),
+    ``worker_processes`` (processes that wrote a file: 1 without a runner,
+    None with Beam metrics only), ``sensor_builds`` (Dask: sensors those
+    processes built, one each; else None),
     ``clips_per_s``, ``crops_per_s`` (over ``seconds``) and the merged
     ``manifest``.
 
@@ -263,6 +282,15 @@ def prepare_dataset(dataset_root: str | os.PathLike,
         f"shard_index must be in [0, {num_shards}), got {shard_index}")
   if runner is None and beam_options:
     raise ValueError(f"beam_options {list(beam_options)} need a runner")
+  if not dask_cluster.is_dask(runner) and (
+      dask_scheduler is not None or dask_workers is not None):
+    raise ValueError("dask_scheduler and dask_workers need"
+                     f" runner='DaskRunner', got runner={runner!r}")
+  if dask_workers is not None and (dask_scheduler is not None
+                                   or dask_workers < 1):
+    raise ValueError(
+        f"dask_workers={dask_workers} sizes the local cluster: >= 1, and"
+        " without dask_scheduler (a named scheduler has its own workers)")
   if runner is not None and num_shards != 1:
     raise ValueError("num_shards must be 1 with a Beam runner (the runner"
                      f" distributes the files), got {num_shards}")
@@ -354,11 +382,13 @@ def prepare_dataset(dataset_root: str | os.PathLike,
           f" '.[beam]' ({_BEAM_MISSING})")
     timings = beam_pipeline.write_files(
         todo, output_dir, settings, writer_config, runner=runner,
-        options=beam_options)
+        options=beam_options, dask_scheduler=dask_scheduler,
+        dask_workers=dask_workers)
   seconds = time.monotonic() - start
   if runner is None:
     timings = {"writing_seconds": seconds,
-               "worker_cpu_seconds": time.process_time() - cpu}
+               "worker_cpu_seconds": time.process_time() - cpu,
+               "worker_processes": 1, "sensor_builds": None}
   counts = dict.fromkeys(sharding.STATUSES, 0)
   frames = 0
   for assignment in todo:

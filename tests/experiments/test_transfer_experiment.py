@@ -10,7 +10,9 @@ import pytest
 
 from posedriven.experiments import runner
 
-VARIANTS = ("a_scratch", "b_ntu_native", "c_ntu_mapped", "d_no_finetune")
+VARIANTS = ("a_scratch", "b_ntu_native", "c_ntu_mapped", "d_no_finetune",
+            "e_scratch_mapped")
+FROM_NTU = ("b_ntu_native", "c_ntu_mapped", "d_no_finetune")
 # (experiment, target dataset, with the RGB stream)
 TRANSFER = [("transfer", "sbu", True), ("transfer_msr", "msr", True),
             ("transfer_pose", "sbu", False),
@@ -33,6 +35,9 @@ POSE = {
                                validation_fraction=0.25,
                                skeleton_layout="kinect_v2",
                                freeze_pose_network=True),
+    "e_scratch_mapped_pose": dict(learning_rate=1e-3, epochs=40,
+                                  validation_fraction=0.25,
+                                  skeleton_layout="kinect_v2"),
 }
 RGB = {
     "ntu_rgb": dict(learning_rate=3e-4, epochs=20, validation_fraction=0.0),
@@ -45,6 +50,8 @@ RGB = {
     "d_no_finetune_rgb": dict(learning_rate=3e-4, epochs=40,
                               validation_fraction=0.25,
                               freeze_rgb_network=True),
+    "e_scratch_mapped_rgb": dict(learning_rate=3e-4, epochs=40,
+                                 validation_fraction=0.25),
 }
 POSE_SHARED = dict(filters=(16, 16), features=128, batch_size=8, patience=10,
                    keep_checkpoints=0, verbose=0)
@@ -78,8 +85,10 @@ def test_runs_rows_and_claims(name, target, with_rgb):
   for stage in ("pose", "rgb") if with_rgb else ("pose",):
     assert x.runs[f"ntu_{stage}"].data == "ntu"
     assert x.runs[f"ntu_{stage}"].init_from is None
-    assert x.runs[f"a_scratch_{stage}"].init_from is None
-    for variant in VARIANTS[1:]:
+    for variant in ("a_scratch", "e_scratch_mapped"):
+      assert x.runs[f"{variant}_{stage}"].init_from is None
+      assert x.runs[f"{variant}_{stage}"].data == "target"
+    for variant in FROM_NTU:
       run = x.runs[f"{variant}_{stage}"]
       assert run.data == "target" and run.init_from == f"ntu_{stage}"
   if with_rgb:
@@ -93,8 +102,12 @@ def test_runs_rows_and_claims(name, target, with_rgb):
   assert [(r.row, r.table) for r in x.rows] == (
       [(f"ntu_pretrain/{s}", "ntu_pretrain") for s in streams]
       + [(f"{v}/{s}", "target") for v in VARIANTS for s in streams])
-  assert x.claims == tuple((f"c_ntu_mapped/{s}", f"a_scratch/{s}")
-                           for s in streams)
+  assert x.claims == (
+      (("c_ntu_mapped/pose", "a_scratch/pose"),
+       ("c_ntu_mapped/pose", "e_scratch_mapped/pose"))
+      + (tuple((f"c_ntu_mapped/{s}", f"a_scratch/{s}") for s in streams[1:])
+         + tuple((f"c_ntu_mapped/{s}", f"e_scratch_mapped/{s}")
+                 for s in streams[1:])))
   # One evaluation per variant, both streams in it.
   assert x.evaluations() == [
       (f"{v}_pose", f"{v}_rgb" if with_rgb else None)
