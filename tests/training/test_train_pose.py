@@ -233,6 +233,8 @@ def test_fine_tuning_rate_defaults_to_a_tenth_of_the_source(
   summary = train_pose.train_pose(tmp_path / "tuned", tiny_prepared, **dict(
       SMALL_POSE, epochs=1, learning_rate=None, init_from=str(pose_run)))
   stage = json.loads((tmp_path / "tuned" / "stage.json").read_text())
+  # The same float64 division in the run and here: pytest.approx's default
+  # 1e-6 relative only guards the JSON round trip (exact for doubles).
   assert stage["learning_rate"] == pytest.approx(source_rate / 10)
   assert stage["learning_rate_origin"] == "init_from / 10"
   assert stage["params"]["learning_rate"] is None  # what was bound

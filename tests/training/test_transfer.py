@@ -191,6 +191,8 @@ def test_fine_tuning_rate_defaults_to_a_tenth_of_the_source(tmp_path):
                            params={"learning_rate": None})
   bound_only = _finished_run(tmp_path / "b", **NTU_POSE,
                              params={"learning_rate": 1e-3})
+  # 3e-4 / 10 in float64 is 3e-5 to within one rounding (1e-16 relative);
+  # approx's 1e-6 default is far above it.
   assert transfer.resolve_learning_rate(None, recorded) == (
       pytest.approx(3e-5), "init_from / 10")
   # A run older than the recorded rate: its bound parameter.

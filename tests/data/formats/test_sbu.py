@@ -38,6 +38,8 @@ def test_denormalize_known_values():
   got = sbu.denormalize(np.array([[0.5, 0.5, 0.0], [0.25, 0.75, 0.5],
                                   [0.0, 0.0, 1.0]]))
   # X = 1280 - 2560 x, Y = 960 - 1920 y, Z = z * 10000 / 7.8125 (mm) / 1000.
+  # Exact binary inputs; float32 metres <= 1.28 round by <= 1.28 * 2^-24
+  # = 7.6e-8 < 1e-7.
   np.testing.assert_allclose(got, [[0.0, 0.0, 0.0], [0.64, -0.48, 0.64],
                                    [1.28, 0.96, 1.28]], atol=1e-7)
 
@@ -49,12 +51,15 @@ def test_load_skeleton_file_values(tmp_path):
   np.testing.assert_array_equal(data.frame_index, [5, 6, 7])
   np.testing.assert_array_equal(data.normalized, values.astype(np.float32))
   # Frame 0, person B (index 1), joint 2 (index 1): x=2/32, y=1/2, z=1/8.
+  # float32 metres <= 1.28: rounding <= 7.6e-8, well inside 1e-6.
   np.testing.assert_allclose(
       data.xyz[0, 1, 1],
       [(1280 - 2560 * 2 / 32) / 1000, (960 - 1920 * 0.5) / 1000,
        0.125 * 10000 / 7.8125 / 1000], atol=1e-6)
   x_mm, y_mm, z_mm = 1280 - 2560 * 2 / 32, 960 - 1920 * 0.5, 160.0
-  # Float32 output of values < 2^10 px: 2^-13 px ulp; rtol 1e-6 > 2^-24 * 8.
+  # The file values 2/32, 1/2, 1/8 are exact binary fractions, the
+  # projection runs in float64 and is rounded once to float32: relative
+  # error <= 2^-24 = 6e-8; rtol 1e-6 is 16x that.
   np.testing.assert_allclose(data.color_xy_px[0, 1, 1],
                              [319.5 + 525 * x_mm / z_mm,
                               239.5 - 525 * y_mm / z_mm], rtol=1e-6)
@@ -101,12 +106,15 @@ def test_pixels_are_the_projection_of_the_readme_coordinates():
                      rng.uniform(1.2, 3.5, 50) / 1.28], -1)
   got = sbu.to_pixels(values)
   assert got.dtype == np.float32
-  # float32 output: |u| < 2^12 px, so the rounding is <= 2^-12 px < 1e-3.
+  # float64 projection rounded once to float32; |u|, |v| < 2^11 px here
+  # (|X/Z| < 1.5), so the rounding is <= half an ulp = 2^-13 px < 1e-3.
   np.testing.assert_allclose(got, _readme_pixels(values), atol=1e-3)
   # The same through metres: project_to_color takes any length unit.
   np.testing.assert_allclose(
       sbu.project_to_color(sbu.denormalize(values), sbu.KINECT_V1_COLOR),
-      _readme_pixels(values), atol=1e-3)  # float32 metres: rel. 6e-8
+      _readme_pixels(values), atol=1e-3)
+  # (denormalize's float32 metres carry 6e-8 relative error into X and Z:
+  # 525 px * |X/Z| < 1.5 * 1.2e-7 = 1e-4 px, plus the 2^-13 px above.)
 
 
 @pytest.mark.parametrize("depth_m", [1.05, 1.6, 2.1, 2.8, 4.2])
@@ -143,6 +151,7 @@ def test_normalize_inverts_denormalize():
   # float64 normalise, float32 metres out: relative error ~6e-8 of <= 4 m.
   np.testing.assert_allclose(sbu.denormalize(sbu.normalize(xyz)), xyz,
                              atol=1e-6)
+  # float64 throughout on exact inputs: rounding ~1e-16 of values <= 1.
   np.testing.assert_allclose(sbu.normalize([[0.0, 0.0, 1.28]]),
                              [[0.5, 0.5, 1.0]], atol=1e-12)
 
@@ -266,6 +275,8 @@ def test_windows_line_endings_trailing_blank_lines_and_any_first_frame(
       ("\r\n".join(rows) + "\r\n\r\n\r\n").encode("ascii"))
   clip = sbu.load_clip(seq_dir)
   assert clip.metadata["frame_index"] == (118, 119, 121)
+  # The file holds repr() of exact values, read as float32: both sides are
+  # float32 metres <= 1.28 (rounding <= 7.6e-8 each), inside 1e-6.
   np.testing.assert_allclose(clip.xyz, sbu.denormalize(values), atol=1e-6)
   assert sbu.clip_frame_paths(seq_dir, clip)[0].name == "rgb_000118.png"
 
@@ -281,6 +292,7 @@ def test_person_missing_in_some_frames(tmp_path):
   np.testing.assert_array_equal(clip.present,
                                 [[1, 1], [1, 0], [1, 1], [1, 0]])
   assert (clip.xyz[1, 1] == 0).all() and (clip.xyz[3, 1] == 0).all()
+  # As above: float32 metres <= 1.28 on both sides, rounding <= 7.6e-8.
   np.testing.assert_allclose(clip.xyz[3, 0], sbu.denormalize(values[3, 0]),
                              atol=1e-6)
   # Person B's hands are not valid where B is missing.
