@@ -127,10 +127,9 @@ def train_pose(output_dir: str | os.PathLike,
   target = {"stage": "pose", "joint_order": joint_order,
             "tensor_skeleton": tensor_skeleton.name, "pose_width": width}
   allow_layout_change = transfer.layout_change_allowed(reinitialise)
-  source_info = None
-  if init_from:  # A run of other inputs, or unfinished: fail before work.
-    source_info = transfer.check_source(
-        init_from, target, allow_layout_change=allow_layout_change)
+  # A run of other inputs, or unfinished: fail before work.
+  source = transfer.source_record(init_from, target,
+                                  allow_layout_change=allow_layout_change)
   learning_rate, learning_rate_origin = transfer.resolve_learning_rate(
       learning_rate, init_from)
   if freeze_pose_network and not init_from:
@@ -150,11 +149,8 @@ def train_pose(output_dir: str | os.PathLike,
       "num_classes": data.num_classes, "data_dir": str(data_dir),
       "learning_rate": learning_rate,
       "learning_rate_origin": learning_rate_origin, "params": params}
-  if source_info is not None:
-    stage["init_from"] = {
-        "run": str(init_from), **transfer.identity(source_info),
-        "dataset": source_info.get("dataset"),
-        "learning_rate": transfer.source_learning_rate(source_info)}
+  if source is not None:
+    stage["init_from"] = source
 
   def build():
     model = streams.build_pose_stream(data.num_classes, width,

@@ -153,10 +153,9 @@ def train_rgb(output_dir: str | os.PathLike,
   # business, accepted where that run changed it on purpose.
   allow_layout_change = transfer.layout_change_allowed(
       pose_info.get("params", {}).get("reinitialise", ()))
-  source_info = None
-  if init_from:  # A run of other inputs, or unfinished: fail before work.
-    source_info = transfer.check_source(
-        init_from, target, allow_layout_change=allow_layout_change)
+  # A run of other inputs, or unfinished: fail before work.
+  source = transfer.source_record(init_from, target,
+                                  allow_layout_change=allow_layout_change)
   learning_rate, learning_rate_origin = transfer.resolve_learning_rate(
       learning_rate, init_from)
   if freeze_rgb_network and not init_from:
@@ -239,11 +238,8 @@ def train_rgb(output_dir: str | os.PathLike,
            "glimpse_dim": info["glimpse_dim"], "data_dir": str(data_dir),
            "learning_rate": learning_rate,
            "learning_rate_origin": learning_rate_origin}
-  if source_info is not None:
-    stage["init_from"] = {
-        "run": str(init_from), **transfer.identity(source_info),
-        "dataset": source_info.get("dataset"),
-        "learning_rate": transfer.source_learning_rate(source_info)}
+  if source is not None:
+    stage["init_from"] = source
   with dtype_policy.precision(mixed_precision):
     if chief:
       run_dir.write_stage_info(output_dir, {**stage, "params": params},

@@ -128,6 +128,22 @@ def source_learning_rate(info: Mapping[str, Any]) -> float | None:
   return None if bound is None else float(bound)
 
 
+def source_record(init_from: str | os.PathLike | None,
+                  target: Mapping[str, Any], *, allow_layout_change: bool
+                  ) -> dict[str, Any] | None:
+  """``stage.json["init_from"]`` of a checked source run; None without one.
+
+  Raises what :func:`check_source` raises, before any work is done.
+  """
+  if not init_from:
+    return None
+  info = check_source(init_from, target,
+                      allow_layout_change=allow_layout_change)
+  return {"run": str(init_from), **identity(info),
+          "dataset": info.get("dataset"),
+          "learning_rate": source_learning_rate(info)}
+
+
 def resolve_learning_rate(learning_rate: float | None,
                           init_from: str | os.PathLike | None
                           ) -> tuple[float, str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from posedriven import prepare
@@ -17,11 +18,29 @@ CLIPS_PER_FILE = 2
 # seconds to build); tests copy the root before breaking it.
 @pytest.fixture(scope="session")
 def dataset_root(tmp_path_factory):
-  root = tmp_path_factory.mktemp("synthetic")
+  return _tiny_root(tmp_path_factory.mktemp("synthetic"))
+
+
+def _tiny_root(root):
   synthetic.generate_dataset(root, num_subjects=2, cameras=(1,),
                              actions=(1, 2, 3), image_size=(160, 96),
                              num_frames_range=(10, 13),
                              second_person_probability=0.5, seed=1)
+  return root
+
+
+@pytest.fixture(scope="session")
+def root_with_bad_clip(tmp_path_factory):
+  """The same tiny root with its second clip's video replaced by noise: a
+  bad clip that preparation records with its reason, never fatal. (Made
+  apart, not from ``dataset_root``: modules that use it name it
+  ``dataset_root``.)"""
+  root = _tiny_root(tmp_path_factory.mktemp("bad_clip"))
+  names = sorted(p.name.split(".")[0]
+                 for p in (root / "nturgb+d_skeletons").glob("*.skeleton"))
+  synthetic.video_path(root, names[1]).write_bytes(
+      np.random.default_rng(0).integers(0, 256, 30_000,
+                                        dtype=np.uint8).tobytes())
   return root
 
 

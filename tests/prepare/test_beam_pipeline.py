@@ -9,11 +9,9 @@ import json
 import shutil
 
 import apache_beam  # noqa: F401  (no importorskip: CI must run these)
-import numpy as np
 import pytest
 
 from posedriven import prepare
-from posedriven.data import synthetic
 from posedriven.models import glimpse
 from tests import helpers
 
@@ -29,19 +27,9 @@ PORTABLE_LOCAL = ["--job_endpoint=embed", "--environment_type=LOOPBACK"]
 
 
 @pytest.fixture(scope="module")
-def dataset_root(tmp_path_factory):
-  root = tmp_path_factory.mktemp("synthetic")
-  synthetic.generate_dataset(root, num_subjects=2, cameras=(1,),
-                             actions=(1, 2, 3), image_size=(160, 96),
-                             num_frames_range=(10, 13),
-                             second_person_probability=0.5, seed=1)
-  names = sorted(p.name.split(".")[0]
-                 for p in (root / "nturgb+d_skeletons").glob("*.skeleton"))
-  # A bad clip: recorded in the manifest, never fatal.
-  synthetic.video_path(root, names[1]).write_bytes(
-      np.random.default_rng(0).integers(0, 256, 30_000,
-                                        dtype=np.uint8).tobytes())
-  return root
+def dataset_root(root_with_bad_clip):
+  # The shared tiny root with one undecodable video (conftest.py).
+  return root_with_bad_clip
 
 
 def _prepare(root, out, weights, **kwargs):
