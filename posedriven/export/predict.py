@@ -325,7 +325,8 @@ def predict_clip(model_dir: str | os.PathLike,
                  top_k: int = 5,
                  attention_png: str | os.PathLike | None = None,
                  skeleton_image_size: Sequence[int] | None = None,
-                 batch_size: int = 2,
+                 batch_size: int = 10,
+                 sensor_frames_per_call: int = 40,
                  precision: str = "float32",
                  overwrite: bool = False,
                  loaded: Any = None) -> Prediction:
@@ -345,9 +346,12 @@ def predict_clip(model_dir: str | os.PathLike,
       ``attention_error`` set and no temporary file is left.
     skeleton_image_size: ``(width, height)`` the skeleton's pixels refer to
       (see :func:`load_skeleton_clip`).
-    batch_size: Sub-sequences per call of the model; the sensor gets at
-      most ``batch_size * T`` distinct frames per call (memory: ``4`` crops
-      each at its input size).
+    batch_size: Sub-sequences per call of the model (10: the evaluation
+      sub-sequences of a clip in one call; at paper size its inputs are
+      13 MB of glimpse features).
+    sensor_frames_per_call: Distinct frames per call of the glimpse sensor
+      (memory: ``4`` crops each at its input size and InceptionV3's
+      activations).
     precision: Weight precision of the fused model: ``"float32"`` or
       ``"bfloat16"`` (the export's ``from_features_bfloat16``; agreement and
       speed in ``BUILD_NOTES.md``, "Serving speed"). The glimpse sensor runs
@@ -399,7 +403,7 @@ def predict_clip(model_dir: str | os.PathLike,
   if sensor is not None:
     features = distinct_glimpse_features(
         sensor, inputs.frame_crops, inputs.frame_indices,
-        frames_per_call=step * inputs.frame_indices.shape[1],
+        frames_per_call=sensor_frames_per_call,
         steps_per_row=_fixed_steps(sensor), stage_seconds=seconds)
   outputs: dict[str, list[np.ndarray]] = {}
   for start in range(0, len(inputs.pose), step):

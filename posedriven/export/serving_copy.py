@@ -5,9 +5,10 @@ and copies its weights. What changes (``BUILD_NOTES.md``, "Serving speed",
 has the measurements):
 
 * **Layout** (every precision): :mod:`posedriven.export.serving_layout`
-  (the LSTM's kernels fused into one gate kernel, the pose network's last
-  convolution as one matmul). Same weights, same sums, summed in another
-  order.
+  (the LSTM's kernels transposed, the pose network's last convolution as
+  one matmul; in the bfloat16 copy the attention LSTM's input product out
+  of its loop, :data:`PROJECTED_INPUTS`). Same weights, same sums, summed
+  in another order.
 * **Precision** (``"bfloat16"``). Every layer's dtype policy becomes
   ``bfloat16``: variables *and* computation, so half the bytes are read (a
   ``mixed_bfloat16`` policy would keep float32 variables and cast them at
@@ -40,6 +41,15 @@ PRECISIONS = ("float32", "bfloat16")
 # logits: kept float32 as the pose classifier already is (model code).
 FLOAT32_LAYERS = ("rgb_logits", "fusion")
 
+# Whether a precision's copy takes the LSTM's input product out of the loop
+# (serving_layout.ServingSpatialAttentionLSTM): the bfloat16 copy is the
+# latency one (batch 1 at paper size, BUILD_NOTES "Serving speed": 35 ->
+# ~20 ms); float32 keeps the per-step product, the faster one at batch 10
+# and above, which predict and batched serving use. One path per copy: a
+# cond choosing by batch size doubled the graph, and a fresh process's first
+# call and SavedModel load took ~1.4 s longer.
+PROJECTED_INPUTS = {"float32": False, "bfloat16": True}
+
 
 def check_precision(precision: str) -> str:
   if precision not in PRECISIONS:
@@ -48,20 +58,23 @@ def check_precision(precision: str) -> str:
   return precision
 
 
-def _serving_config(config: Any, dtype: str) -> None:
+def _serving_config(config: Any, dtype: str, projected_inputs: bool) -> None:
   """Sets the serving classes and ``dtype`` policies in a serialized config."""
   if isinstance(config, dict):
     serving_layout.use_serving_class(config)
+    if config.get("class_name") == (
+        serving_layout.ServingSpatialAttentionLSTM.__name__):
+      config["config"]["projected_inputs"] = projected_inputs
     policy = config.get("dtype")
     if (isinstance(policy, dict) and policy.get("class_name") == "DTypePolicy"
         and policy["config"].get("name") == "float32"
         and config.get("name") not in FLOAT32_LAYERS):
       policy["config"]["name"] = dtype
     for value in config.values():
-      _serving_config(value, dtype)
+      _serving_config(value, dtype, projected_inputs)
   elif isinstance(config, list):
     for value in config:
-      _serving_config(value, dtype)
+      _serving_config(value, dtype, projected_inputs)
 
 
 @contextlib.contextmanager
@@ -82,14 +95,17 @@ def _orthogonal_in_float32():
     keras.initializers.Orthogonal.__call__ = original
 
 
-def serving_model(model: keras.Model, precision: str = "float32"
-                  ) -> keras.Model:
+def serving_model(model: keras.Model, precision: str = "float32", *,
+                  projected_inputs: bool | None = None) -> keras.Model:
   """A serving copy of ``model`` (see the module docstring).
 
   Args:
     model: A built model of this project (``build_two_stream`` or a stream)
       with float32 weights, in the training layout.
     precision: One of :data:`PRECISIONS`.
+    projected_inputs: The attention LSTM's input product out of its loop
+      (``serving_layout.ServingSpatialAttentionLSTM``); default
+      :data:`PROJECTED_INPUTS` of ``precision``.
 
   Returns:
     A new model with the same inputs and outputs and ``model``'s weights,
@@ -99,8 +115,10 @@ def serving_model(model: keras.Model, precision: str = "float32"
     ValueError: unknown precision, or the copy's weights do not match.
   """
   check_precision(precision)
+  if projected_inputs is None:
+    projected_inputs = PROJECTED_INPUTS[precision]
   config = copy.deepcopy(keras.saving.serialize_keras_object(model))
-  _serving_config(config, precision)
+  _serving_config(config, precision, projected_inputs)
   with _orthogonal_in_float32():
     served = keras.saving.deserialize_keras_object(config, safe_mode=True)
     if not served.built:

@@ -47,8 +47,9 @@ def _outputs(model, inputs):
 def test_float32_serving_layout_computes_the_same(conditioning):
   model = _model(conditioning)
   served = serving_copy.serving_model(model, "float32")
-  cells = [w.path for w in served.weights if w.path.endswith("gate_kernel")]
-  assert len(cells) == 1  # the fused layout is really in use
+  cells = [w.path for w in served.weights
+           if w.path.endswith("/input_gate_kernel")]
+  assert len(cells) == 1  # the serving layout is really in use
   heads = _pose_heads(served)
   assert len(heads) == (2 if conditioning == "pose" else 1)
   for head in heads:
@@ -60,11 +61,14 @@ def test_float32_serving_layout_computes_the_same(conditioning):
                                err_msg=key)
 
 
-def test_bfloat16_copy_is_close_and_keeps_the_classes():
+@pytest.mark.parametrize("projected_inputs", [False, True],
+                         ids=["per_step", "projected"])
+def test_bfloat16_copy_is_close_and_keeps_the_classes(projected_inputs):
   model = _model()
-  served = serving_copy.serving_model(model, "bfloat16")
+  served = serving_copy.serving_model(model, "bfloat16",
+                                      projected_inputs=projected_inputs)
   dtypes = {w.path: w.dtype for w in served.weights}
-  assert dtypes["spatial_attention_lstm/rnn/cell/lstm/gate_kernel"] == (
+  assert dtypes["spatial_attention_lstm/rnn/cell/lstm/input_gate_kernel"] == (
       "bfloat16")
   assert dtypes["pose_stream/pose_cnn/conv3/kernel"] == "bfloat16"
   assert dtypes["rgb_logits/kernel"] == "float32"
@@ -126,3 +130,41 @@ def _pose_heads(model):
             if isinstance(l, pose_cnn.PoseConvNet)]
   return [model.get_layer("pose_stream").pose_network.conv3] + [
       copy.conv3 for copy in copies]
+
+
+@pytest.mark.parametrize("projected_inputs", [False, True])
+def test_both_recurrences_compute_the_training_model(projected_inputs,
+                                                     monkeypatch):
+  """The LSTM's input product before the loop or at each step: each is the
+  training model's step."""
+  model = _model()
+  served = serving_copy.serving_model(model, "float32",
+                                      projected_inputs=projected_inputs)
+  ranks = []
+  original = serving_layout.FusedLSTMCell.input_gates
+
+  def spy(self, inputs):
+    ranks.append(len(inputs.shape))
+    return original(self, inputs)
+
+  monkeypatch.setattr(serving_layout.FusedLSTMCell, "input_gates", spy)
+  x = _inputs(batch=3, seed=4)
+  expected, actual = _outputs(model, x), _outputs(served, x)
+  # The [B, T, N, D] glimpses projected once, or a [B, D] context at each
+  # of the 20 steps.
+  assert ranks == ([4] if projected_inputs else [2] * 20)
+  for key, value in expected.items():
+    # float32, the same products summed in another order: W (sum p v)
+    # against sum p (W v), each sum over 24 + 12 terms of order 1.
+    np.testing.assert_allclose(actual[key], value, rtol=1e-5, atol=1e-6,
+                               err_msg=key)
+
+
+def test_each_precision_has_its_recurrence():
+  model = _model()
+  for precision, projected in serving_copy.PROJECTED_INPUTS.items():
+    recurrence = serving_copy.serving_model(model, precision).get_layer(
+        "rgb_stream").get_layer("spatial_attention_lstm")
+    assert recurrence.projected_inputs is projected
+  assert serving_copy.PROJECTED_INPUTS == {"float32": False,
+                                           "bfloat16": True}

@@ -73,6 +73,7 @@ def test_whole_map_conv_refuses_a_kernel_that_does_not_cover_its_input():
     serving_layout.ServingPoseConvNet(filters=(2, 2), features=3),
     serving_layout.ServingPoseClassifier(5, filters=(2, 2), features=3),
     serving_layout.ServingSpatialAttentionLSTM(4),
+    serving_layout.ServingSpatialAttentionLSTM(4, projected_inputs=True),
 ], ids=lambda layer: type(layer).__name__)
 def test_serving_classes_round_trip(layer):
   copy = keras.saving.deserialize_keras_object(
