@@ -6,15 +6,15 @@ last kernel (once per pose network). The serving copy
 (:func:`posedriven.export.serving_copy.serving_model`) stores and computes
 them differently (``BUILD_NOTES.md``, "Serving speed", has the figures):
 
-* :class:`FusedLSTMCell`: the LSTM's input and recurrent kernels
-  transposed, ``[4 units, D]`` and ``[4 units, units]``, so that each
-  product is a matrix-vector product over contiguous rows (1.5-2.5x faster
-  on CPU than ``x @ W``'s strided columns); converted from
-  ``keras.layers.LSTMCell``'s kernels by :func:`serving_weight`.
+* :class:`FusedLSTMCell`: the LSTM's input and recurrent kernels as one
+  transposed gate kernel ``[4 units, D + units]``, so that each step is one
+  matrix-vector product over contiguous rows (1.5-2.5x faster on CPU than
+  ``x @ W``'s strided columns). Its gate kernel is converted from
+  ``keras.layers.LSTMCell``'s kernels by :func:`fused_gate_kernel`.
 * :class:`ServingSpatialAttentionLSTM` (``projected_inputs``): the LSTM's
   input product taken out of the recurrence (once per glimpse instead of
-  once per step), so the 20 steps read only the recurrent kernel; faster
-  at batch 1, slower at large batches.
+  once per step, :class:`ProjectedLSTMCell`), so the 20 steps read only the
+  recurrent kernel; faster at batch 1, slower at large batches.
 * :class:`WholeMapConv2D`: the pose network's last convolution, whose kernel
   covers the whole map, as one matmul of the flattened map with the
   reshaped kernel (2x faster in float32 and 7x in bfloat16 at batch 1). Same
@@ -41,15 +41,75 @@ from posedriven.models import pose_cnn
 
 @keras.saving.register_keras_serializable(package="posedriven")
 class FusedLSTMCell(keras.layers.Layer):
-  """``keras.layers.LSTMCell``'s step (eq. 2) on transposed gate kernels.
+  """``keras.layers.LSTMCell``'s step (eq. 2) on one fused gate kernel.
 
   Same gates (i, f, c, o) and activations (sigmoid, tanh) as ``LSTMCell``
-  with its defaults; no dropout (serving only). The input and recurrent
-  kernels are stored transposed, ``[4 units, D]`` and ``[4 units, units]``
-  (:func:`serving_weight`), so that at batch 1 each product is a
-  matrix-vector product over contiguous rows; kept apart so that the input
-  part can be applied to every glimpse of a sequence at once
-  (:meth:`input_gates`, used by :class:`ServingSpatialAttentionLSTM`).
+  with its defaults; no dropout (serving only).
+
+  Args:
+    units: LSTM units.
+    **kwargs: Base layer arguments.
+  """
+
+  def __init__(self, units: int, **kwargs):
+    super().__init__(**kwargs)
+    self.units = int(units)
+    self.state_size = [self.units, self.units]
+    self.output_size = self.units
+
+  def build(self, input_shape: Sequence[int | None]) -> None:
+    self.gate_kernel = self.add_weight(
+        shape=(4 * self.units, int(input_shape[-1]) + self.units),
+        initializer="glorot_uniform", name="gate_kernel")
+    self.gate_bias = self.add_weight(shape=(4 * self.units,),
+                                     initializer="zeros", name="gate_bias")
+
+  def call(self, inputs, states, training=None):
+    """One step: ``[B, D]``, ``[h, c]`` each ``[B, units]`` -> ``(h, [h, c])``."""
+    del training  # no dropout
+    hidden, carry = states
+    inputs = ops.concatenate([inputs, ops.cast(hidden, inputs.dtype)],
+                             axis=-1)
+    # [4U, D+U] @ [D+U, B]: contiguous rows of the kernel per output.
+    gates = ops.transpose(ops.matmul(self.gate_kernel, ops.transpose(inputs)))
+    return lstm_update(gates + self.gate_bias, carry)
+
+  def get_config(self) -> dict[str, Any]:
+    config = super().get_config()
+    config.update(units=self.units)
+    return config
+
+
+def fused_gate_kernel(kernel, recurrent_kernel):
+  """``LSTMCell``'s two kernels -> :class:`FusedLSTMCell`'s gate kernel.
+
+  Args:
+    kernel: ``[D, 4 units]``.
+    recurrent_kernel: ``[units, 4 units]``.
+
+  Returns:
+    ``[4 units, D + units]``. The bias is the same in both layouts.
+  """
+  return ops.transpose(ops.concatenate([kernel, recurrent_kernel], axis=0))
+
+
+def lstm_update(gates, carry):
+  """``LSTMCell``'s update from its gate pre-activations (i, f, c, o)."""
+  z_i, z_f, z_c, z_o = ops.split(gates, 4, axis=-1)
+  carry = (ops.sigmoid(z_f) * carry) + ops.sigmoid(z_i) * ops.tanh(z_c)
+  hidden = ops.sigmoid(z_o) * ops.tanh(carry)
+  return hidden, [hidden, carry]
+
+
+@keras.saving.register_keras_serializable(package="posedriven")
+class ProjectedLSTMCell(keras.layers.Layer):
+  """:class:`FusedLSTMCell`'s step with the input part computed apart.
+
+  The input and recurrent kernels are stored transposed and apart,
+  ``[4 units, D]`` and ``[4 units, units]``, so that the input part can be
+  applied to every glimpse of a sequence at once (:meth:`input_gates`, by
+  :class:`ServingSpatialAttentionLSTM` with ``projected_inputs``) and each
+  step reads only the recurrent kernel (:meth:`step`).
 
   Args:
     units: LSTM units.
@@ -74,23 +134,16 @@ class FusedLSTMCell(keras.layers.Layer):
 
   def input_gates(self, inputs):
     """``x W`` of eq. 2 without bias: ``[..., D]`` -> ``[..., 4 units]``."""
-    if len(inputs.shape) == 2:
-      # [4U, D] @ [D, B]: contiguous kernel rows per output (batch 1).
-      return ops.transpose(ops.matmul(self.input_gate_kernel,
-                                      ops.transpose(inputs)))
     return ops.einsum("...d,gd->...g", inputs, self.input_gate_kernel)
 
   def step(self, input_gates, states):
     """The step from precomputed ``input_gates`` ``[B, 4 units]``."""
     hidden, carry = states
+    # [4U, U] @ [U, B]: contiguous kernel rows per output (batch 1).
     gates = input_gates + ops.transpose(ops.matmul(
         self.recurrent_gate_kernel,
         ops.transpose(ops.cast(hidden, input_gates.dtype))))
-    gates = gates + self.gate_bias
-    z_i, z_f, z_c, z_o = ops.split(gates, 4, axis=-1)
-    carry = (ops.sigmoid(z_f) * carry) + ops.sigmoid(z_i) * ops.tanh(z_c)
-    hidden = ops.sigmoid(z_o) * ops.tanh(carry)
-    return hidden, [hidden, carry]
+    return lstm_update(gates + self.gate_bias, carry)
 
   def call(self, inputs, states, training=None):
     """One step: ``[B, D]``, ``[h, c]`` each ``[B, units]`` -> ``(h, [h, c])``."""
@@ -137,6 +190,13 @@ class ServingAttentionLSTMCell(attention_cell.AttentionLSTMCell):
 
 
 @keras.saving.register_keras_serializable(package="posedriven")
+class ProjectedAttentionLSTMCell(attention_cell.AttentionLSTMCell):
+  """``AttentionLSTMCell`` with :class:`ProjectedLSTMCell` as its LSTM."""
+
+  lstm_cell_class = ProjectedLSTMCell
+
+
+@keras.saving.register_keras_serializable(package="posedriven")
 class ServingSpatialAttentionLSTM(attention_cell.SpatialAttentionLSTM):
   """``SpatialAttentionLSTM`` over :class:`ServingAttentionLSTMCell`.
 
@@ -161,6 +221,8 @@ class ServingSpatialAttentionLSTM(attention_cell.SpatialAttentionLSTM):
   def __init__(self, *args, projected_inputs: bool = False, **kwargs):
     super().__init__(*args, **kwargs)
     self.projected_inputs = bool(projected_inputs)
+    if self.projected_inputs:
+      self.cell_class = ProjectedAttentionLSTMCell
 
   def call(self, inputs, training=None):
     del training  # serving only
@@ -186,11 +248,11 @@ class ServingSpatialAttentionLSTM(attention_cell.SpatialAttentionLSTM):
       weights = cell.attention(states[0], pose_features, present[:, t])
       mix = ops.cast(weights, glimpses.dtype)
       if projected:
-        input_gates = ops.einsum("bn,bng->bg", mix, hand_gates[:, t])
+        output, states = lstm.step(
+            ops.einsum("bn,bng->bg", mix, hand_gates[:, t]), states)
       else:
-        input_gates = lstm.input_gates(
-            ops.einsum("bn,bnd->bd", mix, glimpses[:, t]))
-      output, states = lstm.step(input_gates, states)
+        output, states = lstm(ops.einsum("bn,bnd->bd", mix, glimpses[:, t]),
+                              states)
       hidden.append(output)
       attention.append(weights)
     return (ops.cast(ops.stack(hidden, axis=1), self.compute_dtype),
@@ -246,7 +308,10 @@ def serving_weight(path: str, take: Callable[[str], Any]) -> Any:
     take: Training weight path -> its value; each is taken once.
   """
   layer, _, name = path.rpartition("/")
-  if name == "input_gate_kernel":  # FusedLSTMCell
+  if name == "gate_kernel":  # FusedLSTMCell
+    return fused_gate_kernel(take(f"{layer}/kernel"),
+                             take(f"{layer}/recurrent_kernel"))
+  if name == "input_gate_kernel":  # ProjectedLSTMCell
     return ops.transpose(take(f"{layer}/kernel"))
   if name == "recurrent_gate_kernel":
     return ops.transpose(take(f"{layer}/recurrent_kernel"))

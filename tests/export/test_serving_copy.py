@@ -47,9 +47,8 @@ def _outputs(model, inputs):
 def test_float32_serving_layout_computes_the_same(conditioning):
   model = _model(conditioning)
   served = serving_copy.serving_model(model, "float32")
-  cells = [w.path for w in served.weights
-           if w.path.endswith("/input_gate_kernel")]
-  assert len(cells) == 1  # the serving layout is really in use
+  cells = [w.path for w in served.weights if w.path.endswith("/gate_kernel")]
+  assert len(cells) == 1  # the fused layout is really in use
   heads = _pose_heads(served)
   assert len(heads) == (2 if conditioning == "pose" else 1)
   for head in heads:
@@ -68,7 +67,8 @@ def test_bfloat16_copy_is_close_and_keeps_the_classes(projected_inputs):
   served = serving_copy.serving_model(model, "bfloat16",
                                       projected_inputs=projected_inputs)
   dtypes = {w.path: w.dtype for w in served.weights}
-  assert dtypes["spatial_attention_lstm/rnn/cell/lstm/input_gate_kernel"] == (
+  lstm_kernel = ("input_gate_kernel" if projected_inputs else "gate_kernel")
+  assert dtypes[f"spatial_attention_lstm/rnn/cell/lstm/{lstm_kernel}"] == (
       "bfloat16")
   assert dtypes["pose_stream/pose_cnn/conv3/kernel"] == "bfloat16"
   assert dtypes["rgb_logits/kernel"] == "float32"
@@ -140,19 +140,23 @@ def test_both_recurrences_compute_the_training_model(projected_inputs,
   model = _model()
   served = serving_copy.serving_model(model, "float32",
                                       projected_inputs=projected_inputs)
+  lstm = served.get_layer("rgb_stream").get_layer(
+      "spatial_attention_lstm").cell.lstm
+  assert type(lstm) is (serving_layout.ProjectedLSTMCell if projected_inputs
+                        else serving_layout.FusedLSTMCell)
   ranks = []
-  original = serving_layout.FusedLSTMCell.input_gates
+  original = serving_layout.ProjectedLSTMCell.input_gates
 
   def spy(self, inputs):
     ranks.append(len(inputs.shape))
     return original(self, inputs)
 
-  monkeypatch.setattr(serving_layout.FusedLSTMCell, "input_gates", spy)
+  monkeypatch.setattr(serving_layout.ProjectedLSTMCell, "input_gates", spy)
   x = _inputs(batch=3, seed=4)
   expected, actual = _outputs(model, x), _outputs(served, x)
-  # The [B, T, N, D] glimpses projected once, or a [B, D] context at each
-  # of the 20 steps.
-  assert ranks == ([4] if projected_inputs else [2] * 20)
+  # The [B, T, N, D] glimpses projected once before the loop, or each
+  # step's context through the fused gate kernel.
+  assert ranks == ([4] if projected_inputs else [])
   for key, value in expected.items():
     # float32, the same products summed in another order: W (sum p v)
     # against sum p (W v), each sum over 24 + 12 terms of order 1.

@@ -46,6 +46,35 @@ def test_fused_lstm_cell_steps_as_lstm_cell():
       np.testing.assert_allclose(a, e, **FLOAT32_REORDERED)
 
 
+def test_projected_lstm_cell_steps_as_lstm_cell():
+  keras.utils.set_random_seed(0)
+  units, dim, batch = 6, 5, 3
+  lstm = keras.layers.LSTMCell(units, name="lstm")
+  lstm.build((None, dim))
+  lstm.bias.assign(np.random.default_rng(1).normal(size=4 * units))
+  projected = serving_layout.ProjectedLSTMCell(units, name="lstm")
+  projected.build((None, dim))
+  sources = _weights_by_path(lstm)
+  for weight in projected.weights:
+    weight.assign(serving_layout.serving_weight(weight.path, sources.pop))
+  assert not sources  # every training weight used once
+
+  rng = np.random.default_rng(2)
+  xs = rng.normal(size=(batch, 3, dim)).astype(np.float32)
+  # The input part of all 3 steps at once, as the serving recurrence does.
+  input_gates = projected.input_gates(xs)
+  states = expected_states = [np.zeros((batch, units), np.float32)] * 2
+  for t in range(3):
+    expected, expected_states = lstm(xs[:, t], expected_states)
+    actual, states = projected.step(input_gates[:, t], states)
+    np.testing.assert_allclose(actual, expected, **FLOAT32_REORDERED)
+    for a, e in zip(states, expected_states):
+      np.testing.assert_allclose(a, e, **FLOAT32_REORDERED)
+    np.testing.assert_allclose(projected(xs[:, t], expected_states)[0],
+                               lstm(xs[:, t], expected_states)[0],
+                               **FLOAT32_REORDERED)
+
+
 def test_whole_map_conv_computes_the_convolution():
   keras.utils.set_random_seed(0)
   shape = (4, 5, 15, 3)
@@ -69,6 +98,7 @@ def test_whole_map_conv_refuses_a_kernel_that_does_not_cover_its_input():
 
 @pytest.mark.parametrize("layer", [
     serving_layout.FusedLSTMCell(4),
+    serving_layout.ProjectedLSTMCell(4),
     serving_layout.WholeMapConv2D(3, (2, 2)),
     serving_layout.ServingPoseConvNet(filters=(2, 2), features=3),
     serving_layout.ServingPoseClassifier(5, filters=(2, 2), features=3),
@@ -90,6 +120,10 @@ def test_serving_subclasses_swap_only_their_sublayer():
   recurrence = serving_layout.ServingSpatialAttentionLSTM(4)
   recurrence.build([(None, 20, 4, 6), (None, 3)])
   assert type(recurrence.cell.lstm) is serving_layout.FusedLSTMCell
+  projected = serving_layout.ServingSpatialAttentionLSTM(
+      4, projected_inputs=True)
+  projected.build([(None, 20, 4, 6), (None, 3)])
+  assert type(projected.cell.lstm) is serving_layout.ProjectedLSTMCell
   # The training classes are untouched by the subclasses.
   assert pose_cnn.PoseConvNet.head_class is keras.layers.Conv2D
   assert attention_cell.AttentionLSTMCell.lstm_cell_class is (
