@@ -40,9 +40,9 @@ Why the data needs the paper's mechanism (Baradel et al., BMVC 2018, eq. 3-6):
 
   An object is drawn only outside the other hands' crop boxes, so it shows
   in the glimpse of the hand that holds it and in no other
-  (``render.render_frames``; tested over every camera). The skeletons do not
-  depend on the object: the two classes of a motion give identical skeleton
-  files (tested).
+  (``render.render_frames``; tested over every camera). By default the
+  skeletons do not depend on the object: the two classes of a motion give
+  identical skeleton files (tested; ``object_amplitude`` below changes that).
 
 * With ``paired_objects=True`` (what the demo uses) the two classes of a
   motion are one performance recorded twice, the class objects trading
@@ -52,6 +52,11 @@ Why the data needs the paper's mechanism (Baradel et al., BMVC 2018, eq. 3-6):
   averaged with the RGB logits, that noise outweighs the object the RGB
   stream found. With pairs the pose stream's two logits of a motion stay
   close (BUILD_NOTES, "The demo's testbed").
+* ``object_amplitude`` above 0 makes the two class objects of a motion
+  differ in how the motion is performed (the active hand's amplitude is
+  scaled by ``1 -+ object_amplitude / 2``), so that the skeleton carries
+  part of the object, as on NTU; at 0 (the default) it carries none and
+  every draw is as before.
 * ``counter_object_probability`` below 1 (the demo: 0.5) leaves the other
   class object out of some clips; those let the RGB stream learn what the
   objects mean before its attention has found the active hand.

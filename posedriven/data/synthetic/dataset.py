@@ -160,6 +160,7 @@ def generate_dataset(root: str | os.PathLike, *, num_subjects: int = 6,
                      uniform_appearance: bool = False,
                      counter_object_probability: float = 1.0,
                      paired_objects: bool = False,
+                     object_amplitude: float = 0.0,
                      crop_size_px: int | None = None,
                      log_every: int = 20,
                      overwrite: bool = False) -> list[str]:
@@ -188,6 +189,9 @@ def generate_dataset(root: str | os.PathLike, *, num_subjects: int = 6,
       class object (see :func:`motion.make_performance`).
     paired_objects: the two classes of a motion share one performance (see
       :func:`motion.make_performance`).
+    object_amplitude: relative amplitude difference of the active hand's
+      motion between the two class objects, so that pose carries part of
+      the object (see :func:`motion.make_performance`; 0: none).
     crop_size_px: hand glimpse size recorded in the meta file; default
       :func:`render.crop_size_for_width`. Objects are drawn to fill most of it.
     overwrite: replace a dataset in ``root`` made with other arguments.
@@ -232,6 +236,7 @@ def generate_dataset(root: str | os.PathLike, *, num_subjects: int = 6,
       **({"counter_object_probability": counter_object_probability}
          if counter_object_probability != 1.0 else {}),
       **({"paired_objects": True} if paired_objects else {}),
+      **({"object_amplitude": object_amplitude} if object_amplitude else {}),
   }
   old = root / META_FILE
   if old.exists():
@@ -264,7 +269,8 @@ def generate_dataset(root: str | os.PathLike, *, num_subjects: int = 6,
             second_person_probability=second_person_probability,
             uniform_appearance=uniform_appearance,
             counter_object_probability=counter_object_probability,
-            paired_objects=paired_objects)
+            paired_objects=paired_objects,
+            object_amplitude=object_amplitude)
         for camera in cameras:
           name = sample_name(setup, camera, subject, replication, action)
           seq = views.skeleton_sequence(name, performance,

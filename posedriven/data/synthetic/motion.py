@@ -213,14 +213,28 @@ def rotate_y(xyz: np.ndarray, degrees: float) -> np.ndarray:
   return out
 
 
+def object_amplitude_scale(class_object: int, strength: float) -> float:
+  """How much larger the active hand's motion is with ``class_object``.
+
+  The two class objects of a motion scale its amplitude by ``1 - s/2`` and
+  ``1 + s/2``: a relative difference ``s`` between them, so that the
+  skeleton carries part of the object, as on NTU (drink and eat, read and
+  write differ in how the hand moves). 0 leaves every motion as drawn.
+  """
+  return 1.0 + strength * (class_object - 0.5)
+
+
 def _body_motion(rng: np.random.Generator, person: Person, num_frames: int,
                  active_side: float | None, motion: int,
-                 window: tuple[int, int]) -> np.ndarray:
+                 window: tuple[int, int], amplitude: float = 1.0
+                 ) -> np.ndarray:
   """Body-frame joints ``[T, 25, 3]`` of one person.
 
   Args:
     active_side: -1 (left) or +1 (right) for the hand that performs
       ``motion`` during ``window``; None if this person only idles.
+    amplitude: Scale of the active hand's motion targets about their
+      reference point (:func:`object_amplitude_scale`).
   """
   k = person.height_m / _HEIGHT_REF
   t = np.arange(num_frames, dtype=np.float64)
@@ -242,7 +256,7 @@ def _body_motion(rng: np.random.Generator, person: Person, num_frames: int,
       inside = (t >= start) & (t < stop)
       env = np.where(inside, _envelope(phase, 0.3 if motion == 0 else 0.2), 0.0)
       goal = _motion_target(motion, np.clip(phase, 0, 1), shoulder, head,
-                            side, k)
+                            side, k * amplitude)
       target = target + env[:, None] * (goal - target)
     pole = np.array([side * 0.6, -0.5, 0.5])
     elbow, wrist = _two_link_ik(shoulder, target, _UPPER_ARM * k,
@@ -294,7 +308,8 @@ def make_performance(seed: int, setup: int, subject: int, replication: int,
                      second_person_probability: float = 0.5,
                      uniform_appearance: bool = False,
                      counter_object_probability: float = 1.0,
-                     paired_objects: bool = False) -> Performance:
+                     paired_objects: bool = False,
+                     object_amplitude: float = 0.0) -> Performance:
   """Draws the performance of one sample (all camera views share it).
 
   Args:
@@ -326,10 +341,17 @@ def make_performance(seed: int, setup: int, subject: int, replication: int,
       carries both labels; without pairs the pose stream ends up confidently
       (and arbitrarily) preferring one object on unseen clips, which
       outweighs the RGB stream's object in the fused logits.
+    object_amplitude: relative difference in the active hand's motion
+      amplitude between the two class objects of a motion
+      (:func:`object_amplitude_scale`; in [0, 1)), so that pose carries part
+      of the object. It changes no random draw: at 0 every sample is as
+      before, and with ``paired_objects`` the two clips of a pair then
+      differ in the skeleton by the amplitude alone.
   """
   motion, class_object = class_parts(action - 1)
-  # No draw below depends on which object is the class object, so the
-  # skeleton of a sample says nothing about its object: swapping the
+  # No draw below depends on which object is the class object, so (at
+  # object_amplitude 0) the skeleton of a sample says nothing about its
+  # object: swapping the
   # objects changes the video, not the skeleton file (tested). Keying the
   # generator by the motion (paired_objects) halves the distinct
   # performances the pose stream learns motions from: with one performance
@@ -345,6 +367,9 @@ def make_performance(seed: int, setup: int, subject: int, replication: int,
   if not _MIN_FRAMES <= lo <= hi:
     raise ValueError(f"num_frames_range must be {_MIN_FRAMES} <= lo <= hi,"
                      f" got {num_frames_range}")
+  if not 0.0 <= object_amplitude < 1.0:
+    raise ValueError(f"object_amplitude must lie in [0, 1), got"
+                     f" {object_amplitude}")
   if not 0.0 <= second_person_probability <= 1.0:
     raise ValueError("second_person_probability must lie in [0, 1], got"
                      f" {second_person_probability}")
@@ -400,7 +425,9 @@ def make_performance(seed: int, setup: int, subject: int, replication: int,
     side = None
     if active_hand // 2 == p:
       side = -1.0 if active_hand % 2 == 0 else 1.0
-    body = _body_motion(rng, person, num_frames, side, motion, motion_window)
+    body = _body_motion(rng, person, num_frames, side, motion, motion_window,
+                        object_amplitude_scale(class_object,
+                                               object_amplitude))
     yaw = rng.uniform(-10, 10) - (15.0 * np.sign(spacing) if p == 1 else 0.0)
     offset = np.array([
         (spacing * (p - 0.5) if two_people else 0.0) + rng.uniform(-0.15, 0.15),

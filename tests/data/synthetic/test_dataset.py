@@ -300,3 +300,21 @@ def test_default_draws_what_earlier_code_drew(args):
   assert [int(o) for o in p.hand_objects] == expected["objects"]
   assert [tuple(map(int, w)) for w in p.hand_windows] == expected["windows"]
   assert [int(h) for h in p.draw_order] == expected["order"]
+
+
+def test_object_amplitude_is_part_of_what_a_dataset_was_made_with(tmp_path):
+  kwargs = dict(num_subjects=1, cameras=(1,), image_size=(64, 48),
+                num_frames_range=(10, 10), actions=(1, 2),
+                second_person_probability=0.0, paired_objects=True)
+  root = tmp_path / "amplitude"
+  synthetic.generate_dataset(root, object_amplitude=0.2, **kwargs)
+  assert synthetic.load_meta(root)["generation"]["object_amplitude"] == 0.2
+  a, b = sorted(synthetic.load_meta(root)["clips"])
+  assert (synthetic.skeleton_path(root, a).read_bytes() !=
+          synthetic.skeleton_path(root, b).read_bytes())
+  with pytest.raises(atomic.OutputExistsError, match="object_amplitude"):
+    synthetic.generate_dataset(root, object_amplitude=0.1, **kwargs)
+  # Not recorded at 0, so datasets made before the option still resume.
+  plain = tmp_path / "plain"
+  synthetic.generate_dataset(plain, **kwargs)
+  assert "object_amplitude" not in synthetic.load_meta(plain)["generation"]

@@ -155,3 +155,52 @@ def test_performance_sizes_follow_the_arguments():
                                             num_frames_range=(12, 15),
                                             second_person_probability=1.0)
   np.testing.assert_array_equal(again.xyz_world, p.xyz_world)
+
+
+def test_object_amplitude_scale_splits_the_difference():
+  assert synthetic_motion.object_amplitude_scale(0, 0.0) == 1.0
+  assert synthetic_motion.object_amplitude_scale(1, 0.0) == 1.0
+  assert synthetic_motion.object_amplitude_scale(0, 0.2) == pytest.approx(0.9)
+  assert synthetic_motion.object_amplitude_scale(1, 0.2) == pytest.approx(1.1)
+
+
+@pytest.mark.parametrize("motion_id", range(len(synthetic_motion.MOTION_NAMES)))
+def test_object_amplitude_moves_only_the_active_arm_of_a_pair(motion_id):
+  """With pairs, the two classes of a motion differ in the skeleton by the
+  active arm's amplitude during the motion, and in nothing else."""
+  def perf(obj, strength):
+    return synthetic_motion.make_performance(
+        3, 1, 2, 1, synthetic_motion.class_index(motion_id, obj) + 1,
+        second_person_probability=1.0, paired_objects=True,
+        object_amplitude=strength)
+
+  small, large = perf(0, 0.3), perf(1, 0.3)
+  # Strength 0 is exactly the pair of before: identical skeletons.
+  np.testing.assert_array_equal(perf(0, 0.0).xyz_world,
+                                perf(1, 0.0).xyz_world)
+  assert small.active_hand == large.active_hand
+  person, side = divmod(small.active_hand, 2)
+  suffix = ("Left", "Right")[side]
+  arm = [synthetic_motion.JOINT_INDEX[j + suffix]
+         for j in ("Elbow", "Wrist", "Hand", "HandTip", "Thumb")]
+  differs = np.any(small.xyz_world != large.xyz_world, axis=-1)  # [T, P, J]
+  joints = np.zeros(differs.shape[1:], bool)
+  joints[person, arm] = True
+  assert not differs[:, ~joints].any()  # nothing but the active arm
+  start, stop = small.hand_windows[small.active_hand]
+  frames = np.flatnonzero(differs.any(axis=(1, 2)))
+  assert frames.size and start <= frames.min() and frames.max() < stop
+  # The larger object's hand travels further from where it started.
+  hand = synthetic_motion.JOINT_INDEX["Hand" + suffix]
+
+  def reach(p):
+    path = p.xyz_world[:, person, hand]
+    return np.linalg.norm(path - path[0], axis=-1).max()
+
+  assert reach(large) > reach(small)
+
+
+def test_object_amplitude_outside_its_range_is_refused():
+  for bad in (-0.1, 1.0):
+    with pytest.raises(ValueError, match="object_amplitude"):
+      synthetic_motion.make_performance(1, 1, 1, 1, 1, object_amplitude=bad)
