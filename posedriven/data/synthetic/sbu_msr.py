@@ -11,13 +11,28 @@ NTU set: the same four motions), but
   from the Kinect v2 body by name (``_SBU_FROM_V2``, ``_V1_FROM_V2``);
 * the camera is a Kinect v1 (640x480, focal 525 px) at other places
   (:data:`SBU_VIEW`, :data:`MSR_VIEWS`);
-* the classes are other ones, decided by the pose alone:
+* the classes are other ones:
 
-  - SBU (always two people): action folder ``k`` (01-08) is motion
-    ``(k-1) % 4`` done by person A (``k <= 4``) or person B;
-  - MSR (one person): action ``aXX`` (01-08) is motion ``(X-1) % 4`` done
-    with the left (``X <= 4``) or the right hand. Environment ``e01`` /
-    ``e02`` are two cameras (as MSR's sofa / standing recordings differ).
+  - SBU (always two people), decided by the pose alone: action folder ``k``
+    (01-08) is motion ``(k-1) % 4`` done by person A (``k <= 4``) or
+    person B, whichever hand;
+  - MSR (one person), as the real MSR Daily Activity's (drink, eat, read
+    book, ...), motion x object: action ``aXX`` (01-08) is motion
+    ``(X-1) % 4`` done with class object ``(X-1) // 4`` (the synthetic NTU
+    set's red disc / striped square, :data:`motion.CLASS_OBJECT_NAMES`;
+    :func:`msr_class_parts`), held in whichever hand the performance draws.
+    As in the synthetic NTU set (without ``paired_objects``), the two
+    classes of a motion are separate performances whose draws never read
+    the object, so the skeleton says nothing about the object (swapping
+    the objects leaves the skeleton files byte-identical; tested): pose
+    alone sees the motion, not the object, so it is capped near 50%, and
+    only the RGB glimpse of the active hand tells the object. By default the other hand
+    is empty (``counter_object_probability = 0``: real MSR subjects handle
+    one object), so the object shows in whichever hand's glimpse holds it;
+    at 1 the other hand holds the other object, as in the synthetic NTU
+    set, and only attention to the moving hand tells them apart.
+    Environment ``e01`` / ``e02`` are two cameras (as MSR's sofa /
+    standing recordings differ).
 
 The class names are the real datasets' (the readers' lists); only the first
 8 MSR labels are used. Files are written as the real datasets store them and
@@ -60,11 +75,18 @@ from posedriven.data.synthetic import render
 from posedriven.data.synthetic import views
 
 NUM_MOTIONS = len(motion.MOTION_NAMES)
+# SBU: person A / B; MSR: the two class objects.
 NUM_CLASSES = 2 * NUM_MOTIONS
 IMAGE_SIZE = (640, 480)
 # Kinect v1 colour camera at 640x480.
 _FOCAL_PX = 525.0
 CROP_SIZE_PX = 100  # registry.SBU_MSR_CROP_SIZE_PX: what preparation cuts
+# Object cards are drawn at render.object_size_px(CROP_SIZE_PX) = 120 px
+# whatever the depth, as the synthetic NTU set draws them at its crop size:
+# a glimpse centred on the hand sees the card only, as the NTU glimpses the
+# RGB stream is pre-trained on do. At the MSR views' 2.4 / 3.0 m (focal
+# 525 px) that is a card of 0.55 / 0.69 m: large for an object, but what
+# keeps the MSR glimpses like the NTU ones.
 # Setups keep these performances apart from the synthetic NTU set's (setup 1).
 SBU_SETUP = 11
 MSR_SETUP = 12
@@ -93,26 +115,43 @@ def project(xyz: np.ndarray) -> np.ndarray:
                    height / 2 - _FOCAL_PX * xyz[..., 1] / z], -1)
 
 
+def msr_class_parts(label: int) -> tuple[int, int]:
+  """0-based MSR label (``aXX`` is ``X - 1``) -> ``(motion, class object)``.
+
+  Raises:
+    ValueError: a label outside the synthetic MSR set's 8 classes.
+  """
+  if not 0 <= label < NUM_CLASSES:
+    raise ValueError(f"label {label} is not a synthetic MSR class"
+                     f" (0..{NUM_CLASSES - 1})")
+  obj, motion_id = divmod(label, NUM_MOTIONS)
+  return motion_id, obj
+
+
 def _performance(seed: int, setup: int, subject: int, sequence: int,
                  motion_id: int, active_person: int | None,
-                 active_side: int | None, two_people: bool
+                 class_object: int | None, two_people: bool,
+                 counter_object_probability: float = 1.0
                  ) -> motion.Performance:
-  """The ``sequence``-th performance whose active hand matches the class.
+  """The ``sequence``-th performance of ``motion_id`` by ``active_person``
+  with ``class_object`` (None: any person / any object).
 
   ``make_performance`` draws the active hand itself; replications are tried
-  in order until one matches, so the choice is deterministic.
+  in order until one matches, so the choice is deterministic. The object is
+  the synthetic NTU action's (``motion.class_index``): fixed, it matches at
+  once; None alternates it with the replication.
   """
   found, replication = 0, 0
   while True:
     replication += 1
-    action = motion.class_index(motion_id, replication % 2) + 1
+    obj = replication % 2 if class_object is None else class_object
+    action = motion.class_index(motion_id, obj) + 1
     perf = motion.make_performance(
         seed, setup, subject, replication, action,
         second_person_probability=1.0 if two_people else 0.0,
-        uniform_appearance=True)
-    hand = perf.active_hand
-    if ((active_person is None or hand // 2 == active_person) and
-        (active_side is None or hand % 2 == active_side)):
+        uniform_appearance=True,
+        counter_object_probability=counter_object_probability)
+    if active_person is None or perf.active_hand // 2 == active_person:
       found += 1
       if found == sequence:
         return perf
@@ -214,17 +253,24 @@ def generate_sbu(root: str | os.PathLike, *,
 @gin.configurable(denylist=["root"])
 def generate_msr(root: str | os.PathLike, *, num_subjects: int = 4,
                  environments: Sequence[int] = (1, 2), seed: int = 0,
+                 counter_object_probability: float = 0.0,
                  write_videos: bool = True,
                  overwrite: bool = False) -> list[Path]:
   """Writes a synthetic MSR Daily Activity 3D folder under ``root``.
 
   Samples whose skeleton file exists (written after the video) are skipped.
+  Action ``aXX`` is motion x object (:func:`msr_class_parts`; module
+  docstring).
 
   Args:
     root: Dataset directory (created).
     num_subjects: Subjects ``s01``.. (odd ones train under ``msr_cs``).
     environments: ``e01`` / ``e02``: the two cameras of :data:`MSR_VIEWS`.
     seed: Dataset seed.
+    counter_object_probability: Chance that the other hand holds the other
+      class object (:func:`motion.make_performance`). 0: the class object
+      is the only one in the clip, as in MSR Daily Activity; 1: as in the
+      synthetic NTU set, only the moving hand tells which object counts.
     write_videos: Also write the ``_rgb.avi`` videos.
     overwrite: Delete the samples (skeletons and videos) already in
       ``root`` first, so that no sample of other settings is kept.
@@ -246,9 +292,9 @@ def generate_msr(root: str | os.PathLike, *, num_subjects: int = 4,
   out = []
   for subject in range(1, num_subjects + 1):
     for action in range(1, NUM_CLASSES + 1):
-      perf = _performance(seed, MSR_SETUP, subject, 1,
-                          (action - 1) % NUM_MOTIONS, None,
-                          (action - 1) // NUM_MOTIONS, False)
+      motion_id, class_object = msr_class_parts(action - 1)
+      perf = _performance(seed, MSR_SETUP, subject, 1, motion_id, None,
+                          class_object, False, counter_object_probability)
       for env in environments:
         name = f"a{action:02d}_s{subject:02d}_e{env:02d}"
         path = root / f"{name}{msr.SKELETON_SUFFIX}"
