@@ -5,7 +5,10 @@ Generates the synthetic testbed, then runs the experiment
 ``transfer_pose``, ``transfer_msr_pose``) with the experiments runner: both
 streams pre-trained on a synthetic NTU set, then five variants trained on a
 small synthetic SBU-format (MSR-format) set (``data/synthetic/sbu_msr.py``:
-other skeleton, camera and classes, the same kind of motions), (a) from
+other skeleton, camera and classes, the same kind of motions; SBU's classes
+are motion x person, which pose decides, MSR's motion x the object held,
+``sbu_msr.msr_class_parts``, so only MSR's RGB and fused rows can show
+whether RGB transfer works), (a) from
 scratch, (b) from NTU on the target's joint layout, (c) from NTU with the
 target's joints on the NTU layout, (d) (c)'s copies frozen, (e) from
 scratch on the NTU layout; the experiment file says how each is configured
