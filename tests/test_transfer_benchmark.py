@@ -97,7 +97,11 @@ def test_the_benchmark_generates_its_testbed_and_runs_the_experiment(
       "generate_dataset.cameras = (1,)",
       "generate_sbu.sets = ('s02s03', 's01s02', 's03s04', 's05s02',"
       " 's06s04')", "generate_sbu.sequences = 1",
-      "TRANSFER_NTU_POSE_EPOCHS = 1", "TRANSFER_EPOCHS = 1"]
+      "TRANSFER_NTU_POSE_EPOCHS = 1", "TRANSFER_EPOCHS = 1",
+      # One fold (fold 1): what is tested here is the testbed and the
+      # runner behind the benchmark; the folds are tests/experiments/
+      # test_folds.py's.
+      "TRANSFER_FOLDS = None"]
   out = subprocess.run(
       [sys.executable, "benchmarks/transfer.py", "--experiment=transfer_pose",
        f"--output_dir={tmp_path}",

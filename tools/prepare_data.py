@@ -18,6 +18,14 @@ as batch jobs)::
     --gin_bindings="prepare_dataset.runner = 'DaskRunner'" \
     --gin_bindings="prepare_dataset.dask_scheduler = 'tcp://login1:8786'"
 
+Another protocol of a dataset already prepared (SBU's folds 2-5 after fold
+1) copies the records of the clips that directory holds instead of running
+the sensor again (the same record settings, else refused)::
+
+  python tools/prepare_data.py --dataset_root=/data/sbu --output_dir=/data/sbu2 \
+    --gin_files=prepare/sbu_fold2.gin \
+    --gin_bindings="prepare_dataset.records_from = '/data/sbu1'"
+
 Without a runner this process writes the files itself; on machines
 without Beam (or a Beam cluster) independent workers share them with
 ``--num_shards=4 --shard_index=0`` ... ``3``.

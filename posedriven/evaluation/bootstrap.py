@@ -227,7 +227,16 @@ def summarize(rows: Sequence[str], seeds: Seeds,
 
 def correct_from_logits(logits: Mapping[str, np.ndarray],
                         labels: np.ndarray) -> dict[str, np.ndarray]:
-  """``{row: [N] bool}`` top-1 correctness of each row's clip logits."""
+  """``{row: [N] bool}`` top-1 correctness of each row's clip logits.
+
+  A tie with the label's logit counts as a miss, as in the tables' top-1
+  (``training.metrics.top_k_accuracy``), so that a row's interval and its
+  figure count the same clips (an untrained stream's logits can tie).
+  """
   labels = np.asarray(labels).reshape(-1)
-  return {row: np.asarray(v).argmax(axis=-1) == labels
-          for row, v in logits.items()}
+  out = {}
+  for row, values in logits.items():
+    values = np.asarray(values)
+    label_logit = values[np.arange(len(labels)), labels][:, None]
+    out[row] = (values >= label_logit).sum(axis=-1) == 1
+  return out

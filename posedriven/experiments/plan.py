@@ -87,9 +87,14 @@ def make_plan(experiment: spec_lib.Experiment,
               gin_bindings: Sequence[str] = ()) -> list[Step]:
   """The stages of ``experiment``, each with its runs and estimated cost."""
   seeds = len(experiment.seeds)
+  num_folds = len(experiment.folds)
+  fold_runs = experiment.fold_runs()
   steps, sizes = [], {}
   for ds in experiment.datasets.values():
-    runner.stage_config(ds.gin_files, ds.bindings, gin_files, gin_bindings)
+    folded = ds.name == experiment.fold_dataset
+    # Fold 1's sizes stand for every fold's; folds 2.. copy its records.
+    runner.stage_config(experiment.folds[0] if folded else ds.gin_files,
+                        ds.bindings, gin_files, gin_bindings)
     dataset = _query("prepare_dataset.dataset", "ntu60")
     protocol = _query("prepare_dataset.protocol", "ntu60_cs")
     store = _query("prepare_dataset.store", "features")
@@ -108,10 +113,13 @@ def make_plan(experiment: spec_lib.Experiment,
                        if store == "features" else 0.0)
     counts = (f"{train} train + {test} test clips" if train is not None
               else "clips")
+    note = (f"InceptionV3 {side} px" if store == "features"
+            else "skeletons only")
+    if folded:
+      note += (f"; {num_folds} folds, the sensor once per clip (folds 2-"
+               f"{num_folds} copy fold 1's records)")
     steps.append(Step("prepare", f"{ds.name}: {dataset} {protocol},"
-                      f" {counts} ({source})", copies, cost,
-                      f"InceptionV3 {side} px" if store == "features"
-                      else "skeletons only"))
+                      f" {counts} ({source})", copies, cost, note))
   for name in experiment.run_order():
     run = experiment.runs[name]
     runner.stage_config(run.gin_files, run.bindings, gin_files, gin_bindings)
@@ -119,6 +127,8 @@ def make_plan(experiment: spec_lib.Experiment,
     epochs = _query(f"{stage}.epochs", 200)
     rate = POSE_EXAMPLES_PER_S if run.stage == "pose" else RGB_EXAMPLES_PER_S
     candidates = len(experiment.grid.get(name, ())) or 1
+    if name in fold_runs:
+      candidates *= num_folds
     train = sizes[run.data][0]
     steps.append(Step(
         "train", f"{name}: {run.stage} stream, {' '.join(run.gin_files)}"
@@ -129,9 +139,11 @@ def make_plan(experiment: spec_lib.Experiment,
                                  if run.init_from else "")))
   for pose, rgb in experiment.evaluations():
     test = sizes[experiment.runs[pose].data][1]
+    times = seeds * (num_folds if experiment.fold_evaluation(pose, rgb)
+                     else 1)
     steps.append(Step("evaluate", pose if rgb is None else f"{pose}+{rgb}",
-                      seeds, None if test is None else
-                      seeds * test * SUBSEQUENCES_PER_CLIP
+                      times, None if test is None else
+                      times * test * SUBSEQUENCES_PER_CLIP
                       / EVAL_SUBSEQUENCES_PER_S, "10 sub-sequences per clip"))
   return steps
 

@@ -18,6 +18,12 @@ def format_results(results: Mapping[str, Any]) -> str:
         f"{results['title']}: {name}")
     pooled = (f"seed {seeds[0]}" if len(seeds) == 1 else
               f"seeds {seeds}, top-1 % averaged over seeds")
+    per_fold = table.get("per_fold_top1")
+    if per_fold:
+      folds = len(next(iter(per_fold.values())))
+      pooled += (f"; {folds} folds of {results['fold_dataset']}: figures"
+                 " averaged over folds, interval and claims on the folds'"
+                 " test clips pooled")
     lines += ["", f"{heading} ({pooled}; clip-level, 10 sub-sequences"
               " averaged):",
               tables_lib.format_table(table["table"], table["intervals"],
@@ -26,6 +32,11 @@ def format_results(results: Mapping[str, Any]) -> str:
       lines += [f"{r:6} top-1 per seed: "
                 + ", ".join(f"{100 * t:.1f}" for t in tops)
                 for r, tops in table["per_seed_top1"].items()]
+    if per_fold:
+      over = " (mean over seeds)" if len(seeds) > 1 else ""
+      lines += [f"{r:6} top-1 per fold{over}: "
+                + ", ".join(f"{100 * t:.1f}" for t in tops)
+                for r, tops in per_fold.items()]
     if table["intervals"].get("claims"):
       lines += ["Claims (paired bootstrap of the top-1 difference):",
                 tables_lib.format_claims(table["intervals"])]

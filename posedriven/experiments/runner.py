@@ -5,13 +5,10 @@ and evaluations are reused, unfinished ones resume, and the results are one
 JSON file written atomically. Rerunning the command after an interruption
 (or after adding a row) does only what is missing.
 
-Layout under ``output_dir`` (``layout``)::
-
-  tfrecords[_<dataset>]/      prepared data (per seed when the dataset is)
-  [seed_<k>/]runs/<run>/      training runs (one seed: no seed_<k>/ level)
-  [seed_<k>/]eval/<pose>[+<rgb>]/
-  [seed_<k>/]export/          the declared export, if any
-  <experiment>_results.json   tables, intervals, claims, per-clip records
+Where everything goes under ``output_dir``: :mod:`.output_layout`. With
+folds (``spec``), the runs on the fold dataset, and those that need them,
+are trained per fold; a fold table pools the folds' test clips
+(:mod:`.folds`).
 
 Each stage is configured afresh (``stage_config``): the run's declared gin
 files, the user's ``gin_files``, the run's declared bindings, the user's
@@ -21,7 +18,6 @@ declaration and a run's identity (its ablation) overrides a user file.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import logging
 import shutil
@@ -36,7 +32,12 @@ from posedriven import atomic
 from posedriven import config
 from posedriven.data import prepared_data
 from posedriven.evaluation import outcomes as outcomes_lib
+from posedriven.experiments import folds as folds_lib
 from posedriven.experiments import spec as spec_lib
+# pylint: disable=unused-import,g-importing-member
+from posedriven.experiments.output_layout import Layout
+from posedriven.experiments.output_layout import results_file
+# pylint: enable=unused-import,g-importing-member
 from posedriven.export import saved_model
 from posedriven.prepare import preparer
 from posedriven.training import evaluate as evaluate_lib
@@ -89,42 +90,6 @@ def parse_dataset_roots(values: Sequence[str],
                        f" experiment's: {list(datasets)})")
     roots[name] = path
   return roots
-
-
-def results_file(experiment: spec_lib.Experiment) -> str:
-  return f"{experiment.name}_results.json"
-
-
-@dataclasses.dataclass(frozen=True)
-class Layout:
-  """Where each part of an experiment lives under its output directory."""
-  output_dir: Path
-  experiment: spec_lib.Experiment
-
-  def seed_dir(self, seed: int) -> Path:
-    if len(self.experiment.seeds) == 1:
-      return self.output_dir
-    return self.output_dir / f"seed_{seed}"
-
-  def data_dir(self, dataset: str, seed: int) -> Path:
-    name = ("tfrecords" if len(self.experiment.datasets) == 1
-            else f"tfrecords_{dataset}")
-    base = (self.seed_dir(seed) if self.experiment.datasets[dataset].per_seed
-            else self.output_dir)
-    return base / name
-
-  def run(self, name: str, seed: int) -> Path:
-    return self.seed_dir(seed) / "runs" / name
-
-  def evaluation(self, pose: str, rgb: str | None, seed: int) -> Path:
-    name = pose if rgb is None else f"{pose}+{rgb}"
-    return self.seed_dir(seed) / "eval" / name
-
-  def export(self, seed: int) -> Path:
-    return self.seed_dir(seed) / "export"
-
-  def results(self) -> Path:
-    return self.output_dir / results_file(self.experiment)
 
 
 def clear_output_dir(output_dir: str | Path) -> None:
@@ -206,22 +171,27 @@ class _Progress:
   def __init__(self, total: int):
     self.total, self.done, self.start = total, 0, time.monotonic()
 
-  def run_finished(self, name: str, seed: int) -> None:
+  def run_finished(self, name: str, seed: int, fold: int | None = None
+                   ) -> None:
     self.done += 1
     elapsed = time.monotonic() - self.start
-    logging.info("[%d/%d runs] %s (seed %d) finished; %.0f s elapsed, ~%.0f s"
-                 " left", self.done, self.total, name, seed, elapsed,
+    where = f"seed {seed}" + (f", fold {fold}" if fold else "")
+    logging.info("[%d/%d runs] %s (%s) finished; %.0f s elapsed, ~%.0f s"
+                 " left", self.done, self.total, name, where, elapsed,
                  elapsed / self.done * (self.total - self.done))
 
 
 class _SeedRun:
-  """One seed of an experiment: its runs, evaluations and records."""
+  """One seed of an experiment (one fold of it, with folds): its runs,
+  evaluations and records. A fold's runs that are shared by the folds are
+  trained by the first fold and reused by the others."""
 
   def __init__(self, experiment, layout, seed, roots, prepare_bindings,
                user_files, user_bindings, action_groups, clock,
-               progress=None):
+               progress=None, fold=None):
     self.x, self.layout, self.seed = experiment, layout, seed
-    self.progress = progress
+    self.progress, self.fold = progress, fold
+    self.fold_runs = experiment.fold_runs()
     self.roots, self.prepare_bindings = roots, prepare_bindings
     self.user_files, self.user_bindings = user_files, user_bindings
     self.action_groups, self.clock = action_groups, clock
@@ -237,15 +207,26 @@ class _SeedRun:
   def root(self, dataset: str) -> Path:
     return Path(self.fill(self.roots[dataset]))
 
+  def _fold_of(self, run: str) -> int | None:
+    return self.fold if run in self.fold_runs else None
+
   def data(self, dataset: str) -> Path:
-    out = self.layout.data_dir(dataset, self.seed)
+    fold = self.fold if dataset == self.x.fold_dataset else None
+    out = self.layout.data_dir(dataset, self.seed, fold)
     if (out / "manifest.json").exists():
       return out
     ds = self.x.datasets[dataset]
+    files = ds.gin_files if fold is None else self.x.folds[fold - 1]
     extra = [self.fill(b) for b in self.prepare_bindings.get(dataset, ())]
+    if fold is not None and fold > 1:
+      # The folds split the same clips: fold 1's records are copied, the
+      # sensor runs once per clip (prepare.record_reuse).
+      first = self.layout.data_dir(dataset, self.seed, 1)
+      extra.append(f"prepare_dataset.records_from = {str(first)!r}")
+    where = f"seed {self.seed}" + (f", fold {fold}" if fold else "")
     with self.clock.stage(f"prepare_{dataset}",
-                          f"prepare {dataset} (seed {self.seed})"):
-      stage_config(ds.gin_files, [*ds.bindings, *extra], self.user_files,
+                          f"prepare {dataset} ({where})"):
+      stage_config(files, [*ds.bindings, *extra], self.user_files,
                    self.user_bindings)
       preparer.prepare_dataset(self.root(dataset), out)
     return out
@@ -258,6 +239,8 @@ class _SeedRun:
                  "user_gin_files": list(self.user_files),
                  "user_gin_bindings": list(self.user_bindings),
                  "seed": self.seed}
+    if self._fold_of(run.name) is not None:
+      requested["fold"] = self.fold
     if run_dir.is_finished(directory) and not (
         directory / REQUESTED_FILE).exists():
       # Finished by an older version: reused as it is.
@@ -268,9 +251,11 @@ class _SeedRun:
     kwargs: dict[str, Any] = {"seed": self.seed}
     if run.init_from is not None:
       kwargs["init_from"] = str(self.run_dirs[run.init_from])
+    fold = self._fold_of(run.name)
     with self.clock.stage(f"train_{directory.name}",
                           f"{run.stage} run {directory.name}"
-                          f" (seed {self.seed})"):
+                          f" (seed {self.seed}"
+                          + (f", fold {fold})" if fold else ")")):
       stage_config(run.gin_files, [*run.bindings, *extra_bindings],
                    self.user_files, self.user_bindings)
       if run.stage == "pose":
@@ -281,7 +266,7 @@ class _SeedRun:
         train_rgb.train_rgb(directory, data, self.run_dirs[run.pose],
                             **kwargs)
     if self.progress is not None:
-      self.progress.run_finished(directory.name, self.seed)
+      self.progress.run_finished(directory.name, self.seed, fold)
     return directory
 
   def evaluate(self, pose: str, rgb: str | None
@@ -289,9 +274,10 @@ class _SeedRun:
     pose_dir = self.run_dirs[pose]
     rgb_dir = self.run_dirs[rgb] if rgb is not None else None
     data = self.data(self.x.runs[pose].data)
+    fold = self.fold if self.x.fold_evaluation(pose, rgb) else None
     eval_dir = self.layout.evaluation(pose_dir.name,
                                       rgb_dir.name if rgb_dir else None,
-                                      self.seed)
+                                      self.seed, fold)
     if not run_dir.is_evaluated(eval_dir):
       stage_config((), self.x.evaluate_bindings, self.user_files,
                    self.user_bindings)
@@ -330,15 +316,21 @@ class _SeedRun:
       if name in self.x.grid:
         self.select(name)
       else:
-        self.run_dirs[name] = self.train(self.x.runs[name],
-                                         self.layout.run(name, self.seed))
+        self.run_dirs[name] = self.train(
+            self.x.runs[name],
+            self.layout.run(name, self.seed, self._fold_of(name)))
 
-  def tables(self) -> dict[str, dict[str, Any]]:
-    """Per table: figures per row and the per-clip record."""
+  def tables(self, tables: Sequence[str] | None = None
+             ) -> dict[str, dict[str, Any]]:
+    """Per table (``tables``, default all): figures per row and the
+    per-clip record."""
+    tables = self.x.tables() if tables is None else list(tables)
     out: dict[str, dict[str, Any]] = {}
     evaluations = {key: self.evaluate(*key)
-                   for key in self.x.evaluations()}
-    for table in self.x.tables():
+                   for key in self.x.evaluations()
+                   if any(self.x.evaluation(r) == key and r.table in tables
+                          for r in self.x.rows)}
+    for table in tables:
       record = outcomes_lib.ClipOutcomes(
           self.action_groups, halves=self.x.synthetic_halves)
       figures = {}
@@ -376,9 +368,12 @@ def summarize(experiment: spec_lib.Experiment,
 
   Args:
     per_seed: Each seed's ``{"tables": {table: {"table",
-      "clip_outcomes"}}}``.
+      "clip_outcomes"}}}``; with folds, a fold table's record pools the
+      folds' test clips and its figures are the folds' mean
+      (``folds.pool_tables``), and ``folds`` holds each fold's tables.
   """
   tables = {}
+  fold_tables = experiment.fold_tables() if experiment.folds else []
   for table in experiment.tables():
     rows = [r.row for r in experiment.rows if r.table == table]
     claims = [c for c in experiment.claims if c[0] in rows]
@@ -393,6 +388,9 @@ def summarize(experiment: spec_lib.Experiment,
     tables[table] = {"table": mean, "intervals": intervals,
                      "per_seed_top1": outcomes_lib.per_seed_top1(records,
                                                                  rows)}
+    if table in fold_tables and all("folds" in s for s in per_seed):
+      tables[table]["per_fold_top1"] = folds_lib.per_fold_top1(per_seed,
+                                                               table)
   return tables
 
 
@@ -435,25 +433,47 @@ def run(experiment: spec_lib.Experiment, output_dir: str | Path, *,
   stage_bindings = [b for b in gin_bindings
                     if not b.lstrip().startswith("experiment.")]
   per_seed = []
+  fold_runs = experiment.fold_runs()
   progress = _Progress(len(experiment.seeds) * sum(
-      len(experiment.grid.get(name, ())) or 1 for name in experiment.runs))
+      (len(experiment.grid.get(name, ())) or 1)
+      * (len(experiment.folds) if name in fold_runs else 1)
+      for name in experiment.runs))
   for seed in experiment.seeds:
     clock = _Stopwatch()
     if before_seed is not None:
       with clock.stage("setup", f"setup (seed {seed})"):
         before_seed(seed, layout.seed_dir(seed))
-    seed_run = _SeedRun(experiment, layout, seed, dataset_roots,
-                        prepare_bindings or {}, gin_files, stage_bindings,
-                        action_groups, clock, progress)
-    seed_run.run_all()
-    tables = seed_run.tables()
+    seed_runs = [
+        _SeedRun(experiment, layout, seed, dataset_roots,
+                 prepare_bindings or {}, gin_files, stage_bindings,
+                 action_groups, clock, progress, fold)
+        for fold in (range(1, len(experiment.folds) + 1)
+                     if experiment.folds else [None])]
+    for seed_run in seed_runs:
+      seed_run.run_all()
+    seed_run = seed_runs[0]
+    record = {"seed": seed}
+    if experiment.folds:
+      folded = experiment.fold_tables()
+      per_fold = [r.tables(folded) for r in seed_runs]
+      shared = seed_run.tables([t for t in experiment.tables()
+                                if t not in folded])
+      pooled = folds_lib.pool_tables(per_fold, folded)
+      record["tables"] = {t: shared.get(t) or pooled[t]
+                          for t in experiment.tables()}
+      record["folds"] = [{"fold": k, "tables": t}
+                         for k, t in enumerate(per_fold, 1)]
+    else:
+      record["tables"] = seed_run.tables()
     export_dir = seed_run.export()
-    per_seed.append({"seed": seed, "tables": tables,
-                     "seconds": clock.seconds,
+    per_seed.append({**record, "seconds": clock.seconds,
                      SELECTION_KEY: seed_run.selection,
                      "export_dir": str(export_dir) if export_dir else None})
+  folds = ({"folds": len(experiment.folds),
+            "fold_dataset": experiment.fold_dataset}
+           if experiment.folds else {})
   results = {"experiment": experiment.name, "title": experiment.title,
-             "seeds": list(experiment.seeds),
+             "seeds": list(experiment.seeds), **folds,
              "claims": [f"{b} > {w}" for b, w in experiment.claims],
              "tables": summarize(experiment, per_seed),
              "titles": {r.row: r.title for r in experiment.rows},

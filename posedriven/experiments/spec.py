@@ -18,6 +18,17 @@ a claim or a table is an edit of that file::
   experiment.claims = [("K", "A")]
   experiment.seeds = [0]
 
+A dataset with folds (SBU's five) is declared once more per fold, each
+fold its own ``prepare_dataset`` gin files in place of the dataset's::
+
+  experiment.folds = {"target": [["prepare/sbu_fold1.gin"], ...,
+                                 ["prepare/sbu_fold5.gin"]]}
+
+The runs on that dataset, and the runs that need them, are then trained
+once per fold (and seed); the others (pre-training on another dataset) once
+per seed, shared by every fold. A table of fold runs pools each fold's test
+clips (``runner``).
+
 A run's hyper-parameters live in its ``gin_files`` (and a few ``bindings``
 that make it the run it is, e.g. its ablation); the user's ``--gin_files``
 and ``--gin_bindings`` come after them, so a user binding always wins
@@ -107,6 +118,33 @@ class Experiment:
   synthetic_halves: bool
   # (pose run, RGB run) exported as a SavedModel, or None.
   export: tuple[str, str] | None
+  # The dataset prepared once per fold, and each fold's gin files (which
+  # replace the dataset's own); None and () without folds.
+  fold_dataset: str | None = None
+  folds: tuple[tuple[str, ...], ...] = ()
+
+  def fold_runs(self) -> frozenset[str]:
+    """Runs trained once per fold: on the fold dataset, or needing such a
+    run (its pose run, the run it starts from)."""
+    if self.fold_dataset is None:
+      return frozenset()
+    out = set()
+    for name in self.run_order():
+      run = self.runs[name]
+      if run.data == self.fold_dataset or run.pose in out \
+          or run.init_from in out:
+        out.add(name)
+    return frozenset(out)
+
+  def fold_evaluation(self, pose: str, rgb: str | None) -> bool:
+    """Whether an evaluation is made once per fold."""
+    return bool({pose, rgb} & self.fold_runs())
+
+  def fold_tables(self) -> list[str]:
+    """Tables whose rows are scored on the folds' test clips."""
+    return [t for t in self.tables() if any(
+        self.fold_evaluation(*self.evaluation(r))
+        for r in self.rows if r.table == t)]
 
   def evaluation(self, row: Row) -> tuple[str, str | None]:
     """The (pose run, RGB run) evaluation a row reads.
@@ -233,6 +271,57 @@ def _flattened(items: Any, is_leaf) -> list[Any]:
   return out
 
 
+def _folds(folds: Any, datasets: Mapping[str, Dataset], where: str
+           ) -> tuple[str | None, tuple[tuple[str, ...], ...]]:
+  """``(fold dataset, each fold's gin files)`` of a ``folds`` declaration."""
+  if not folds:
+    return None, ()
+  if not isinstance(folds, Mapping):
+    raise ExperimentError(f"{where}: folds is {{dataset: [each fold's gin"
+                          f" files]}}, got {folds!r}")
+  if len(folds) != 1:
+    raise ExperimentError(f"{where}: folds for one dataset only, got"
+                          f" {sorted(folds)}")
+  (dataset, lists), = folds.items()
+  if dataset not in datasets:
+    raise ExperimentError(f"{where}: folds for {dataset!r}, not one of the"
+                          f" datasets {list(datasets)}")
+  if isinstance(lists, (str, Mapping)) or len(lists) < 2:
+    raise ExperimentError(f"{where}: folds for {dataset}: a list of at least"
+                          f" 2 folds, each a list of gin files; got"
+                          f" {lists!r}")
+  files = tuple(_strings(f, f"{where}, fold {i + 1} of {dataset}")
+                for i, f in enumerate(lists))
+  if len(set(files)) != len(files):
+    raise ExperimentError(f"{where}: folds of {dataset} repeat: {files}")
+  return dataset, files
+
+
+def _check_folds(x: Experiment, where: str) -> None:
+  """What the runner cannot do with folds, named."""
+  if x.fold_dataset is None:
+    return
+  folded = x.fold_runs()
+  if x.grid:
+    raise ExperimentError(f"{where}: a grid (selection) with folds is not"
+                          " supported; select on a validation protocol"
+                          " without folds, then bind the chosen settings")
+  if x.export is not None and set(x.export) & folded:
+    raise ExperimentError(f"{where}: export {x.export} is trained once per"
+                          " fold; export one fold's runs from its"
+                          " directory instead")
+  for table in x.tables():
+    rows = [r for r in x.rows if r.table == table]
+    on_folds = [r.row for r in rows
+                if x.fold_evaluation(*x.evaluation(r))]
+    if on_folds and len(on_folds) != len(rows):
+      raise ExperimentError(
+          f"{where}: table {table} mixes rows on the folds ({on_folds}) and"
+          f" rows on shared data"
+          f" ({[r.row for r in rows if r.row not in on_folds]}): a table's"
+          " rows share their test clips")
+
+
 def build(*, name: str, title: str = "",
           datasets: Mapping[str, Mapping[str, Any]],
           runs: Mapping[str, Mapping[str, Any]] | Sequence[Any],
@@ -242,7 +331,9 @@ def build(*, name: str, title: str = "",
           grid: Mapping[str, Sequence[Sequence[str]]] | None = None,
           evaluate_bindings: Sequence[str] = (),
           synthetic_halves: bool = False,
-          export: Sequence[str] | None = None) -> Experiment:
+          export: Sequence[str] | None = None,
+          folds: Mapping[str, Sequence[Sequence[str]]] | None = None
+          ) -> Experiment:
   """Checks a declaration and returns it as an ``Experiment``.
 
   Raises:
@@ -325,11 +416,15 @@ def build(*, name: str, title: str = "",
         or declared[export[1]].pose != export[0]):
       raise ExperimentError(f"{where}: export is (pose run, its rgb run),"
                             f" got {export}")
-  return Experiment(name=name, title=title or name, datasets=sets,
-                    runs=declared, rows=parsed, claims=tuple(pairs),
-                    seeds=tuple(int(s) for s in seeds), grid=candidates,
-                    evaluate_bindings=_strings(evaluate_bindings, where),
-                    synthetic_halves=bool(synthetic_halves), export=export)
+  fold_dataset, fold_files = _folds(folds, sets, where)
+  experiment = Experiment(
+      name=name, title=title or name, datasets=sets, runs=declared,
+      rows=parsed, claims=tuple(pairs), seeds=tuple(int(s) for s in seeds),
+      grid=candidates, evaluate_bindings=_strings(evaluate_bindings, where),
+      synthetic_halves=bool(synthetic_halves), export=export,
+      fold_dataset=fold_dataset, folds=fold_files)
+  _check_folds(experiment, where)
+  return experiment
 
 
 def _selects(row: Row, run: Run) -> bool:

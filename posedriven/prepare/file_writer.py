@@ -193,15 +193,36 @@ class _Preparer:
 
   # -- writer (main thread) -------------------------------------------------
 
-  def write_file(self, assignment: sharding.FileAssignment, tmp: Path
-                 ) -> list[dict[str, Any]]:
-    """Writes the records of one file to ``tmp``; returns manifest entries."""
-    states = [_ClipState(s) for s in assignment.clips]
+  def write_file(self, assignment: sharding.FileAssignment, tmp: Path,
+                 records_from=None) -> list[dict[str, Any]]:
+    """Writes the records of one file to ``tmp``; returns manifest entries.
+
+    ``records_from``: a ``record_reuse.RecordSource``; the clips it holds
+    are copied from it, in their place in the file, and only the others
+    are decoded and sent through the sensor.
+    """
+    reused = ({} if records_from is None else
+              records_from.load(s.name for s in assignment.clips))
+    states = [_ClipState(s) for s in assignment.clips
+              if s.name not in reused]
+    fresh = iter(self._clip_values(states))
     entries: list[dict[str, Any]] = []
     with tf.io.TFRecordWriter(str(tmp)) as writer:
-      for slot, parts in self._clip_values(states):
-        entries.append(self._finish(assignment, states[slot], parts, writer))
+      for source in assignment.clips:
+        if source.name in reused:
+          writer.write(reused[source.name].record)
+          entries.append(records_from.entry(
+              reused[source.name], source, assignment.split,
+              assignment.filename))
+        else:
+          slot, parts = next(fresh)
+          entries.append(self._finish(assignment, states[slot], parts,
+                                      writer))
         self.progress.update(clips=1)
+    # Run the generator to its end: it closes its pipeline and threads.
+    if next(fresh, None) is not None:
+      raise RuntimeError(f"{assignment.filename}: more clips processed than"
+                         " the file holds")
     return entries
 
   def _clip_values(self, states: list[_ClipState]
@@ -339,18 +360,19 @@ def make_preparer(config: WriterConfig, sensor, total_clips: int,
 def write_assignment(preparer: _Preparer, output_dir: Path,
                      settings: dict[str, Any],
                      assignment: sharding.FileAssignment,
-                     label: str) -> list[dict[str, Any]]:
+                     label: str, records_from=None) -> list[dict[str, Any]]:
   """Writes one TFRecord file and its manifest part, atomically.
 
   The one place a file is written, by the threaded path and by every Beam
   worker alike (hence the same bytes): the sensor's batches span the clips
   of one file in order, so a file, not a clip, is the unit of work.
+  ``records_from``: see ``_Preparer.write_file``.
 
   Returns:
     The file's manifest entries.
   """
   with atomic.replacing(output_dir / assignment.filename) as tmp:
-    entries = preparer.write_file(assignment, tmp)
+    entries = preparer.write_file(assignment, tmp, records_from)
     # The part goes first: a file that exists always has its part.
     atomic.write_json(sharding.part_path(output_dir, assignment), {
         "file": assignment.filename, "split": assignment.split,

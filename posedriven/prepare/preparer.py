@@ -71,6 +71,11 @@ Design decisions:
   reason, counted apart in ``manifest["counts"]``. Training and evaluation
   read every record of the files, degraded ones included (README,
   "Degraded clips").
+* **Records of another protocol** (:mod:`.record_reuse`). With
+  ``records_from=<dir>`` (the same dataset and record settings, another
+  protocol: SBU's five folds) the clips that directory holds are copied
+  record by record into this protocol's files, so the sensor runs once per
+  clip across protocols; copied entries say ``records_from``.
 * **Output directory** (:mod:`.output_dir`). A directory that holds data
   prepared with other settings (dataset, protocol, store, crop size,
   sensor, ``max_clips``) is refused with ``atomic.OutputExistsError``
@@ -99,6 +104,7 @@ from posedriven.models import glimpse
 from posedriven.prepare import dask_cluster
 from posedriven.prepare import file_writer
 from posedriven.prepare import output_dir as output_dir_lib
+from posedriven.prepare import record_reuse
 from posedriven.prepare import sharding
 
 # The names this module held before its writer, quality policy and output
@@ -172,6 +178,7 @@ def prepare_dataset(dataset_root: str | os.PathLike,
                     beam_options: Sequence[str] = (),
                     dask_scheduler: str | None = None,
                     dask_workers: int | None = None,
+                    records_from: str | os.PathLike | None = None,
                     sensor=None) -> dict[str, Any]:
   """Writes this worker's TFRecord files and merges the manifest.
 
@@ -238,6 +245,14 @@ def prepare_dataset(dataset_root: str | os.PathLike,
       is an error naming it.
     dask_workers: Worker processes of that local cluster (None: 2); each
       writes one file at a time.
+    records_from: Another directory prepared from the same clips with the
+      same record settings (``record_reuse.RECORD_SETTINGS``; e.g. another
+      SBU fold): the records of the clips it holds are copied from it (no
+      decoding, no sensor call; the sensor is not even built when it holds
+      every clip), the others prepared as usual; each copied clip's
+      manifest entry says ``records_from``. Other record settings are
+      refused, naming them. The direct path only (``runner=None``): a
+      copy is file I/O, nothing to distribute.
     sensor: A ready glimpse sensor (computed argument, e.g. shared by tests
       and benchmarks); overrides the ``glimpse_*`` arguments. With a
       ``runner`` only its input size and weights file are used: each worker
@@ -264,6 +279,8 @@ def prepare_dataset(dataset_root: str | os.PathLike,
     NotADirectoryError: ``output_dir`` (or a parent) is a file.
     atomic.OutputExistsError: ``output_dir`` holds data prepared with other
       settings and ``overwrite`` is False.
+    record_reuse.RecordReuseError: ``records_from`` is not a prepared
+      directory of the same record settings.
   """
   if store not in tfrecords.STORES:
     raise ValueError(f"store must be one of {tfrecords.STORES}, got {store!r}")
@@ -291,6 +308,10 @@ def prepare_dataset(dataset_root: str | os.PathLike,
     raise ValueError(
         f"dask_workers={dask_workers} sizes the local cluster: >= 1, and"
         " without dask_scheduler (a named scheduler has its own workers)")
+  if runner is not None and records_from is not None:
+    raise ValueError(f"records_from needs the direct path (runner=None),"
+                     f" got runner={runner!r}: copying records is file I/O,"
+                     " nothing for a Beam pipeline to distribute")
   if runner is not None and num_shards != 1:
     raise ValueError("num_shards must be 1 with a Beam runner (the runner"
                      f" distributes the files), got {num_shards}")
@@ -334,7 +355,7 @@ def prepare_dataset(dataset_root: str | os.PathLike,
           " (glimpse_weights=None would give each worker other random"
           " weights)")
     sensor = None  # each worker builds its own
-  elif features and sensor is None:
+  elif features and sensor is None and records_from is None:
     sensor = glimpse.GlimpseSensor(
         weights=glimpse_weights, input_size=glimpse_input_size,
         dtype=mixed_precision)
@@ -355,6 +376,14 @@ def prepare_dataset(dataset_root: str | os.PathLike,
   todo = [a for a in mine
           if not sharding.is_complete(output_dir, a,
                                       sharding.settings_key(settings, a))]
+  source = None
+  if records_from is not None:
+    source = record_reuse.RecordSource(records_from, settings, output_dir)
+    if features and sensor is None and any(
+        c.name not in source for a in todo for c in a.clips):
+      sensor = glimpse.GlimpseSensor(
+          weights=glimpse_weights, input_size=glimpse_input_size,
+          dtype=mixed_precision)
   label = f"prepare {dataset} shard {shard_index}/{num_shards}"
   logging.info("%s: %d clips in %d files; this worker: %d files, %d already"
                " complete", label, len(sources), len(assignments), len(mine),
@@ -373,7 +402,7 @@ def prepare_dataset(dataset_root: str | os.PathLike,
         writer_config, sensor, sum(len(a.clips) for a in todo), label)
     for assignment in todo:
       file_writer.write_assignment(preparer, output_dir, settings,
-                                   assignment, label)
+                                   assignment, label, source)
     preparer.progress.update(force=True)
   else:
     if beam_pipeline is None:

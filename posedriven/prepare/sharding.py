@@ -36,6 +36,9 @@ STATUS_ERROR = "error"
 STATUSES = (STATUS_OK, STATUS_DEGRADED, STATUS_SKIPPED, STATUS_ERROR)
 # The statuses whose clips are in the TFRecord files.
 WRITTEN = (STATUS_OK, STATUS_DEGRADED)
+# A clip entry's key naming the prepared directory its record was copied
+# from (record_reuse); the manifest lists those directories under it too.
+RECORDS_FROM = "records_from"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -238,7 +241,8 @@ def merge_manifest(output_dir: str | os.PathLike) -> dict[str, Any]:
     split, file, status ok/degraded/skipped/error, reason, skeleton_frames,
     video_frames, frames, validation), ``files`` per split, ``settings``,
     ``counts`` (clips per status) and ``complete`` (every expected file is
-    present).
+    present); with copied records, ``records_from``: the directories they
+    came from.
   """
   output_dir = Path(output_dir)
   clips: dict[str, dict[str, Any]] = {}
@@ -265,5 +269,9 @@ def merge_manifest(output_dir: str | os.PathLike) -> dict[str, Any]:
       "counts": {status: sum(c["status"] == status for c in clips.values())
                  for status in STATUSES},
   }
+  copied_from = sorted({c[RECORDS_FROM] for c in clips.values()
+                        if RECORDS_FROM in c})
+  if copied_from:
+    manifest[RECORDS_FROM] = copied_from
   atomic.write_json(output_dir / MANIFEST, manifest)
   return manifest

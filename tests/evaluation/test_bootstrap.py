@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from posedriven.evaluation import bootstrap
+from posedriven.training import metrics
 
 
 def _names(num_performances: int, cameras=(1, 2, 3)) -> list[str]:
@@ -123,3 +124,14 @@ def test_claims_carry_a_p_value_and_a_family_wise_verdict():
     # Holm never decides what the claim's own interval leaves open.
     if c["verdict"] == "not significant":
       assert c["holm_verdict"] == "not significant"
+
+
+def test_correct_from_logits_counts_a_tie_as_a_miss_as_the_tables_do():
+  logits = {"K": np.array([[2.0, 1.0, 0.0],     # right
+                           [1.0, 1.0, 0.0],     # tie with the label: miss
+                           [0.0, 3.0, 3.0],     # tie elsewhere, label lower
+                           [0.5, 0.5, 0.5]])}   # constant: miss
+  labels = np.array([0, 0, 0, 2])
+  correct = bootstrap.correct_from_logits(logits, labels)["K"]
+  np.testing.assert_array_equal(correct, [True, False, False, False])
+  assert correct.mean() == metrics.top_k_accuracy(logits["K"], labels, 1)

@@ -76,3 +76,14 @@ def test_macro_bound_settings_are_planned_with_their_values():
                          gin_bindings=["TRANSFER_EPOCHS = 3"])
   (scratch,) = [s for s in steps if s.what.startswith("a_scratch_pose:")]
   assert scratch.note == "<= 3 epochs"
+
+
+def test_fold_runs_are_planned_per_fold_and_shared_runs_once():
+  steps = plan.make_plan(runner.load("table4_sbu"), {})
+  runs = {s.what.split(":")[0]: s.runs for s in steps if s.stage == "train"}
+  assert runs == {"ntu_pose": 1, "ntu_rgb": 1, "pose": 5, "rgb": 5}
+  prepare = {s.what.split(":")[0]: s for s in steps if s.stage == "prepare"}
+  assert "sbu_fold1" in prepare["target"].what
+  assert "5 folds, the sensor once per clip" in prepare["target"].note
+  assert "folds" not in prepare["ntu"].note
+  assert [s.runs for s in steps if s.stage == "evaluate"] == [5]

@@ -112,3 +112,69 @@ def test_unknown_binding_fails_before_anything_runs():
   with pytest.raises(ValueError, match="no_such"):
     runner.load("demo", gin_bindings=["train_pose.no_such = 1"])
   gin.clear_config()
+
+
+def _with_folds(**changes):
+  """Pre-training on ``src``, then runs on the folded dataset ``d``."""
+  declaration = _minimal(
+      datasets={"src": {}, "d": {}},
+      runs={"src_pose": {"stage": "pose", "data": "src"},
+            "pose": {"stage": "pose", "data": "d", "init_from": "src_pose"},
+            "rgb": {"stage": "rgb", "data": "d", "pose": "pose"}},
+      folds={"d": [["prepare/sbu_fold1.gin"], ["prepare/sbu_fold2.gin"]]})
+  declaration.update(changes)
+  return declaration
+
+
+def test_folds_replicate_the_runs_on_their_dataset_and_what_needs_them():
+  x = spec.build(**_with_folds(runs={
+      "src_pose": {"stage": "pose", "data": "src"},
+      "src_rgb": {"stage": "rgb", "data": "src", "pose": "src_pose"},
+      "pose": {"stage": "pose", "data": "d", "init_from": "src_pose"},
+      # On the shared data, but standing on a fold run: per fold too.
+      "rgb": {"stage": "rgb", "data": "src", "pose": "pose"}}))
+  assert x.fold_dataset == "d"
+  assert x.folds == (("prepare/sbu_fold1.gin",), ("prepare/sbu_fold2.gin",))
+  assert x.fold_runs() == {"pose", "rgb"}
+  assert x.fold_tables() == ["main"]
+  assert x.fold_evaluation("pose", "rgb")
+  assert not x.fold_evaluation("src_pose", "src_rgb")
+  assert spec.build(**_minimal()).fold_runs() == frozenset()
+
+
+def test_table4_is_five_sbu_folds_and_table5_one_msr_split():
+  table4 = runner.load("table4_sbu")
+  assert table4.fold_dataset == "target" and len(table4.folds) == 5
+  assert table4.fold_runs() == {"pose", "rgb"}
+  for k, files in enumerate(table4.folds, 1):
+    runner.stage_config(files, (), (), ())
+    assert gin.query_parameter("prepare_dataset.protocol") == f"sbu_fold{k}"
+  table5 = runner.load("table5_msr")
+  assert table5.folds == () and table5.fold_dataset is None
+  one = runner.load("table4_sbu", gin_bindings=["TARGET_FOLDS = None"])
+  assert one.folds == ()
+
+
+@pytest.mark.parametrize("change, message", [
+    (dict(folds={"nope": [["a.gin"], ["b.gin"]]}),
+     r"folds for 'nope', not one of the datasets \['src', 'd'\]"),
+    (dict(folds={"d": [["a.gin"], ["b.gin"]], "src": [["a.gin"], ["b"]]}),
+     r"folds for one dataset only, got \['d', 'src'\]"),
+    (dict(folds={"d": [["a.gin"]]}), "a list of at least 2 folds"),
+    (dict(folds={"d": "prepare/sbu_fold1.gin"}), "a list of at least 2"),
+    (dict(folds={"d": [["a.gin"], "b.gin"]}),
+     "fold 2 of d: a list of strings"),
+    (dict(folds={"d": [["a.gin"], ["a.gin"]]}), "folds of d repeat"),
+    (dict(folds=[["a.gin"], ["b.gin"]]), "folds is {dataset"),
+    (dict(grid={"pose": [["train_pose.epochs = 1"]]}),
+     r"a grid \(selection\) with folds"),
+    (dict(export=["pose", "rgb"]), "is trained once per fold"),
+    (dict(rows=[{"row": "A", "stream": "pose", "pose": "pose"},
+                {"row": "S", "stream": "pose", "pose": "src_pose"}],
+          claims=[]),
+     r"table main mixes rows on the folds \(\['A'\]\) and rows on shared"
+     r" data \(\['S'\]\)"),
+])
+def test_inconsistent_folds_are_named(change, message):
+  with pytest.raises(spec.ExperimentError, match=message):
+    spec.build(**_with_folds(**change))

@@ -8,6 +8,7 @@ variant starts from, the tables, rows and claims.
 import gin
 import pytest
 
+from posedriven.data.formats import sbu as sbu_format
 from posedriven.experiments import runner
 
 VARIANTS = ("a_scratch", "b_ntu_native", "c_ntu_mapped", "d_no_finetune",
@@ -125,6 +126,15 @@ def test_runs_rows_and_claims(name, target, with_rgb):
   assert _value("prepare_dataset.dataset") == target
   assert _value("prepare_dataset.protocol") == {"sbu": "sbu_fold1",
                                                 "msr": "msr_cs"}[target]
+  # SBU: the five folds, the target's runs per fold, the NTU runs shared.
+  if target == "sbu":
+    assert x.fold_dataset == "target"
+    assert x.folds == tuple((f"prepare/sbu_fold{k}.gin",)
+                            for k in range(1, 6))
+    assert x.fold_runs() == {r for r in x.runs if not r.startswith("ntu_")}
+    assert x.fold_tables() == ["target"]
+  else:
+    assert x.fold_dataset is None and x.folds == ()
 
 
 @pytest.mark.parametrize("name", ["transfer", "transfer_msr_pose"])
@@ -188,9 +198,10 @@ def test_the_testbed_is_declared_with_the_experiment():
       "num_subjects": 8, "image_size": (480, 270),
       "uniform_appearance": True}
   sbu = gin.get_bindings("generate_sbu")
-  # The three training sets, then fold 1's test sets.
-  assert sbu["sets"][3:] == ("s01s02", "s03s04", "s05s02", "s06s04")
-  assert len(sbu["sets"]) == 7 and sbu["sequences"] == 2
+  # One set of each fold: fold k tests on the k-th, trains on the others.
+  assert [[s in fold for s in sbu["sets"]].index(True)
+          for fold in sbu_format.SBU_FOLDS] == [0, 1, 2, 3, 4]
+  assert len(sbu["sets"]) == 5 and sbu["sequences"] == 1
   assert gin.get_bindings("generate_msr")["num_subjects"] == 6
   runner.load("transfer_msr_pose")
   assert gin.get_bindings("generate_dataset")["image_size"] == (64, 48)
