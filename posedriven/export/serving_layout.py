@@ -102,7 +102,7 @@ def lstm_update(gates, carry):
 
 
 @keras.saving.register_keras_serializable(package="posedriven")
-class ProjectedLSTMCell(keras.layers.Layer):
+class ProjectedLSTMCell(FusedLSTMCell):
   """:class:`FusedLSTMCell`'s step with the input part computed apart.
 
   The input and recurrent kernels are stored transposed and apart,
@@ -115,12 +115,6 @@ class ProjectedLSTMCell(keras.layers.Layer):
     units: LSTM units.
     **kwargs: Base layer arguments.
   """
-
-  def __init__(self, units: int, **kwargs):
-    super().__init__(**kwargs)
-    self.units = int(units)
-    self.state_size = [self.units, self.units]
-    self.output_size = self.units
 
   def build(self, input_shape: Sequence[int | None]) -> None:
     self.input_gate_kernel = self.add_weight(
@@ -149,11 +143,6 @@ class ProjectedLSTMCell(keras.layers.Layer):
     """One step: ``[B, D]``, ``[h, c]`` each ``[B, units]`` -> ``(h, [h, c])``."""
     del training  # no dropout
     return self.step(self.input_gates(inputs), states)
-
-  def get_config(self) -> dict[str, Any]:
-    config = super().get_config()
-    config.update(units=self.units)
-    return config
 
 
 @keras.saving.register_keras_serializable(package="posedriven")

@@ -21,20 +21,26 @@ def _weights_by_path(layer) -> dict[str, np.ndarray]:
   return {w.path: w.numpy() for w in layer.weights}
 
 
-def test_fused_lstm_cell_steps_as_lstm_cell():
+def _lstm_and_serving_cell(cell_class, units, dim):
+  """A ``keras.layers.LSTMCell`` and a serving cell holding its weights."""
   keras.utils.set_random_seed(0)
-  units, dim, batch = 6, 5, 3
   lstm = keras.layers.LSTMCell(units, name="lstm")
   lstm.build((None, dim))
   # Non-zero biases, so that a bias put on the wrong gate shows.
   lstm.bias.assign(np.random.default_rng(1).normal(size=4 * units))
-  fused = serving_layout.FusedLSTMCell(units, name="lstm")
-  fused.build((None, dim))
+  cell = cell_class(units, name="lstm")
+  cell.build((None, dim))
   sources = _weights_by_path(lstm)
-  for weight in fused.weights:
+  for weight in cell.weights:
     weight.assign(serving_layout.serving_weight(weight.path, sources.pop))
   assert not sources  # every training weight used once
+  return lstm, cell
 
+
+def test_fused_lstm_cell_steps_as_lstm_cell():
+  units, dim, batch = 6, 5, 3
+  lstm, fused = _lstm_and_serving_cell(serving_layout.FusedLSTMCell, units,
+                                       dim)
   rng = np.random.default_rng(2)
   states = expected_states = [np.zeros((batch, units), np.float32)] * 2
   for _ in range(3):
@@ -47,32 +53,23 @@ def test_fused_lstm_cell_steps_as_lstm_cell():
 
 
 def test_projected_lstm_cell_steps_as_lstm_cell():
-  keras.utils.set_random_seed(0)
   units, dim, batch = 6, 5, 3
-  lstm = keras.layers.LSTMCell(units, name="lstm")
-  lstm.build((None, dim))
-  lstm.bias.assign(np.random.default_rng(1).normal(size=4 * units))
-  projected = serving_layout.ProjectedLSTMCell(units, name="lstm")
-  projected.build((None, dim))
-  sources = _weights_by_path(lstm)
-  for weight in projected.weights:
-    weight.assign(serving_layout.serving_weight(weight.path, sources.pop))
-  assert not sources  # every training weight used once
-
+  lstm, projected = _lstm_and_serving_cell(serving_layout.ProjectedLSTMCell,
+                                           units, dim)
   rng = np.random.default_rng(2)
   xs = rng.normal(size=(batch, 3, dim)).astype(np.float32)
   # The input part of all 3 steps at once, as the serving recurrence does.
   input_gates = projected.input_gates(xs)
   states = expected_states = [np.zeros((batch, units), np.float32)] * 2
   for t in range(3):
+    np.testing.assert_allclose(projected(xs[:, t], expected_states)[0],
+                               lstm(xs[:, t], expected_states)[0],
+                               **FLOAT32_REORDERED)
     expected, expected_states = lstm(xs[:, t], expected_states)
     actual, states = projected.step(input_gates[:, t], states)
     np.testing.assert_allclose(actual, expected, **FLOAT32_REORDERED)
     for a, e in zip(states, expected_states):
       np.testing.assert_allclose(a, e, **FLOAT32_REORDERED)
-    np.testing.assert_allclose(projected(xs[:, t], expected_states)[0],
-                               lstm(xs[:, t], expected_states)[0],
-                               **FLOAT32_REORDERED)
 
 
 def test_whole_map_conv_computes_the_convolution():
