@@ -108,6 +108,20 @@ class ObjectBox(NamedTuple):
   box: tuple[int, int, int, int]
 
 
+def decoded_frames(path: str | os.PathLike) -> list[np.ndarray]:
+  """Every frame of a video as OpenCV decodes it (BGR uint8)."""
+  capture = cv2.VideoCapture(str(path))
+  assert capture.isOpened(), path
+  frames = []
+  while True:
+    ok, frame = capture.read()
+    if not ok:
+      break
+    frames.append(frame)
+  capture.release()
+  return frames
+
+
 def object_boxes(clip_meta: dict[str, Any], frame: int,
                  object_size: int) -> list[ObjectBox]:
   """Ground truth: the objects visible in ``frame`` and their pixel boxes.

@@ -109,7 +109,8 @@ def test_pixels_are_the_projection_of_the_readme_coordinates():
   # float64 projection rounded once to float32; |u|, |v| < 2^11 px here
   # (|X/Z| < 1.5), so the rounding is <= half an ulp = 2^-13 px < 1e-3.
   np.testing.assert_allclose(got, _readme_pixels(values), atol=1e-3)
-  # The same through metres: project_to_color takes any length unit.
+  # The same through metres: project_to_color takes any length unit
+  # (float64 throughout, rounded once to float32: the same 2^-13 px bound).
   np.testing.assert_allclose(
       sbu.project_to_color(sbu.denormalize(values), sbu.KINECT_V1_COLOR),
       _readme_pixels(values), atol=1e-3)

@@ -160,6 +160,8 @@ def test_performance_sizes_follow_the_arguments():
 def test_object_amplitude_scale_splits_the_difference():
   assert synthetic_motion.object_amplitude_scale(0, 0.0) == 1.0
   assert synthetic_motion.object_amplitude_scale(1, 0.0) == 1.0
+  # 1 -+ 0.2 / 2 in float64: one rounding of 0.1 (~1e-17), far inside
+  # pytest.approx's default relative 1e-6.
   assert synthetic_motion.object_amplitude_scale(0, 0.2) == pytest.approx(0.9)
   assert synthetic_motion.object_amplitude_scale(1, 0.2) == pytest.approx(1.1)
 

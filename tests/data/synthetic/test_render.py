@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-from pathlib import Path
 
 import cv2
 import numpy as np
@@ -16,19 +15,6 @@ from posedriven.data.synthetic import motion as synthetic_motion
 from posedriven.data.synthetic import render as synthetic_render
 from posedriven.data.synthetic import views as synthetic_views
 from tests import helpers
-
-
-def _frames(path: Path) -> list[np.ndarray]:
-  capture = cv2.VideoCapture(str(path))
-  assert capture.isOpened(), path
-  frames = []
-  while True:
-    ok, frame = capture.read()
-    if not ok:
-      break
-    frames.append(frame)
-  capture.release()
-  return frames
 
 
 def _center_bgr(frame: np.ndarray, xy) -> np.ndarray:
@@ -83,7 +69,7 @@ def test_videos_match_skeletons(dataset):
     assert int(capture.get(cv2.CAP_PROP_FOURCC)) == cv2.VideoWriter_fourcc(
         *"MJPG")
     capture.release()
-    frames = _frames(synthetic.video_path(root, name))
+    frames = helpers.decoded_frames(synthetic.video_path(root, name))
     assert len(frames) == seq.num_frames
     assert all(f.shape == (180, 320, 3) for f in frames)
 
@@ -105,7 +91,8 @@ def test_objects_are_drawn_at_the_hand_pixels(dataset):
     active, (start, stop) = clip["active_hand"], clip["motion_frames"]
     assert 0 < start < stop < clip["num_frames"]
     target = np.array(synthetic_render.OBJECT_CENTER_BGR[clip["object"]], float)
-    for t, frame in enumerate(_frames(synthetic.video_path(root, name))):
+    frames = helpers.decoded_frames(synthetic.video_path(root, name))
+    for t, frame in enumerate(frames):
       center = _center_bgr(frame, hands[t, active].round())
       error = np.abs(center - target).max()
       if start <= t < stop:
@@ -163,7 +150,7 @@ def test_full_hd_clip(tmp_path):
   meta = synthetic.load_meta(tmp_path)
   assert meta["crop_size_px"] == 50
   clip = meta["clips"][names[0]]
-  frames = _frames(synthetic.video_path(tmp_path, names[0]))
+  frames = helpers.decoded_frames(synthetic.video_path(tmp_path, names[0]))
   assert len(frames) == 8 and frames[0].shape == (1080, 1920, 3)
   seq = ntu.load_skeleton(synthetic.skeleton_path(tmp_path, names[0]))
   np.testing.assert_allclose(

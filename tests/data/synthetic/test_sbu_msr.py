@@ -15,6 +15,7 @@ from posedriven.data.formats import sbu
 from posedriven.data.synthetic import motion
 from posedriven.data.synthetic import render
 from posedriven.data.synthetic import sbu_msr
+from tests import helpers
 
 # Object colours (RGB) in a decoded crop. The cards' colours are saturated
 # (render.OBJECT_CENTER_BGR: red disc; the striped square's blue and
@@ -120,25 +121,13 @@ def test_sbu_classes_are_motions_of_person_a_or_b():
     assert perf.motion == (action - 1) % 4
 
 
-def _decoded_bgr(path: Path) -> np.ndarray:
-  capture = cv2.VideoCapture(str(path))
-  frames = []
-  while True:
-    ok, frame = capture.read()
-    if not ok:
-      break
-    frames.append(frame)
-  capture.release()
-  return np.stack(frames)
-
-
 def _object_fractions(skeleton_path: Path
                       ) -> tuple[clip_lib.Clip, np.ndarray]:
   """The clip, and ``[T, 2 hands, 2 objects]``: the fraction of each hand's
   crop (as preparation cuts it: the reader's hand pixels, CROP_SIZE_PX, the
   one crop function) in each class object's colours."""
   clip = msr.load_clip(skeleton_path)
-  frames = _decoded_bgr(msr.video_path(skeleton_path))
+  frames = np.stack(helpers.decoded_frames(msr.video_path(skeleton_path)))
   assert len(frames) == clip.num_frames
   crops = glimpse_crops.crop_hands(
       frames, clip.hand_xy_px, clip.hand_valid, sbu_msr.CROP_SIZE_PX,
@@ -248,8 +237,8 @@ def test_msr_objects_swapped_change_only_the_held_objects_pixels(
     perf = sbu_msr._performance(0, sbu_msr.MSR_SETUP, 1, 1, motion_id, None,
                                 obj, False, 0.0)
     start, stop = perf.hand_windows[perf.active_hand]
-    a = _decoded_bgr(msr.video_path(original))
-    b = _decoded_bgr(msr.video_path(swapped))
+    a = np.stack(helpers.decoded_frames(msr.video_path(original)))
+    b = np.stack(helpers.decoded_frames(msr.video_path(swapped)))
     changed = np.any(a != b, axis=-1)
     assert changed[start:stop].any(axis=(1, 2)).all(), swapped.name
     assert not changed[:start].any() and not changed[stop:].any()
