@@ -85,6 +85,7 @@ from posedriven.data.synthetic.dataset import generate_dataset
 from posedriven.data.synthetic.dataset import load_clip
 from posedriven.data.synthetic.dataset import load_meta
 from posedriven.data.synthetic.dataset import META_FILE
+from posedriven.data.synthetic.dataset import plan_clips
 from posedriven.data.synthetic.dataset import RGB_DIR
 from posedriven.data.synthetic.dataset import SKELETON_DIR
 from posedriven.data.synthetic.dataset import skeleton_path

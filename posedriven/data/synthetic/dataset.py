@@ -137,6 +137,41 @@ def load_clip(root: str | os.PathLike, name: str) -> clip_lib.Clip:
                              metadata=metadata)
 
 
+def plan_clips(generation: dict[str, Any]
+               ) -> list[tuple[str, int, motion.Performance,
+                               ntu.SkeletonSequence]]:
+  """Every clip of a dataset: ``(name, camera, performance, skeletons)``.
+
+  Args:
+    generation: the settings :func:`generate_dataset` records in the meta
+      file (``load_meta(root)["generation"]``), so a dataset's
+      performances can be drawn again without its files.
+  """
+  width, height = generation["image_size"]
+  seed, setup = generation["seed"], generation["setup"]
+  work = []
+  for subject in range(1, generation["num_subjects"] + 1):
+    for replication in range(1, generation["replications"] + 1):
+      for action in generation["actions"]:
+        performance = motion.make_performance(
+            seed, setup, subject, replication, action,
+            num_frames_range=tuple(generation["num_frames_range"]),
+            second_person_probability=generation[
+                "second_person_probability"],
+            uniform_appearance=generation.get("uniform_appearance", False),
+            counter_object_probability=generation.get(
+                "counter_object_probability", 1.0),
+            paired_objects=generation.get("paired_objects", False),
+            object_amplitude=generation.get("object_amplitude", 0.0))
+        for camera in generation["cameras"]:
+          name = sample_name(setup, camera, subject, replication, action)
+          seq = views.skeleton_sequence(name, performance,
+                                        views.camera_view(seed, setup, camera),
+                                        (width, height))
+          work.append((name, camera, performance, seq))
+  return work
+
+
 def _write_meta(root: Path, meta: dict[str, Any]) -> None:
   # One line per clip keeps the file readable and small ([T][4][2] pixels).
   head = {k: v for k, v in meta.items() if k != "clips"}
@@ -258,26 +293,9 @@ def generate_dataset(root: str | os.PathLike, *, num_subjects: int = 6,
 
   # Plan every clip first (cheap: poses only) so the meta file is complete
   # before any video is written.
-  clips: dict[str, dict[str, Any]] = {}
-  work = []
-  for subject in range(1, num_subjects + 1):
-    for replication in range(1, replications + 1):
-      for action in actions:
-        performance = motion.make_performance(
-            seed, setup, subject, replication, action,
-            num_frames_range=tuple(num_frames_range),
-            second_person_probability=second_person_probability,
-            uniform_appearance=uniform_appearance,
-            counter_object_probability=counter_object_probability,
-            paired_objects=paired_objects,
-            object_amplitude=object_amplitude)
-        for camera in cameras:
-          name = sample_name(setup, camera, subject, replication, action)
-          seq = views.skeleton_sequence(name, performance,
-                                  views.camera_view(seed, setup, camera),
-                                  (width, height))
-          clips[name] = _clip_meta(performance, seq, name)
-          work.append((name, camera, performance, seq))
+  work = plan_clips(generation)
+  clips = {name: _clip_meta(performance, seq, name)
+           for name, _, performance, seq in work}
   meta = {
       "format": META_FORMAT,
       "class_names": list(motion.SYNTHETIC_CLASS_NAMES),

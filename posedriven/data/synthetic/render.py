@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import os
 from pathlib import Path
 from typing import Iterable
@@ -153,24 +152,38 @@ def _draw_person(image: np.ndarray, xy: np.ndarray, z: np.ndarray,
              cv2.LINE_AA)
 
 
-# Pixels around a hand's crop box that another hand's object may not touch:
-# bilinear resampling reads one pixel beyond the box and MJPG blocks bleed
-# colour a little further.
-CROP_MARGIN_PX = 3
+# The videos are Motion JPEG at a fixed quality (see :func:`write_video`):
+# each 16x16 block of a frame (the minimum coded unit of 4:2:0 JPEG) is
+# coded on its own, so a card changes the decoded pixels of the blocks it
+# touches and of nothing else, except that the reader's chroma upsampling
+# (FFmpeg's swscale, bicubic: two chroma samples = 4 px either side) lets a
+# pixel see the colour of the blocks up to 4 px away.
+_MCU_PX = 16
+_CHROMA_REACH_PX = 4
+# The farthest from another hand's crop box that a card may be cut.
+MASK_REACH_PX = _CHROMA_REACH_PX + _MCU_PX - 1
 
 
-def _outside_other_boxes(shape: tuple[int, int], hand: int, y0: np.ndarray,
-                         x0: np.ndarray, size: np.ndarray,
-                         valid: np.ndarray) -> np.ndarray:
-  """bool ``[H, W]``: pixels outside every other present hand's crop box."""
+def _blocks_read(start: float, stop: float, limit: int) -> tuple[int, int]:
+  """``[first, last)`` pixels of the 16 px blocks that decoded pixels
+  ``[floor(start), ceil(stop))`` depend on, along one axis."""
+  first = (int(np.floor(start)) - _CHROMA_REACH_PX) // _MCU_PX * _MCU_PX
+  last = -(-(int(np.ceil(stop)) + _CHROMA_REACH_PX) // _MCU_PX) * _MCU_PX
+  return max(first, 0), min(last, limit)
+
+
+def object_allowed(shape: tuple[int, int], hand: int, y0: np.ndarray,
+                   x0: np.ndarray, size: np.ndarray,
+                   valid: np.ndarray) -> np.ndarray:
+  """bool ``[H, W]``: pixels outside the blocks any other present hand's
+  decoded crop depends on (bilinear resampling reads up to ``ceil`` of the
+  box's far edge)."""
   allowed = np.ones(shape, bool)
   for other in np.flatnonzero(valid):
     if other == hand:
       continue
-    top = max(int(np.floor(y0[other])) - CROP_MARGIN_PX, 0)
-    left = max(int(np.floor(x0[other])) - CROP_MARGIN_PX, 0)
-    bottom = int(np.ceil(y0[other] + size[other])) + CROP_MARGIN_PX
-    right = int(np.ceil(x0[other] + size[other])) + CROP_MARGIN_PX
+    top, bottom = _blocks_read(y0[other], y0[other] + size[other], shape[0])
+    left, right = _blocks_read(x0[other], x0[other] + size[other], shape[1])
     allowed[top:bottom, left:right] = False
   return allowed
 
@@ -182,8 +195,10 @@ def render_frames(performance: motion.Performance, seq: ntu.SkeletonSequence,
 
   An object is visible only in the crop of the hand that holds it: the part
   of its card that falls into another present hand's crop box (the boxes
-  preparation cuts, ``glimpse_crops.pixel_boxes``, plus
-  :data:`CROP_MARGIN_PX`) is not drawn. Otherwise, when hands come close,
+  preparation cuts, ``glimpse_crops.pixel_boxes``, widened to the JPEG
+  blocks their decoded pixels depend on, at most :data:`MASK_REACH_PX`) is
+  not drawn, so the other crops decode to the same bytes with or without
+  it. Otherwise, when hands come close,
   the other hands' glimpses would show the class object and its timing, and
   attention-free rows (sum, concatenation) would learn it.
   """
@@ -208,24 +223,31 @@ def render_frames(performance: motion.Performance, seq: ntu.SkeletonSequence,
         card = image.copy()
         draw_object(card, obj, (int(hands[t, hand, 0]),
                                 int(hands[t, hand, 1])), object_size)
-        drawn = np.any(card != image, axis=-1) & _outside_other_boxes(
+        drawn = np.any(card != image, axis=-1) & object_allowed(
             (height, width), hand, y0[t], x0[t], size[t], valid[t])
         image[drawn] = card[drawn]
     yield image
 
 
+# OpenCV's own MJPEG encoder at a fixed quality, not FFmpeg's: FFmpeg runs
+# bitrate control, so a card anywhere re-quantises the whole frame and leaks
+# into every crop. Quality 30 decodes as close to the drawn frames as
+# FFmpeg's default did (RMS error 4.4 grey levels on demo-size clips) in
+# 1.5x the bytes (BUILD_NOTES, issue 26 item 4).
+VIDEO_QUALITY = 30
+
+
 def _open_writer(tmp: Path, image_size: tuple[int, int]) -> cv2.VideoWriter:
-  fourcc = cv2.VideoWriter_fourcc(*"MJPG")
-  # FFmpeg's MJPEG encoder makes files ~4x smaller than OpenCV's built-in
-  # one; the built-in one is the fallback for builds without FFmpeg.
-  for api in (cv2.CAP_FFMPEG, cv2.CAP_OPENCV_MJPEG):
-    writer = cv2.VideoWriter(str(tmp), api, fourcc, motion.FPS, image_size)
-    if writer.isOpened():
-      if api != cv2.CAP_FFMPEG:
-        logging.warning("%s: OpenCV has no FFmpeg writer; using its built-in"
-                        " MJPEG encoder (larger files)", tmp.name)
-      return writer
-  raise OSError(f"{tmp.name}: OpenCV cannot open an MJPG AVI writer")
+  writer = cv2.VideoWriter(str(tmp), cv2.CAP_OPENCV_MJPEG,
+                           cv2.VideoWriter_fourcc(*"MJPG"), motion.FPS,
+                           image_size)
+  if not writer.isOpened():
+    raise OSError(f"{tmp.name}: OpenCV cannot open an MJPG AVI writer")
+  if not writer.set(cv2.VIDEOWRITER_PROP_QUALITY, VIDEO_QUALITY):
+    writer.release()
+    raise OSError(f"{tmp.name}: OpenCV's MJPEG writer refused quality"
+                  f" {VIDEO_QUALITY}")
+  return writer
 
 
 def write_video(path: str | os.PathLike, frames: Iterable[np.ndarray],

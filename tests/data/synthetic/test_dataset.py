@@ -96,6 +96,21 @@ def test_skeletons_round_trip_exactly(dataset):
     assert loaded.num_bodies == clip["num_people"]
 
 
+def test_plan_clips_draws_a_dataset_again_from_its_meta(tmp_path):
+  """What benchmarks redraw without reading files is what was written."""
+  names = synthetic.generate_dataset(tmp_path, **TINY, paired_objects=True,
+                                     object_amplitude=0.3)
+  meta = synthetic.load_meta(tmp_path)
+  plan = synthetic.plan_clips(meta["generation"])
+  assert sorted(name for name, *_ in plan) == names
+  for name, camera, performance, seq in plan:
+    assert camera == ntu.parse_sample_name(name).camera
+    assert list(performance.hand_objects) == [
+        hand["object"] for hand in meta["clips"][name]["hands"]]
+    loaded = ntu.load_skeleton(synthetic.skeleton_path(tmp_path, name))
+    np.testing.assert_array_equal(loaded.xyz, seq.xyz, err_msg=name)
+
+
 def test_same_seed_same_bytes_other_seed_differs(tmp_path):
   first = synthetic.generate_dataset(tmp_path / "a", **TINY)
   second = synthetic.generate_dataset(tmp_path / "b", **TINY)

@@ -33,10 +33,12 @@ def _object_offset(frame: np.ndarray, xy, target_bgr: np.ndarray,
 
 
 def _on_top(clip: dict, frame: int, size: int, hand: int,
-            crop: int | None = None) -> bool:
+            allowed: np.ndarray | None = None) -> bool:
   """No object drawn later covers the 3x3 pixels around ``hand``, and (with
-  ``crop``) they lie outside the other present hands' crop boxes, where no
-  object of ``hand`` is drawn."""
+  ``allowed``, the renderer's mask for ``hand`` in this frame) the 5x5
+  pixels around it may show its object: the renderer cuts a card out of
+  the blocks other crops read; one more pixel each way absorbs the hand
+  positions' rounding in the skeleton file."""
   boxes = helpers.object_boxes(clip, frame, size)
   hands = [b.hand for b in boxes]
   x, y = clip["hand_xy_px"][frame][hand]
@@ -44,14 +46,18 @@ def _on_top(clip: dict, frame: int, size: int, hand: int,
     x0, y0, x1, y1 = box.box
     if x0 <= x + 1 and x - 1 <= x1 and y0 <= y + 1 and y - 1 <= y1:
       return False
-  if crop is not None:
-    reach = crop / 2 + synthetic_render.CROP_MARGIN_PX + 2
-    for other, info in enumerate(clip["hands"]):
-      ox, oy = clip["hand_xy_px"][frame][other]
-      if (other != hand and info["present"] and abs(ox - x) <= reach and
-          abs(oy - y) <= reach):
-        return False
+  if allowed is not None:
+    return bool(allowed[max(y - 2, 0):y + 3, max(x - 2, 0):x + 3].all())
   return True
+
+
+def _allowed(hands: np.ndarray, present: np.ndarray, crop: int,
+             image_size: tuple[int, int], hand: int) -> np.ndarray:
+  """The renderer's mask for ``hand``'s object in a frame with ``hands``."""
+  y0, x0, side, valid = glimpse_crops.pixel_boxes(hands[None], present[None],
+                                                  crop, image_size)
+  return synthetic_render.object_allowed(image_size[::-1], hand, y0[0], x0[0],
+                                         side[0], valid[0])
 
 
 def test_crop_size_for_width():
@@ -96,8 +102,9 @@ def test_objects_are_drawn_at_the_hand_pixels(dataset):
       center = _center_bgr(frame, hands[t, active].round())
       error = np.abs(center - target).max()
       if start <= t < stop:
-        if not _on_top(clip, t, meta["object_size_px"], active,
-                       meta["crop_size_px"]):
+        allowed = _allowed(hands[t], present[t], meta["crop_size_px"],
+                           (320, 180), active)
+        if not _on_top(clip, t, meta["object_size_px"], active, allowed):
           covered += 1
           continue
         assert error < 40, (name, t, error)
@@ -106,8 +113,10 @@ def test_objects_are_drawn_at_the_hand_pixels(dataset):
       else:
         outside_far.append(error > 40)
   # Most motion frames show the object (others: occluded, or next to
-  # another hand whose crop box it may not enter).
-  assert len(offsets) > 4 * covered
+  # another hand, in whose crop's JPEG blocks it may not be drawn: about a
+  # sixth of motion frames at the demo's 480 px, more at this 320 px where
+  # a 16 px block is a larger share of the frame).
+  assert len(offsets) > 2 * covered
   # Outside the motion phase the active hand is empty.
   assert np.mean(outside_far) > 0.95
   # The object is centred on the hand, not merely overlapping it.
@@ -189,7 +198,7 @@ def test_an_object_shows_only_in_the_crop_of_the_hand_holding_it():
   size = (240, 135)
   crop = synthetic_render.crop_size_for_width(size[0])
   object_size = synthetic_render.object_size_px(crop)
-  checked = close = 0
+  checked = close = drawn = cards = 0
   for subject in (1, 2):
     for action in range(1, synthetic.NUM_CLASSES + 1):
       performance = synthetic_motion.make_performance(
@@ -208,7 +217,10 @@ def test_an_object_shows_only_in_the_crop_of_the_hand_holding_it():
             continue
           pixels = _object_pixels(performance, seq, background, object_size,
                                   crop, hand)
-          assert pixels.any()
+          # In this small frame two people's hands can stay near each
+          # other's blocks for a whole clip, cutting the card entirely.
+          drawn += pixels.any()
+          cards += 1
           for t in range(seq.num_frames):
             for other in set(range(4)) - {hand}:
               top, left = int(y0[t, other]), int(x0[t, other])
@@ -221,3 +233,54 @@ def test_an_object_shows_only_in_the_crop_of_the_hand_holding_it():
                             (object_size + crop) / 2)
   assert checked > 1000
   assert close > 20  # the guarantee was exercised, not vacuous
+  assert drawn > 0.8 * cards
+
+
+def test_other_hands_decoded_crops_are_the_same_bytes_with_or_without_an_object(
+    tmp_path):
+  """What the sensor sees: each object rendered alone, written by
+  ``write_video`` and decoded, leaves every other hand's crop byte-identical
+  to the clip without objects. Exact, because the writer codes each JPEG
+  block at a fixed quality and the card stays out of the blocks those crops
+  read; FFmpeg's rate-controlled encoder failed this (BUILD_NOTES)."""
+  size = (320, 176)
+  crop = synthetic_render.crop_size_for_width(size[0])
+  object_size = synthetic_render.object_size_px(crop)
+  compared = seen = close = 0
+  for action in range(1, synthetic.NUM_CLASSES + 1, 2):
+    performance = synthetic_motion.make_performance(
+        4, 1, 1, 1, action, num_frames_range=(20, 22),
+        second_person_probability=1.0, uniform_appearance=True)
+    seq = synthetic_views.skeleton_sequence(
+        "S001C001P001R001A001", performance,
+        synthetic_views.camera_view(4, 1, 2), size)
+    background = synthetic_render.make_background(4, 1, 2, size)
+    hands = synthetic_views.hand_pixels(seq)
+    present = np.ones(hands.shape[:2], bool)
+
+    def decoded_crops(objects, name):
+      shown = dataclasses.replace(performance, hand_objects=objects)
+      path = tmp_path / f"{name}.avi"
+      synthetic_render.write_video(
+          path, synthetic_render.render_frames(shown, seq, background,
+                                               object_size, crop), size)
+      frames = np.stack(helpers.decoded_frames(path))
+      return np.asarray(glimpse_crops.crop_hands(frames, hands, present,
+                                                 crop, crop, bgr=True))
+
+    empty = decoded_crops([synthetic_motion.NO_OBJECT] * 4, "empty")
+    for hand, obj in enumerate(performance.hand_objects):
+      if obj == synthetic_motion.NO_OBJECT:
+        continue
+      alone = decoded_crops([obj if h == hand else synthetic_motion.NO_OBJECT
+                             for h in range(4)], f"hand{hand}")
+      seen += np.any(alone[:, hand] != empty[:, hand])
+      for other in set(range(4)) - {hand}:
+        np.testing.assert_array_equal(alone[:, other], empty[:, other],
+                                      err_msg=f"{action} {hand} {other}")
+        compared += 1
+        gap = np.abs(hands[:, hand] - hands[:, other]).max(-1)
+        close += np.sum(gap < (object_size + crop) / 2 +
+                        synthetic_render.MASK_REACH_PX)
+  assert seen > 0.8 * compared // 3 > 4
+  assert close > 20  # cards were cut next to other boxes, not far away

@@ -35,13 +35,12 @@ _OBJECT_PIXELS = {
 # last the whole window: at its best frame the held object fills over half
 # of its hand's crop.
 _SEEN = 0.5
-# The renderer keeps an object out of every other hand's box plus
-# render.CROP_MARGIN_PX (3 px); MJPG's 4:2:0 chroma (one sample per 2x2
-# pixels, filtered over <= 2 neighbouring samples on the way in and out)
-# carries a card's saturated colour at most 4 px past it, i.e. <= 1 px
-# into a box along each of its 4 sides: 4 x 100 px = 4% of the crop. (The
-# rest of a re-coded 16 px block moves by a few levels, far from the
-# colour tests.) Anything above that is an object drawn there.
+# The renderer keeps an object out of the 16 px JPEG blocks every other
+# hand's decoded crop depends on (render.object_allowed), and the writer
+# codes those blocks at a fixed quality, so no pixel of another hand's crop
+# changes when an object is drawn (test_render's decoded-crop test); the 4%
+# is slack for this test's colour thresholds on the crop's own pixels.
+# Anything above that is an object drawn there.
 _ABSENT = 0.04
 
 
