@@ -24,8 +24,10 @@ import numpy as np
 import tensorflow as tf
 from tensorboard.plugins.hparams import plugin_data_pb2
 
+from posedriven.data import glimpse_crops
 from posedriven.data import tfrecords
 from posedriven.data.synthetic import motion as synthetic_motion
+from posedriven.data.synthetic import render as synthetic_render
 from posedriven.training import loop
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -120,6 +122,22 @@ def decoded_frames(path: str | os.PathLike) -> list[np.ndarray]:
     frames.append(frame)
   capture.release()
   return frames
+
+
+def shows_object_at(hands: np.ndarray, present: np.ndarray, crop: float,
+                    image_size: tuple[int, int], hand: int) -> bool:
+  """Whether the renderer may draw ``hand``'s object on the 5x5 pixels
+  around it, in a frame with hand pixels ``hands`` ``[4, 2]``: it cuts a
+  card out of the JPEG blocks other crops read (``render.object_allowed``);
+  the extra pixel each way absorbs the rounding of positions read back
+  from a skeleton file."""
+  y0, x0, side, valid = glimpse_crops.pixel_boxes(
+      np.asarray(hands, float)[None], np.asarray(present, bool)[None], crop,
+      image_size)
+  allowed = synthetic_render.object_allowed(
+      (image_size[1], image_size[0]), hand, y0[0], x0[0], side[0], valid[0])
+  x, y = np.round(hands[hand]).astype(int)
+  return bool(allowed[max(y - 2, 0):y + 3, max(x - 2, 0):x + 3].all())
 
 
 def object_boxes(clip_meta: dict[str, Any], frame: int,

@@ -207,9 +207,13 @@ def test_crops_land_on_the_objects_in_the_hands(tmp_path):
                                      size, size).numpy()
     shifted = glimpse_crops.crop_hands(frames, clip.hand_xy_px + 2 * size,
                                        clip.hand_valid, size, size).numpy()
+    present = [info["present"] for info in meta["clips"][name]["hands"]]
     for t in range(clip.num_frames):
       for box in helpers.object_boxes(meta["clips"][name], t,
                                       meta["object_size_px"]):
+        if not helpers.shows_object_at(clip.hand_xy_px[t], present, size,
+                                       clip.image_size, box.hand):
+          continue  # cut out of another hand's blocks: nothing to land on
         expected_rgb = np.array(
             meta["object_center_bgr"][str(box.object_id)][::-1], np.float32)
         checked += 1
