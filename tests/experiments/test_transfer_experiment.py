@@ -137,6 +137,28 @@ def test_runs_rows_and_claims(name, target, with_rgb):
     assert x.fold_dataset is None and x.folds == ()
 
 
+@pytest.mark.parametrize("name, base, seeds", [
+    ("transfer_table4", "transfer", (0,)),
+    ("transfer_table5", "transfer_msr", (0, 1, 2))])
+def test_the_paper_tables_are_the_benchmarks_runs_c_and_d_alone(name, base,
+                                                                  seeds):
+  """Tables 4 and 5: the fine-tuned and frozen variants, each run exactly as
+  the full benchmark declares it, on the same folds and data."""
+  full, x = runner.load(base), runner.load(name)
+  kept = {f"{v}_{s}" for v in ("ntu", "c_ntu_mapped", "d_no_finetune")
+          for s in ("pose", "rgb")}
+  assert x.name == name and set(x.runs) == kept
+  assert {n: x.runs[n] for n in kept} == {n: full.runs[n] for n in kept}
+  assert x.datasets == full.datasets and x.folds == full.folds
+  assert x.seeds == seeds
+  assert [r.row for r in x.rows] == [
+      f"{v}/{s}" for v in ("ntu_pretrain", "c_ntu_mapped", "d_no_finetune")
+      for s in ("pose", "rgb", "fused")]
+  assert x.claims == (("c_ntu_mapped/fused", "c_ntu_mapped/pose"),
+                      ("c_ntu_mapped/fused", "c_ntu_mapped/rgb"),
+                      ("c_ntu_mapped/fused", "d_no_finetune/fused"))
+
+
 @pytest.mark.parametrize("name", ["transfer", "transfer_msr_pose"])
 def test_each_run_gets_the_benchmarks_hyper_parameters(name):
   x = runner.load(name)
