@@ -1,17 +1,13 @@
-"""benchmarks/object_coverage.py: the share of a held card its crop shows."""
+"""How much of a held card its crop shows (synthetic/coverage.py)."""
 
 from __future__ import annotations
 
-import runpy
-
-from absl import flags
 import numpy as np
-import pytest
 
-from posedriven.data import synthetic
+from posedriven.data.synthetic import coverage
+from posedriven.data.synthetic import dataset
 from posedriven.data.synthetic import motion
 from posedriven.data.synthetic import render
-from tests.conftest import REPO_ROOT
 
 _GENERATION = {"num_subjects": 1, "cameras": [1], "replications": 1,
                "image_size": [480, 270], "num_frames_range": [22, 24],
@@ -19,25 +15,12 @@ _GENERATION = {"num_subjects": 1, "cameras": [1], "replications": 1,
                "second_person_probability": 1.0, "uniform_appearance": True}
 
 
-@pytest.fixture(name="coverage", scope="module")
-def _coverage():
-  """The benchmark's functions, its absl flags removed afterwards (other
-  modules of the test process define flags of the same names)."""
-  before = set(flags.FLAGS)
-  try:
-    yield runpy.run_path(str(REPO_ROOT / "benchmarks" /
-                             "object_coverage.py"))
-  finally:
-    for name in set(flags.FLAGS) - before:
-      delattr(flags.FLAGS, name)
-
-
-def test_cards_fill_their_crop_unless_cut_next_to_another_hand(coverage):
+def test_cards_fill_their_crop_unless_cut_next_to_another_hand():
   crop = render.crop_size_for_width(480)
-  shares = coverage["card_coverage"](_GENERATION, crop,
-                                     render.object_size_px(crop))
+  shares = coverage.card_coverage(_GENERATION, crop,
+                                  render.object_size_px(crop))
   num_held = sum(stop - start
-                 for _, _, performance, _ in synthetic.plan_clips(_GENERATION)
+                 for _, _, performance, _ in dataset.plan_clips(_GENERATION)
                  for (start, stop), obj in zip(performance.hand_windows,
                                                performance.hand_objects)
                  if obj != motion.NO_OBJECT)
