@@ -41,8 +41,11 @@ setup(
         # hypothesis: the readers' fuzz suite (tests/faults/test_fuzz_readers.py).
         # apache-beam, dask, distributed: tests/prepare/test_beam_pipeline.py
         # and test_dask_cluster.py must run in CI, not skip.
-        "test": ["pytest>=8", "hypothesis>=6.150,<7", "apache-beam==2.77.0",
-                 "dask==2026.8.0", "distributed==2026.8.0"],
+        # pytest-xdist: the suite runs on two processes (pytest.ini), which
+        # halves its wall time on 2 cores (BUILD_NOTES, "Test suite").
+        "test": ["pytest>=8", "pytest-xdist>=3.6,<4", "hypothesis>=6.150,<7",
+                 "apache-beam==2.77.0", "dask==2026.8.0",
+                 "distributed==2026.8.0"],
     },
     entry_points={
         "console_scripts": [

@@ -69,7 +69,11 @@ def float16_step_bound(model, inputs: Mapping[str, np.ndarray],
   """Per output element: how far one float16 step in ``inputs[key]`` moves it.
 
   Args:
-    model: A Keras model taking the dict ``inputs`` and returning a dict.
+    model: A Keras model taking the dict ``inputs`` and returning a dict of
+      outputs with a leading batch axis, run in inference mode: each row of
+      an output reads only the same row of the inputs (no batch statistics),
+      so the rows' Jacobians are computed together (``batch_jacobian``), one
+      call for any number of rows.
     inputs: The inputs the compared computations share; ``inputs[key]`` is
       the float16-rounded tensor whose elements may differ by one step.
     key: The input stored as float16.
@@ -82,19 +86,23 @@ def float16_step_bound(model, inputs: Mapping[str, np.ndarray],
   """
   watched = tf.constant(inputs[key], tf.float32)
   constants = {k: tf.constant(v) for k, v in inputs.items() if k != key}
-  step = tf.constant(float16_step(inputs[key]))
+  step = tf.constant(float16_step(inputs[key]))[:, None]
   with tf.GradientTape(persistent=True) as tape:
     tape.watch(watched)
     outputs = model({**constants, key: watched}, training=False)
   bounds = {}
   for name, value in outputs.items():
-    jacobian = tape.jacobian(value, watched)
+    if len(value.shape) == 1:  # batch_jacobian needs an axis beyond the batch
+      value = value[:, None]
+    jacobian = tape.batch_jacobian(value, watched)  # [B, *out, *in]
     if jacobian is None:  # the output does not read this input
-      bounds[name] = np.zeros(value.shape, np.float32)
+      bounds[name] = np.zeros(outputs[name].shape, np.float32)
       continue
-    axes = list(range(len(value.shape), len(jacobian.shape)))
-    variance = tf.reduce_sum(tf.square(jacobian * step), axis=axes)
-    bounds[name] = GAUSSIAN_SIGMAS * np.sqrt(variance.numpy())
+    flat = tf.reshape(jacobian, [value.shape[0], -1, *watched.shape[1:]])
+    axes = list(range(2, len(flat.shape)))
+    variance = tf.reduce_sum(tf.square(flat * step), axis=axes)
+    bounds[name] = GAUSSIAN_SIGMAS * np.sqrt(
+        variance.numpy()).reshape(outputs[name].shape)
   return bounds
 
 

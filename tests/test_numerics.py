@@ -1,0 +1,40 @@
+"""The tolerance helpers against closed forms."""
+
+from __future__ import annotations
+
+import numpy as np
+import tensorflow as tf
+
+from tests import numerics
+
+
+class _Linear(tf.keras.Model):
+  """``y = x W`` per row (and ``z = 2 y``), plus an output ``x`` does not
+  reach."""
+
+  def __init__(self, weights: np.ndarray):
+    super().__init__()
+    self.w = tf.constant(weights)
+
+  def call(self, inputs, training=False):
+    flat = tf.reshape(inputs["x"], [tf.shape(inputs["x"])[0], -1])
+    y = flat @ self.w
+    return {"y": y, "z": tf.reshape(2.0 * y, [-1, 2, y.shape[1] // 2]),
+            "other": inputs["other"] * 3.0}
+
+
+def test_step_bound_is_the_closed_form_per_row():
+  rng = np.random.default_rng(0)
+  x = rng.normal(size=(3, 2, 5)).astype(np.float16).astype(np.float32)
+  w = rng.normal(size=(10, 4)).astype(np.float32)
+  other = rng.normal(size=(3, 4)).astype(np.float32)
+  bounds = numerics.float16_step_bound(_Linear(w), {"x": x, "other": other},
+                                       "x")
+  step = numerics.float16_step(x).reshape(3, 10)
+  # Each row's output moves through W alone: sqrt(sum_j (W_ji step_j)^2).
+  expected = numerics.GAUSSIAN_SIGMAS * np.sqrt(
+      np.einsum("bj,ji->bi", step**2, w.astype(np.float64)**2))
+  np.testing.assert_allclose(bounds["y"], expected, rtol=1e-5)
+  np.testing.assert_allclose(bounds["z"], 2 * expected.reshape(3, 2, 2),
+                             rtol=1e-5)
+  np.testing.assert_array_equal(bounds["other"], np.zeros((3, 4)))
