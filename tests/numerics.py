@@ -64,8 +64,9 @@ def float16_step(values: np.ndarray) -> np.ndarray:
   return np.spacing(magnitude).astype(np.float32)
 
 
-def float16_step_bound(model, inputs: Mapping[str, np.ndarray],
-                       key: str) -> dict[str, np.ndarray]:
+def float16_step_bound(model, inputs: Mapping[str, np.ndarray], key: str,
+                       float32_relative: float = 0.0
+                       ) -> dict[str, np.ndarray]:
   """Per output element: how far one float16 step in ``inputs[key]`` moves it.
 
   Args:
@@ -77,6 +78,10 @@ def float16_step_bound(model, inputs: Mapping[str, np.ndarray],
     inputs: The inputs the compared computations share; ``inputs[key]`` is
       the float16-rounded tensor whose elements may differ by one step.
     key: The input stored as float16.
+    float32_relative: Where the two computations of ``inputs[key]`` also
+      differ in float32 before the rounding (e.g. two sensors' kernels,
+      :data:`INCEPTION_FLOAT32_RELATIVE`): that fraction of the input's
+      scale is added to each element's step.
 
   Returns:
     ``{output name: bound}``, each bound of the output's shape:
@@ -86,7 +91,9 @@ def float16_step_bound(model, inputs: Mapping[str, np.ndarray],
   """
   watched = tf.constant(inputs[key], tf.float32)
   constants = {k: tf.constant(v) for k, v in inputs.items() if k != key}
-  step = tf.constant(float16_step(inputs[key]))[:, None]
+  step = tf.constant(
+      float16_step(inputs[key]) +
+      np.float32(float32_relative * float(np.abs(inputs[key]).max())))[:, None]
   with tf.GradientTape(persistent=True) as tape:
     tape.watch(watched)
     outputs = model({**constants, key: watched}, training=False)

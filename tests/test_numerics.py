@@ -38,3 +38,17 @@ def test_step_bound_is_the_closed_form_per_row():
   np.testing.assert_allclose(bounds["z"], 2 * expected.reshape(3, 2, 2),
                              rtol=1e-5)
   np.testing.assert_array_equal(bounds["other"], np.zeros((3, 4)))
+
+
+def test_step_bound_adds_the_float32_part_to_every_step():
+  rng = np.random.default_rng(1)
+  x = rng.normal(size=(2, 6)).astype(np.float16).astype(np.float32)
+  w = rng.normal(size=(6, 4)).astype(np.float32)
+  inputs = {"x": x, "other": np.zeros((2, 1), np.float32)}
+  bounds = numerics.float16_step_bound(_Linear(w), inputs, "x",
+                                       float32_relative=1e-3)
+  step = numerics.float16_step(x) + 1e-3 * np.abs(x).max()
+  expected = numerics.GAUSSIAN_SIGMAS * np.sqrt(
+      np.einsum("bj,ji->bi", step.astype(np.float64)**2,
+                w.astype(np.float64)**2))
+  np.testing.assert_allclose(bounds["y"], expected, rtol=1e-5)

@@ -130,32 +130,21 @@ def _logit_bound(model: _Model, pose: np.ndarray, features: np.ndarray,
   the export's ``glimpse_features`` signature (a graph, other batches). In
   float32 the two agree to INCEPTION_FLOAT32_RELATIVE of the features'
   scale; each is then rounded to float16, so an element may differ by one
-  float16 step more (tests/numerics.py). That per-feature difference reaches
-  a logit through the model's Jacobian with independent signs: GAUSSIAN_SIGMAS
-  standard deviations of the sum (numerics.float16_step_bound's argument,
-  with the float32 part added to the step). The clip's logits are the mean
-  of the K sub-sequences', so their change is at most the mean of the
-  sub-sequences' bounds. The fused model itself runs in other batches
-  (evaluate's 16 clips, predict's 2 sub-sequences): float32 re-ordering,
-  FLOAT32_RELATIVE of the logits' scale.
+  float16 step more: numerics.float16_step_bound carries both through the
+  model, per sub-sequence. The clip's logits are the mean of the K
+  sub-sequences', so their change is at most the mean of the sub-sequences'
+  bounds. The fused model itself runs in other batches (evaluate's 16 clips,
+  predict's 2 sub-sequences): float32 re-ordering, FLOAT32_RELATIVE of the
+  logits' scale.
   """
   keras_model = saved_model.load_two_stream(model.pose_dir, model.rgb_dir)
-  step = (numerics.float16_step(features) +
-          numerics.INCEPTION_FLOAT32_RELATIVE * float(np.abs(features).max()))
-  watched = tf.constant(features)
-  with tf.GradientTape(persistent=True) as tape:
-    tape.watch(watched)
-    logits = keras_model({"pose": tf.constant(pose), "glimpses": watched},
-                         training=False)["logits"]  # [K, C]
-  # Each sub-sequence's logits read only its own features (inference: no
-  # batch statistics), so the gradient of class c summed over the K rows
-  # holds each row's own gradient.
-  num_classes = int(logits.shape[1])
-  variance = np.stack([np.sum(np.square(tape.gradient(
-      logits, watched,
-      output_gradients=tf.one_hot([c] * len(pose), num_classes)).numpy()
-      * step), axis=(1, 2, 3)) for c in range(num_classes)], axis=1)
-  bounds = numerics.GAUSSIAN_SIGMAS * np.sqrt(variance)  # [K, C]
+
+  def logits_only(x, training):  # the Jacobian of the logits alone
+    return {"logits": keras_model(x, training=training)["logits"]}
+
+  bounds = numerics.float16_step_bound(
+      logits_only, {"pose": pose, "glimpses": features}, "glimpses",
+      float32_relative=numerics.INCEPTION_FLOAT32_RELATIVE)["logits"]
   return (bounds.mean(axis=0) +
           numerics.FLOAT32_RELATIVE * float(np.abs(evaluated).max()))
 
