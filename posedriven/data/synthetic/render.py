@@ -50,6 +50,12 @@ def object_size_px(crop_size_px: int) -> int:
   return crop_size_px + 2 * max(3, int(round(_OBJECT_MARGIN * crop_size_px)))
 
 
+def _triangle_third(half: int) -> int:
+  """A third of the distractor triangle's height: its apex is two of them
+  above the centre, beyond the card's edge (4/3 of ``half``)."""
+  return half * 2 // 3
+
+
 def draw_object(image: np.ndarray, object_id: int, center: tuple[int, int],
                 size: int) -> None:
   """Draws object ``object_id``, a ``size`` px card, on ``center`` (in place).
@@ -74,7 +80,7 @@ def draw_object(image: np.ndarray, object_id: int, center: tuple[int, int],
   elif object_id == motion.DISTRACTOR_OBJECT:
     cv2.rectangle(image, (x0, y0), (x1, y1), _CARD, -1)
     # Upward triangle whose centroid is the hand.
-    third = half * 2 // 3
+    third = _triangle_third(half)
     pts = np.array([[x, y - 2 * third], [x - half + 1, y + third],
                     [x + half - 1, y + third]], np.int32)
     cv2.fillPoly(image, [pts], _GREEN, cv2.LINE_AA)
@@ -188,6 +194,27 @@ def object_allowed(shape: tuple[int, int], hand: int, y0: np.ndarray,
   return allowed
 
 
+def card_window(center: tuple[int, int], size: int,
+                shape: tuple[int, int]) -> tuple[int, int, int, int]:
+  """``(top, bottom, left, right)``: the part of an ``[H, W]`` frame that
+  :func:`draw_object` can paint for a ``size`` px card on ``center``.
+
+  The card and its outline span ``center +- size // 2`` (inclusive); the
+  distractor's triangle pokes above it, to two thirds of its height. Two
+  pixels more each side hold the anti-aliased edges. Clipped to the frame,
+  so a card cut by the frame's edge is clipped at the same edge drawn here
+  as drawn whole.
+  """
+  half = size // 2
+  reach = max(half, 2 * _triangle_third(half)) + 2
+
+  def span(at: int, limit: int) -> tuple[int, int]:
+    return (min(max(at - reach, 0), limit),
+            min(max(at + reach + 1, 0), limit))
+
+  return (*span(center[1], shape[0]), *span(center[0], shape[1]))
+
+
 def render_frames(performance: motion.Performance, seq: ntu.SkeletonSequence,
                   background: np.ndarray, object_size: int,
                   crop_size_px: int) -> Iterable[np.ndarray]:
@@ -220,12 +247,21 @@ def render_frames(performance: motion.Performance, seq: ntu.SkeletonSequence,
       start, stop = performance.hand_windows[hand]
       obj = performance.hand_objects[hand]
       if obj != motion.NO_OBJECT and start <= t < stop:
-        card = image.copy()
-        draw_object(card, obj, (int(hands[t, hand, 0]),
-                                int(hands[t, hand, 1])), object_size)
-        drawn = np.any(card != image, axis=-1) & object_allowed(
-            (height, width), hand, y0[t], x0[t], size[t], valid[t])
-        image[drawn] = card[drawn]
+        # Drawn into a window around the card, not a copy of the frame:
+        # comparing whole frames was half of the generator's time.
+        center = int(hands[t, hand, 0]), int(hands[t, hand, 1])
+        top, bottom, left, right = card_window(center, object_size,
+                                               (height, width))
+        if top == bottom or left == right:  # wholly outside the frame
+          continue
+        view = image[top:bottom, left:right]
+        card = view.copy()
+        draw_object(card, obj, (center[0] - left, center[1] - top),
+                    object_size)
+        drawn = np.any(card != view, axis=-1) & object_allowed(
+            (height, width), hand, y0[t], x0[t], size[t],
+            valid[t])[top:bottom, left:right]
+        view[drawn] = card[drawn]
     yield image
 
 

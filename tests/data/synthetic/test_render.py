@@ -275,3 +275,63 @@ def test_other_hands_decoded_crops_are_the_same_bytes_with_or_without_an_object(
                         synthetic_render.MASK_REACH_PX)
   assert seen > 0.8 * compared // 3 > 4
   assert close > 20  # cards were cut next to other boxes, not far away
+
+
+def _frames_drawn_whole(performance, seq, background, object_size, crop):
+  """render_frames as it was before drawing into windows: each card on a
+  copy of the whole frame, the changed pixels compared over the frame."""
+  height, width = background.shape[:2]
+  hands = np.round(synthetic_views.hand_pixels(seq)).astype(int)
+  present = (np.arange(4) // 2 < len(performance.people))
+  y0, x0, side, valid = glimpse_crops.pixel_boxes(
+      synthetic_views.hand_pixels(seq),
+      np.broadcast_to(present, hands.shape[:2]), crop, (width, height))
+  empty = dataclasses.replace(
+      performance, hand_objects=[synthetic_motion.NO_OBJECT] * 4)
+  for t, image in enumerate(synthetic_render.render_frames(
+      empty, seq, background, object_size, crop)):
+    for hand in performance.draw_order:
+      start, stop = performance.hand_windows[hand]
+      obj = performance.hand_objects[hand]
+      if obj != synthetic_motion.NO_OBJECT and start <= t < stop:
+        card = image.copy()
+        synthetic_render.draw_object(card, obj, tuple(hands[t, hand]),
+                                     object_size)
+        allowed = synthetic_render.object_allowed(
+            (height, width), hand, y0[t], x0[t], side[t], valid[t])
+        drawn = np.any(card != image, axis=-1) & allowed
+        image[drawn] = card[drawn]
+    yield image
+
+
+@pytest.mark.parametrize("size", [(240, 135), (64, 48)])
+def test_cards_drawn_in_windows_are_those_drawn_on_the_whole_frame(size):
+  """The window around a card holds all it paints (the distractor's
+  triangle reaches beyond the card), and cards cut by the frame's edge are
+  cut alike; 64x48 puts many cards across the edges."""
+  crop = synthetic_render.crop_size_for_width(size[0])
+  object_size = synthetic_render.object_size_px(crop)
+  frames = edge = distractors = 0
+  for action in range(1, synthetic.NUM_CLASSES + 1):
+    performance = synthetic_motion.make_performance(
+        4, 1, 1, 1, action, num_frames_range=(20, 24),
+        second_person_probability=1.0, paired_objects=True)
+    distractors += synthetic_motion.DISTRACTOR_OBJECT in (
+        performance.hand_objects)
+    for camera in (1, 3):
+      seq = synthetic_views.skeleton_sequence(
+          "S001C001P001R001A001", performance,
+          synthetic_views.camera_view(4, 1, camera), size)
+      background = synthetic_render.make_background(4, 1, camera, size)
+      hands = synthetic_views.hand_pixels(seq)
+      half = object_size // 2
+      edge += int(np.sum((hands < half) | (hands >= np.array(size) - half)))
+      for a, b in zip(synthetic_render.render_frames(
+          performance, seq, background, object_size, crop),
+                      _frames_drawn_whole(performance, seq, background,
+                                          object_size, crop)):
+        np.testing.assert_array_equal(a, b)
+        frames += 1
+  assert frames > 300 and distractors > 0
+  if size == (64, 48):
+    assert edge > 50  # cards crossed the frame's edges
