@@ -36,7 +36,7 @@ differs between them, and nothing tuned on one machine:
 
 from __future__ import annotations
 
-from typing import Mapping
+from typing import Mapping, Sequence
 
 import numpy as np
 import tensorflow as tf
@@ -65,7 +65,8 @@ def float16_step(values: np.ndarray) -> np.ndarray:
 
 
 def float16_step_bound(model, inputs: Mapping[str, np.ndarray], key: str,
-                       float32_relative: float = 0.0
+                       float32_relative: float = 0.0,
+                       outputs: Sequence[str] | None = None
                        ) -> dict[str, np.ndarray]:
   """Per output element: how far one float16 step in ``inputs[key]`` moves it.
 
@@ -82,6 +83,7 @@ def float16_step_bound(model, inputs: Mapping[str, np.ndarray], key: str,
       differ in float32 before the rounding (e.g. two sensors' kernels,
       :data:`INCEPTION_FLOAT32_RELATIVE`): that fraction of the input's
       scale is added to each element's step.
+    outputs: The outputs to bound (each costs a Jacobian); None: all.
 
   Returns:
     ``{output name: bound}``, each bound of the output's shape:
@@ -96,20 +98,19 @@ def float16_step_bound(model, inputs: Mapping[str, np.ndarray], key: str,
       np.float32(float32_relative * float(np.abs(inputs[key]).max())))[:, None]
   with tf.GradientTape(persistent=True) as tape:
     tape.watch(watched)
-    outputs = model({**constants, key: watched}, training=False)
+    results = model({**constants, key: watched}, training=False)
   bounds = {}
-  for name, value in outputs.items():
-    if len(value.shape) == 1:  # batch_jacobian needs an axis beyond the batch
-      value = value[:, None]
+  for name in results if outputs is None else outputs:
+    value = results[name]
     jacobian = tape.batch_jacobian(value, watched)  # [B, *out, *in]
     if jacobian is None:  # the output does not read this input
-      bounds[name] = np.zeros(outputs[name].shape, np.float32)
+      bounds[name] = np.zeros(value.shape, np.float32)
       continue
     flat = tf.reshape(jacobian, [value.shape[0], -1, *watched.shape[1:]])
     axes = list(range(2, len(flat.shape)))
     variance = tf.reduce_sum(tf.square(flat * step), axis=axes)
     bounds[name] = GAUSSIAN_SIGMAS * np.sqrt(
-        variance.numpy()).reshape(outputs[name].shape)
+        variance.numpy()).reshape(value.shape)
   return bounds
 
 

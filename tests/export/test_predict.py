@@ -157,13 +157,9 @@ def test_sensor_runs_once_per_distinct_crop_with_the_same_logits(
   # the clip's logits are the mean of the K sub-sequences', whose change is
   # at most the mean of their bounds.
   model = saved_model.load_two_stream(*runs)
-
-  def logits_only(x, training):  # the Jacobian of the logits alone
-    return {"logits": model(x, training=training)["logits"]}
-
   bound = numerics.float16_step_bound(
-      logits_only, {"pose": inputs.pose, "glimpses": features},
-      "glimpses")["logits"].mean(axis=0)
+      model, {"pose": inputs.pose, "glimpses": features}, "glimpses",
+      outputs=("logits",))["logits"].mean(axis=0)
   numerics.assert_within(result.logits, expected, bound, "clip logits")
   # Features gathered from the wrong frames (each sub-sequence's steps
   # reversed) move the logits by more than the bound, which therefore means

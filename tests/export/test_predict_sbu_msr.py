@@ -137,14 +137,11 @@ def _logit_bound(model: _Model, pose: np.ndarray, features: np.ndarray,
   predict's 2 sub-sequences): float32 re-ordering, FLOAT32_RELATIVE of the
   logits' scale.
   """
-  keras_model = saved_model.load_two_stream(model.pose_dir, model.rgb_dir)
-
-  def logits_only(x, training):  # the Jacobian of the logits alone
-    return {"logits": keras_model(x, training=training)["logits"]}
-
   bounds = numerics.float16_step_bound(
-      logits_only, {"pose": pose, "glimpses": features}, "glimpses",
-      float32_relative=numerics.INCEPTION_FLOAT32_RELATIVE)["logits"]
+      saved_model.load_two_stream(model.pose_dir, model.rgb_dir),
+      {"pose": pose, "glimpses": features}, "glimpses",
+      float32_relative=numerics.INCEPTION_FLOAT32_RELATIVE,
+      outputs=("logits",))["logits"]
   return (bounds.mean(axis=0) +
           numerics.FLOAT32_RELATIVE * float(np.abs(evaluated).max()))
 

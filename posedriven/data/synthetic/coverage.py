@@ -48,7 +48,8 @@ def card_coverage(generation: dict, crop: int, object_size: int
         continue
       start, stop = performance.hand_windows[hand]
       for t in range(start, stop):
-        top, left, size = int(y0[t, hand]), int(x0[t, hand]), int(side[t, hand])
+        top, left = int(y0[t, hand]), int(x0[t, hand])
+        size = int(side[t, hand])
         box = (slice(top, top + size), slice(left, left + size))
         shares.append(np.any(shown[t][box] != bare[t][box], -1).mean())
   return np.asarray(shares)

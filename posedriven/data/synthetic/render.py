@@ -179,18 +179,24 @@ def _blocks_read(start: float, stop: float, limit: int) -> tuple[int, int]:
 
 
 def object_allowed(shape: tuple[int, int], hand: int, y0: np.ndarray,
-                   x0: np.ndarray, size: np.ndarray,
-                   valid: np.ndarray) -> np.ndarray:
-  """bool ``[H, W]``: pixels outside the blocks any other present hand's
-  decoded crop depends on (bilinear resampling reads up to ``ceil`` of the
-  box's far edge)."""
-  allowed = np.ones(shape, bool)
+                   x0: np.ndarray, size: np.ndarray, valid: np.ndarray,
+                   window: tuple[int, int, int, int] | None = None
+                   ) -> np.ndarray:
+  """bool: pixels of an ``[H, W]`` frame outside the blocks any other
+  present hand's decoded crop depends on (bilinear resampling reads up to
+  ``ceil`` of the box's far edge); of the whole frame, or of ``window``
+  ``(top, bottom, left, right)`` only (:func:`card_window`)."""
+  top, bottom, left, right = window or (0, shape[0], 0, shape[1])
+  allowed = np.ones((bottom - top, right - left), bool)
   for other in np.flatnonzero(valid):
     if other == hand:
       continue
-    top, bottom = _blocks_read(y0[other], y0[other] + size[other], shape[0])
-    left, right = _blocks_read(x0[other], x0[other] + size[other], shape[1])
-    allowed[top:bottom, left:right] = False
+    first_y, last_y = _blocks_read(y0[other], y0[other] + size[other],
+                                   shape[0])
+    first_x, last_x = _blocks_read(x0[other], x0[other] + size[other],
+                                   shape[1])
+    allowed[max(first_y - top, 0):max(last_y - top, 0),
+            max(first_x - left, 0):max(last_x - left, 0)] = False
   return allowed
 
 
@@ -259,8 +265,8 @@ def render_frames(performance: motion.Performance, seq: ntu.SkeletonSequence,
         draw_object(card, obj, (center[0] - left, center[1] - top),
                     object_size)
         drawn = np.any(card != view, axis=-1) & object_allowed(
-            (height, width), hand, y0[t], x0[t], size[t],
-            valid[t])[top:bottom, left:right]
+            (height, width), hand, y0[t], x0[t], size[t], valid[t],
+            (top, bottom, left, right))
         view[drawn] = card[drawn]
     yield image
 
